@@ -1,0 +1,347 @@
+//! The main job: one camera streams through an emulated link to a hub, in virtual time.
+//!
+//! ```text
+//! cargo run --release --example camera_to_hub                 # built-in scene and network
+//! cargo run --release --example camera_to_hub -- --input clip.y4m --loss 0.02 --report r.json
+//! ```
+//! Run with `--help` for every flag.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sealcam::sim::pcap::{Endpoint, PcapWriter};
+use sealcam::sim::scenario::{Report, Scenario, Tap};
+use sealcam::sim::{FrameSource, SyntheticScene};
+use sealcam::{Codec, I420Buffer};
+
+const HELP: &str = "\
+camera_to_hub: stream a camera through an emulated network to a hub (virtual time)
+
+USAGE: camera_to_hub [FLAGS]
+
+  --input FILE.y4m      real footage (8-bit 4:2:0 Y4M; frame rate from the file; loops)
+                        default: a built-in synthetic 640x480 30 fps scene
+  --codec h264          video codec (h264; av1 arrives with the AV1 encoder)
+  --seconds S           seconds of capture (default 10)
+  --seed N              seed of the random processes (default 1)
+  --capacity-kbps K     bottleneck capacity (default 2000)
+  --delay-ms D          one-way propagation delay (default 50)
+  --loss P              random packet loss probability, 0..1 (default 0)
+  --queue-ms Q          drop-tail queue limit in ms of capacity (default 300)
+  --bitrate-kbps B      the camera's fixed target bitrate (default 1200)
+  --out FILE.h264       write the bitstream the hub output (Annex B)
+  --pcap FILE.pcap      write every packet both ways as UDP/IPv4
+  --report FILE.json    write machine-readable results
+  --help                this text
+";
+
+struct Args {
+    input: Option<PathBuf>,
+    codec: Codec,
+    seconds: f64,
+    seed: u64,
+    capacity_kbps: u64,
+    delay_ms: u64,
+    loss: f64,
+    queue_ms: u64,
+    bitrate_kbps: u32,
+    out: Option<PathBuf>,
+    pcap: Option<PathBuf>,
+    report: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut a = Args {
+        input: None,
+        codec: Codec::H264,
+        seconds: 10.0,
+        seed: 1,
+        capacity_kbps: 2000,
+        delay_ms: 50,
+        loss: 0.0,
+        queue_ms: 300,
+        bitrate_kbps: 1200,
+        out: None,
+        pcap: None,
+        report: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "--help" || flag == "-h" {
+            return Ok(None);
+        }
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
+            v.parse().map_err(|_| format!("{flag}: '{v}' is not a valid number"))
+        }
+        match flag.as_str() {
+            "--input" => a.input = Some(value()?.into()),
+            "--codec" => {
+                a.codec = match value()?.as_str() {
+                    "h264" => Codec::H264,
+                    "av1" => return Err("--codec av1: the AV1 encoder is not built yet; use h264".into()),
+                    other => return Err(format!("--codec: unknown codec '{other}' (h264)")),
+                }
+            }
+            "--seconds" => a.seconds = num(&flag, value()?)?,
+            "--seed" => a.seed = num(&flag, value()?)?,
+            "--capacity-kbps" => a.capacity_kbps = num(&flag, value()?)?,
+            "--delay-ms" => a.delay_ms = num(&flag, value()?)?,
+            "--loss" => a.loss = num(&flag, value()?)?,
+            "--queue-ms" => a.queue_ms = num(&flag, value()?)?,
+            "--bitrate-kbps" => a.bitrate_kbps = num(&flag, value()?)?,
+            "--out" => a.out = Some(value()?.into()),
+            "--pcap" => a.pcap = Some(value()?.into()),
+            "--report" => a.report = Some(value()?.into()),
+            other => return Err(format!("unknown flag '{other}' (see --help)")),
+        }
+    }
+    if !(a.seconds > 0.0 && a.seconds <= 86_400.0) {
+        return Err(format!("--seconds must be in (0, 86400], got {}", a.seconds));
+    }
+    if !(0.0..=1.0).contains(&a.loss) {
+        return Err(format!("--loss must be between 0 and 1, got {}", a.loss));
+    }
+    if !(16..=10_000_000).contains(&a.capacity_kbps) {
+        return Err(format!("--capacity-kbps must be between 16 and 10000000, got {}", a.capacity_kbps));
+    }
+    if a.delay_ms > 10_000 || a.queue_ms > 60_000 {
+        return Err("--delay-ms must be at most 10000 and --queue-ms at most 60000".into());
+    }
+    if !(10..=100_000).contains(&a.bitrate_kbps) {
+        return Err(format!("--bitrate-kbps must be between 10 and 100000, got {}", a.bitrate_kbps));
+    }
+    Ok(Some(a))
+}
+
+/// Frames from a Y4M file, looping at its end.
+struct Y4mSource {
+    path: PathBuf,
+    dec: y4m::Decoder<BufReader<File>>,
+    fps: f64,
+    size: (u32, u32),
+}
+
+impl Y4mSource {
+    fn open(path: PathBuf) -> Result<Self, String> {
+        let dec = Self::decoder(&path)?;
+        let r = dec.get_framerate();
+        if r.num == 0 || r.den == 0 {
+            return Err(format!("{}: frame rate {}:{} is not usable", path.display(), r.num, r.den));
+        }
+        if !matches!(
+            dec.get_colorspace(),
+            y4m::Colorspace::C420 | y4m::Colorspace::C420jpeg | y4m::Colorspace::C420paldv | y4m::Colorspace::C420mpeg2
+        ) {
+            return Err(format!("{}: only 8-bit 4:2:0 Y4M is supported", path.display()));
+        }
+        let size = (dec.get_width() as u32, dec.get_height() as u32);
+        Ok(Y4mSource { fps: r.num as f64 / r.den as f64, size, dec, path })
+    }
+
+    fn decoder(path: &PathBuf) -> Result<y4m::Decoder<BufReader<File>>, String> {
+        let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        y4m::decode(BufReader::new(f)).map_err(|e| format!("{}: not a Y4M file ({e:?})", path.display()))
+    }
+}
+
+impl FrameSource for Y4mSource {
+    fn fps(&self) -> f64 {
+        self.fps
+    }
+    fn size(&self) -> (u32, u32) {
+        self.size
+    }
+    fn next_frame(&mut self, out: &mut I420Buffer) -> sealcam::Result<bool> {
+        let frame = match self.dec.read_frame() {
+            Ok(f) => f,
+            Err(y4m::Error::EOF) => {
+                self.dec = Self::decoder(&self.path).map_err(sealcam::Error::InvalidInput)?;
+                self.dec.read_frame().map_err(|e| sealcam::Error::InvalidInput(format!("Y4M: {e:?}")))?
+            }
+            Err(e) => return Err(sealcam::Error::InvalidInput(format!("Y4M: {e:?}"))),
+        };
+        let (w, h) = self.size;
+        let cw = (w as usize).div_ceil(2);
+        let f = sealcam::CaptureFrame::i420(
+            w,
+            h,
+            frame.get_y_plane(),
+            w as usize,
+            frame.get_u_plane(),
+            cw,
+            frame.get_v_plane(),
+            cw,
+            0,
+        );
+        sealcam::kernels::to_i420(&f, out)?;
+        Ok(true)
+    }
+}
+
+/// Writes the pcap and the output bitstream as the run goes.
+struct Files {
+    pcap: Option<PcapWriter<BufWriter<File>>>,
+    out: Option<BufWriter<File>>,
+    error: Option<String>,
+}
+
+const CAMERA: Endpoint = Endpoint { ip: [10, 0, 0, 2], port: 5004 };
+const HUB: Endpoint = Endpoint { ip: [10, 0, 0, 1], port: 5004 };
+const CAMERA_RTCP: Endpoint = Endpoint { ip: [10, 0, 0, 2], port: 5005 };
+const HUB_RTCP: Endpoint = Endpoint { ip: [10, 0, 0, 1], port: 5005 };
+
+impl Files {
+    fn note(&mut self, r: std::io::Result<()>) {
+        if let Err(e) = r {
+            self.error.get_or_insert(e.to_string());
+        }
+    }
+}
+
+impl Tap for Files {
+    fn media_sent(&mut self, t_us: u64, packet: &[u8]) {
+        if let Some(p) = self.pcap.as_mut() {
+            let r = p.write_udp(t_us, CAMERA, HUB, packet);
+            self.note(r);
+        }
+    }
+    fn feedback_sent(&mut self, t_us: u64, packet: &[u8]) {
+        if let Some(p) = self.pcap.as_mut() {
+            let r = p.write_udp(t_us, HUB_RTCP, CAMERA_RTCP, packet);
+            self.note(r);
+        }
+    }
+    fn frame_output(&mut self, _t_us: u64, frame: &sealcam::ReceivedFrame<'_>) {
+        if let Some(o) = self.out.as_mut() {
+            let r = o.write_all(frame.data);
+            self.note(r);
+        }
+    }
+}
+
+fn report_json(r: &Report) -> serde_json::Value {
+    let series: Vec<_> = r
+        .series
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "t_ms": p.t_ms, "capacity_bps": p.capacity_bps, "target_bps": p.target_bps,
+                "sent_bps": p.sent_bps, "delay_ms": p.delay_ms,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "codec": r.codec,
+        "seconds": r.seconds,
+        "frames_captured": r.frames_captured,
+        "frames_sent": r.frames_sent,
+        "frames_displayed": r.frames_displayed,
+        "frames_dropped_sender": r.frames_dropped_sender,
+        "frames_dropped_receiver": r.frames_dropped_receiver,
+        "keyframes_sent": r.keyframes_sent,
+        "bytes_sent": r.bytes_sent,
+        "auth_failures": r.auth_failures,
+        "replays_rejected": r.replays_rejected,
+        "rejected": r.rejected,
+        "wrong_stream_frames": r.wrong_stream_frames,
+        "corrupt_frames_displayed": r.corrupt_frames_displayed,
+        "freezes": r.freezes,
+        "delay_ms_p50": r.delay_ms_p50,
+        "delay_ms_p95": r.delay_ms_p95,
+        "loss_rate": r.loss_rate,
+        "utilization": r.utilization,
+        "psnr_db_mean": r.psnr_db_mean,
+        "retransmissions": r.retransmissions,
+        "plis_sent": r.plis_sent,
+        "series": series,
+    })
+}
+
+fn run(a: Args) -> Result<(), String> {
+    let mut source: Box<dyn FrameSource> = match &a.input {
+        Some(p) => Box::new(Y4mSource::open(p.clone())?),
+        None => Box::new(SyntheticScene::new(640, 480, 30.0).map_err(|e| e.to_string())?),
+    };
+    let create = |p: &PathBuf| File::create(p).map(BufWriter::new).map_err(|e| format!("{}: {e}", p.display()));
+    let mut files = Files {
+        pcap: match &a.pcap {
+            Some(p) => Some(PcapWriter::new(create(p)?).map_err(|e| format!("{}: {e}", p.display()))?),
+            None => None,
+        },
+        out: a.out.as_ref().map(create).transpose()?,
+        error: None,
+    };
+    let mut sc = Scenario::simple(a.seconds, a.capacity_kbps * 1000, a.delay_ms, a.queue_ms, a.loss, a.seed);
+    sc.codec = a.codec;
+    sc.bitrate_bps = a.bitrate_kbps * 1000;
+    let (w, h) = source.size();
+    let r = sc.run(source.as_mut(), &mut files).map_err(|e| e.to_string())?;
+    if let Some(e) = files.error.take() {
+        return Err(format!("writing output: {e}"));
+    }
+    if let Some(p) = files.pcap.take() {
+        p.finish().map_err(|e| e.to_string())?;
+    }
+    if let Some(mut o) = files.out.take() {
+        o.flush().map_err(|e| e.to_string())?;
+    }
+    if let Some(p) = &a.report {
+        let text = serde_json::to_string_pretty(&report_json(&r)).map_err(|e| e.to_string())?;
+        std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    let src = a.input.as_ref().map_or("built-in scene".to_string(), |p| p.display().to_string());
+    println!("sealcam camera -> hub, {} s of {src} ({w}x{h} @ {:.2} fps), {}", a.seconds, source.fps(), r.codec);
+    println!(
+        "link: {} kbit/s, {} ms one way, {} ms queue, {:.1}% random loss; camera target {} kbit/s",
+        a.capacity_kbps,
+        a.delay_ms,
+        a.queue_ms,
+        a.loss * 100.0,
+        a.bitrate_kbps
+    );
+    println!(
+        "frames: {} captured, {} sent, {} displayed ({} dropped at camera, {} never shown), {} keyframes",
+        r.frames_captured, r.frames_sent, r.frames_displayed, r.frames_dropped_sender, r.frames_dropped_receiver, r.keyframes_sent
+    );
+    println!(
+        "delay: p50 {:.0} ms, p95 {:.0} ms; freezes: {}; PSNR {:.2} dB; utilization {:.0}%; link loss {:.2}%",
+        r.delay_ms_p50,
+        r.delay_ms_p95,
+        r.freezes,
+        r.psnr_db_mean,
+        r.utilization * 100.0,
+        r.loss_rate * 100.0
+    );
+    println!(
+        "repair: {} retransmissions, {} PLIs; hub rejected {} packets; wrong-stream frames {}, corrupt frames shown {}",
+        r.retransmissions,
+        r.plis_sent,
+        r.rejected.values().sum::<u64>(),
+        r.wrong_stream_frames,
+        r.corrupt_frames_displayed
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match parse_args() {
+        Ok(None) => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Ok(Some(a)) => match run(a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("camera_to_hub: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("camera_to_hub: {e}\n(see --help)");
+            ExitCode::from(2)
+        }
+    }
+}

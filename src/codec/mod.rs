@@ -1,0 +1,78 @@
+//! Codecs: one encoder interface ([`VideoEncoder`]) that the Sender drives, and the H.264
+//! decoder a hub (or a test) can use on what the Receiver outputs.
+//!
+//! Guarantees: encoders take the tightly packed I420 the kernels produce and write the
+//! bitstream into a caller-owned, reused buffer; they never skip a frame on their own (the
+//! Sender decides what to drop) and report per frame whether it is a keyframe, so the
+//! frame's reference structure can be sealed with it.
+
+pub mod h264;
+
+use crate::error::Result;
+use crate::frame::I420Buffer;
+
+pub use h264::{H264Decoder, H264Encoder};
+
+/// Video codecs sealcam carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Codec {
+    /// H.264 (Annex B byte stream) through openh264.
+    H264 = 1,
+    /// AV1 (low-overhead OBUs) through rav1e.
+    Av1 = 2,
+}
+
+impl Codec {
+    /// The codec with this wire value.
+    pub fn from_u8(v: u8) -> Option<Codec> {
+        match v {
+            1 => Some(Codec::H264),
+            2 => Some(Codec::Av1),
+            _ => None,
+        }
+    }
+}
+
+/// Encoder settings that the rate controller may change at run time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateSettings {
+    /// Target bitrate in bits per second.
+    pub bitrate_bps: u32,
+    /// Frame rate in frames per second.
+    pub framerate_fps: f32,
+}
+
+/// What an encoder reports for each frame it produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodedInfo {
+    /// Decodable without any earlier frame.
+    pub keyframe: bool,
+    /// Temporal layer (0 = base).
+    pub temporal_layer: u8,
+    /// Frames back to the frame this one predicts from (0 for a keyframe).
+    pub ref_distance: u16,
+    /// Encoded width and height.
+    pub width: u32,
+    /// Encoded height.
+    pub height: u32,
+}
+
+/// The interface both codecs implement.
+pub trait VideoEncoder: Send {
+    /// The codec.
+    fn codec(&self) -> Codec;
+    /// Encodes one frame into `out` (cleared first). `None` means the encoder produced no
+    /// frame (nothing to send).
+    fn encode(
+        &mut self,
+        frame: &I420Buffer,
+        timestamp_us: u64,
+        force_keyframe: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<EncodedInfo>>;
+    /// Changes bitrate and frame rate for the following frames, without a keyframe.
+    fn set_rates(&mut self, rates: RateSettings) -> Result<()>;
+    /// The current rate settings.
+    fn rates(&self) -> RateSettings;
+}

@@ -1,0 +1,90 @@
+//! The SFrame header (RFC 9605 section 4.3): a config byte `X K(3) Y C(3)` followed by
+//! the KID and CTR as minimal big-endian integers when they do not fit in three bits.
+
+use crate::error::{Error, Result};
+
+/// Longest possible header: config byte + 8 KID bytes + 8 CTR bytes.
+pub const MAX_HEADER_BYTES: usize = 17;
+
+/// A parsed SFrame header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Key identifier.
+    pub kid: u64,
+    /// Frame counter.
+    pub ctr: u64,
+}
+
+fn min_len(v: u64) -> usize {
+    (8 - (v.leading_zeros() as usize) / 8).max(1)
+}
+
+impl Header {
+    /// Appends the encoded header to `out`; returns its length.
+    pub fn encode(&self, out: &mut Vec<u8>) -> usize {
+        let start = out.len();
+        out.push(0);
+        let mut config = 0u8;
+        if self.kid < 8 {
+            config |= (self.kid as u8) << 4;
+        } else {
+            let n = min_len(self.kid);
+            config |= 0x80 | (((n - 1) as u8) << 4);
+            out.extend_from_slice(&self.kid.to_be_bytes()[8 - n..]);
+        }
+        if self.ctr < 8 {
+            config |= self.ctr as u8;
+        } else {
+            let n = min_len(self.ctr);
+            config |= 0x08 | ((n - 1) as u8);
+            out.extend_from_slice(&self.ctr.to_be_bytes()[8 - n..]);
+        }
+        out[start] = config;
+        out.len() - start
+    }
+
+    /// Parses a header from the front of `data`; returns it and its encoded length.
+    pub fn decode(data: &[u8]) -> Result<(Header, usize)> {
+        let config = *data.first().ok_or(Error::Malformed("empty SFrame"))?;
+        let mut pos = 1;
+        let mut field = |extended: bool, bits: u8| -> Result<u64> {
+            if !extended {
+                return Ok(bits as u64);
+            }
+            let n = bits as usize + 1;
+            let bytes = data
+                .get(pos..pos + n)
+                .ok_or(Error::Malformed("SFrame header truncated"))?;
+            pos += n;
+            Ok(bytes.iter().fold(0u64, |acc, b| (acc << 8) | *b as u64))
+        };
+        let kid = field(config & 0x80 != 0, (config >> 4) & 7)?;
+        let ctr = field(config & 0x08 != 0, config & 7)?;
+        Ok((Header { kid, ctr }, pos))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_extremes() {
+        for kid in [0, 7, 8, 255, 256, u64::MAX] {
+            for ctr in [0, 7, 8, 65535, 1 << 40, u64::MAX] {
+                let h = Header { kid, ctr };
+                let mut v = Vec::new();
+                let n = h.encode(&mut v);
+                assert!(n <= MAX_HEADER_BYTES);
+                assert_eq!(Header::decode(&v).unwrap(), (h, n));
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_header_is_malformed() {
+        assert!(Header::decode(&[]).is_err());
+        assert!(Header::decode(&[0x0a, 1, 2]).is_err());
+        assert!(Header::decode(&[0xf0]).is_err());
+    }
+}

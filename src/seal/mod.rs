@@ -1,0 +1,390 @@
+//! Sealing: SFrame (RFC 9605) end-to-end authenticated encryption of whole encoded frames.
+//!
+//! Guarantees:
+//! - Keys and salts are derived exactly as RFC 9605 section 4.4.2 says; every RFC test vector
+//!   passes (tests/sframe_vectors.rs).
+//! - A key is either a [`SealKey`] (encrypt only) or an [`OpenKey`] (decrypt only); key
+//!   schedules are zeroized on drop.
+//! - A `SealKey` never reuses a counter, and refuses to seal past its limit.
+//! - An `OpenKey` moves its replay window only after a frame authenticates, so forged
+//!   packets can neither move it nor evict real frames.
+//! - Per-stream keys: [`stream_base_key`] derives each stream's SFrame base key from a base
+//!   secret and the stream's identity, and [`stream_metadata`] binds the stream identity,
+//!   SSRC and RTP timestamp into the authenticated data. A frame sealed for one stream
+//!   cannot open as another's, even when two cameras share a base secret.
+
+mod aead;
+pub mod frame_info;
+mod header;
+
+use hkdf::Hkdf;
+use sha2::{Sha256, Sha512};
+use zeroize::Zeroizing;
+
+pub use aead::CipherSuite;
+pub use frame_info::{FrameInfo, FRAME_INFO_BYTES};
+pub use header::{Header, MAX_HEADER_BYTES};
+
+use crate::error::{invalid, Error, Result};
+use aead::{Aead, NONCE_BYTES};
+
+/// Longest accepted stream identity, in bytes.
+pub const MAX_STREAM_ID_BYTES: usize = 255;
+
+/// Bytes sealing adds to a frame at most: header plus the longest tag.
+pub const MAX_OVERHEAD_BYTES: usize = MAX_HEADER_BYTES + 16;
+
+/// Width of the replay window in frames (counters).
+pub const REPLAY_WINDOW_FRAMES: u64 = 128;
+
+/// The RFC 9605 key and salt for `(suite, kid)` from `base_key` (section 4.4.2).
+fn derive_key_and_salt(
+    suite: CipherSuite,
+    kid: u64,
+    base_key: &[u8],
+) -> Result<(Zeroizing<Vec<u8>>, [u8; NONCE_BYTES])> {
+    let mut key_label = Vec::with_capacity(32);
+    key_label.extend_from_slice(b"SFrame 1.0 Secret key ");
+    key_label.extend_from_slice(&kid.to_be_bytes());
+    key_label.extend_from_slice(&(suite as u16).to_be_bytes());
+    let mut salt_label = Vec::with_capacity(33);
+    salt_label.extend_from_slice(b"SFrame 1.0 Secret salt ");
+    salt_label.extend_from_slice(&kid.to_be_bytes());
+    salt_label.extend_from_slice(&(suite as u16).to_be_bytes());
+
+    let mut key = Zeroizing::new(vec![0u8; suite.key_bytes()]);
+    let mut salt = [0u8; NONCE_BYTES];
+    let expand_err = |_| invalid!("HKDF output length");
+    if suite.uses_sha512() {
+        let hk = Hkdf::<Sha512>::new(None, base_key);
+        hk.expand(&key_label, &mut key).map_err(expand_err)?;
+        hk.expand(&salt_label, &mut salt).map_err(expand_err)?;
+    } else {
+        let hk = Hkdf::<Sha256>::new(None, base_key);
+        hk.expand(&key_label, &mut key).map_err(expand_err)?;
+        hk.expand(&salt_label, &mut salt).map_err(expand_err)?;
+    }
+    Ok((key, salt))
+}
+
+fn nonce_for(salt: &[u8; NONCE_BYTES], ctr: u64) -> [u8; NONCE_BYTES] {
+    let mut n = *salt;
+    for (b, c) in n[NONCE_BYTES - 8..].iter_mut().zip(ctr.to_be_bytes()) {
+        *b ^= c;
+    }
+    n
+}
+
+/// Derives one stream's SFrame base key: HKDF-SHA256 with the base secret as input keying
+/// material and `"sealcam stream v1" || len(stream_id) || stream_id || epoch` as info.
+/// Different streams (or epochs) get independent keys even under one base secret.
+pub fn stream_base_key(base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Result<Zeroizing<[u8; 32]>> {
+    check_stream_id(stream_id)?;
+    if base_secret.len() < 16 {
+        return Err(invalid!("base secret has {} bytes; at least 16 are required", base_secret.len()));
+    }
+    let hk = Hkdf::<Sha256>::new(Some(b"sealcam stream key salt v1"), base_secret);
+    let mut info = Vec::with_capacity(20 + stream_id.len() + 8);
+    info.extend_from_slice(b"sealcam stream v1");
+    info.push(stream_id.len() as u8);
+    info.extend_from_slice(stream_id);
+    info.extend_from_slice(&epoch.to_be_bytes());
+    let mut out = Zeroizing::new([0u8; 32]);
+    hk.expand(&info, out.as_mut()).map_err(|_| invalid!("HKDF output length"))?;
+    Ok(out)
+}
+
+/// Validates a stream identity: 1 to [`MAX_STREAM_ID_BYTES`] bytes.
+pub fn check_stream_id(stream_id: &[u8]) -> Result<()> {
+    if stream_id.is_empty() || stream_id.len() > MAX_STREAM_ID_BYTES {
+        return Err(invalid!(
+            "stream id has {} bytes; 1 to {MAX_STREAM_ID_BYTES} are allowed",
+            stream_id.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the SFrame metadata that binds a frame to its stream: a version tag, the stream
+/// identity (length-prefixed), the SSRC and the RTP timestamp. It is authenticated as part
+/// of the AAD and never sent: the receiver rebuilds it from its own stream configuration.
+pub fn stream_metadata(stream_id: &[u8], ssrc: u32, rtp_timestamp: u32, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(b"sealcam/1");
+    out.push(stream_id.len() as u8);
+    out.extend_from_slice(stream_id);
+    out.extend_from_slice(&ssrc.to_be_bytes());
+    out.extend_from_slice(&rtp_timestamp.to_be_bytes());
+}
+
+/// An encrypt-only SFrame key.
+pub struct SealKey {
+    suite: CipherSuite,
+    kid: u64,
+    aead: Aead,
+    salt: [u8; NONCE_BYTES],
+    next_ctr: u64,
+    ctr_limit: u64,
+    aad: Vec<u8>,
+}
+
+impl SealKey {
+    /// A sealing key for `kid` from an SFrame base key (RFC 9605 `base_key`).
+    pub fn new(suite: CipherSuite, kid: u64, base_key: &[u8]) -> Result<Self> {
+        let (key, salt) = derive_key_and_salt(suite, kid, base_key)?;
+        Ok(SealKey {
+            suite,
+            kid,
+            aead: Aead::new(suite, &key)?,
+            salt,
+            next_ctr: 0,
+            ctr_limit: u64::MAX,
+            aad: Vec::with_capacity(64),
+        })
+    }
+
+    /// The sealing key of one stream at one epoch (the KID is the epoch).
+    pub fn for_stream(suite: CipherSuite, base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Result<Self> {
+        SealKey::new(suite, epoch, stream_base_key(base_secret, stream_id, epoch)?.as_ref())
+    }
+
+    /// Starts counting at `ctr` instead of 0 (the counter still only moves forward).
+    pub fn starting_at(mut self, ctr: u64) -> Self {
+        self.next_ctr = self.next_ctr.max(ctr);
+        self
+    }
+
+    /// Refuses to seal once the counter reaches `limit` (default: the full 64-bit space).
+    pub fn with_counter_limit(mut self, limit: u64) -> Self {
+        self.ctr_limit = limit;
+        self
+    }
+
+    /// The suite.
+    pub fn suite(&self) -> CipherSuite {
+        self.suite
+    }
+    /// The key identifier.
+    pub fn kid(&self) -> u64 {
+        self.kid
+    }
+    /// Frames this key can still seal.
+    pub fn remaining(&self) -> u64 {
+        self.ctr_limit.saturating_sub(self.next_ctr)
+    }
+
+    /// Seals `plaintext` as `header || ciphertext || tag`, written to `out` (cleared first).
+    pub fn seal(&mut self, metadata: &[u8], plaintext: &[u8], out: &mut Vec<u8>) -> Result<Header> {
+        if self.next_ctr >= self.ctr_limit {
+            return Err(Error::CounterExhausted);
+        }
+        let header = Header { kid: self.kid, ctr: self.next_ctr };
+        out.clear();
+        let hlen = header.encode(out);
+        self.aad.clear();
+        self.aad.extend_from_slice(&out[..hlen]);
+        self.aad.extend_from_slice(metadata);
+        out.extend_from_slice(plaintext);
+        let nonce = nonce_for(&self.salt, header.ctr);
+        let mut tag = [0u8; 16];
+        let tlen = self.aead.seal_in_place(&nonce, &self.aad, &mut out[hlen..], &mut tag)?;
+        out.extend_from_slice(&tag[..tlen]);
+        self.next_ctr += 1;
+        Ok(header)
+    }
+}
+
+/// A replay window over SFrame counters: the highest counter seen and a bitmap of the
+/// [`REPLAY_WINDOW_FRAMES`] below it.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayWindow {
+    highest: Option<u64>,
+    seen: u128,
+}
+
+impl ReplayWindow {
+    /// Whether `ctr` would be accepted (new and not too old). Does not change the window.
+    pub fn check(&self, ctr: u64) -> bool {
+        match self.highest {
+            None => true,
+            Some(h) if ctr > h => true,
+            Some(h) => {
+                let age = h - ctr;
+                age < REPLAY_WINDOW_FRAMES && self.seen & (1u128 << age) == 0
+            }
+        }
+    }
+
+    /// Records `ctr` as seen. Call only after the frame authenticated.
+    pub fn commit(&mut self, ctr: u64) {
+        match self.highest {
+            None => {
+                self.highest = Some(ctr);
+                self.seen = 1;
+            }
+            Some(h) if ctr > h => {
+                let shift = ctr - h;
+                self.seen = if shift >= REPLAY_WINDOW_FRAMES { 0 } else { self.seen << shift };
+                self.seen |= 1;
+                self.highest = Some(ctr);
+            }
+            Some(h) => {
+                let age = h - ctr;
+                if age < REPLAY_WINDOW_FRAMES {
+                    self.seen |= 1u128 << age;
+                }
+            }
+        }
+    }
+}
+
+/// A decrypt-only SFrame key with its own replay window.
+pub struct OpenKey {
+    suite: CipherSuite,
+    kid: u64,
+    aead: Aead,
+    salt: [u8; NONCE_BYTES],
+    window: ReplayWindow,
+    aad: Vec<u8>,
+}
+
+impl OpenKey {
+    /// An opening key for `kid` from an SFrame base key.
+    pub fn new(suite: CipherSuite, kid: u64, base_key: &[u8]) -> Result<Self> {
+        let (key, salt) = derive_key_and_salt(suite, kid, base_key)?;
+        Ok(OpenKey {
+            suite,
+            kid,
+            aead: Aead::new(suite, &key)?,
+            salt,
+            window: ReplayWindow::default(),
+            aad: Vec::with_capacity(64),
+        })
+    }
+
+    /// The opening key of one stream at one epoch.
+    pub fn for_stream(suite: CipherSuite, base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Result<Self> {
+        OpenKey::new(suite, epoch, stream_base_key(base_secret, stream_id, epoch)?.as_ref())
+    }
+
+    /// The suite.
+    pub fn suite(&self) -> CipherSuite {
+        self.suite
+    }
+    /// The key identifier.
+    pub fn kid(&self) -> u64 {
+        self.kid
+    }
+
+    /// Verifies and decrypts an SFrame into `out` (cleared first). Checks, in order: the
+    /// header parses, the KID is this key's, the counter is new, the tag verifies under
+    /// `metadata`. Only then is the counter recorded. On error `out` is left empty.
+    pub fn open(&mut self, metadata: &[u8], sframe: &[u8], out: &mut Vec<u8>) -> Result<Header> {
+        out.clear();
+        let (header, hlen) = Header::decode(sframe)?;
+        if header.kid != self.kid {
+            return Err(Error::UnknownKey(header.kid));
+        }
+        let tlen = self.aead.tag_bytes();
+        if sframe.len() < hlen + tlen {
+            return Err(Error::Malformed("SFrame shorter than its tag"));
+        }
+        if !self.window.check(header.ctr) {
+            return Err(Error::Replay);
+        }
+        self.aad.clear();
+        self.aad.extend_from_slice(&sframe[..hlen]);
+        self.aad.extend_from_slice(metadata);
+        let (body, tag) = sframe[hlen..].split_at(sframe.len() - hlen - tlen);
+        out.extend_from_slice(body);
+        let nonce = nonce_for(&self.salt, header.ctr);
+        if let Err(e) = self.aead.open_in_place(&nonce, &self.aad, out, tag) {
+            out.clear();
+            return Err(e);
+        }
+        self.window.commit(header.ctr);
+        Ok(header)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn every_suite_round_trips_and_rejects_tampering() {
+        for s in 1..=5 {
+            let suite = CipherSuite::from_u16(s).unwrap();
+            let mut k = SealKey::for_stream(suite, SECRET, b"cam-1", 3).unwrap();
+            let mut o = OpenKey::for_stream(suite, SECRET, b"cam-1", 3).unwrap();
+            let mut md = Vec::new();
+            stream_metadata(b"cam-1", 7, 9000, &mut md);
+            let mut sealed = Vec::new();
+            k.seal(&md, b"hello frame", &mut sealed).unwrap();
+            let mut bad = sealed.clone();
+            let last = bad.len() - 1;
+            bad[last] ^= 1;
+            let mut out = Vec::new();
+            assert_eq!(o.open(&md, &bad, &mut out), Err(Error::AuthenticationFailed));
+            assert!(out.is_empty());
+            o.open(&md, &sealed, &mut out).unwrap();
+            assert_eq!(out, b"hello frame");
+            assert_eq!(o.open(&md, &sealed, &mut out), Err(Error::Replay));
+        }
+    }
+
+    #[test]
+    fn same_secret_other_stream_never_opens() {
+        let suite = CipherSuite::AesGcm128Sha256;
+        let mut a = SealKey::for_stream(suite, SECRET, b"cam-a", 0).unwrap();
+        let mut b = OpenKey::for_stream(suite, SECRET, b"cam-b", 0).unwrap();
+        let mut md = Vec::new();
+        stream_metadata(b"cam-a", 1, 0, &mut md);
+        let mut sealed = Vec::new();
+        a.seal(&md, b"x", &mut sealed).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(b.open(&md, &sealed, &mut out), Err(Error::AuthenticationFailed));
+    }
+
+    #[test]
+    fn forged_frame_does_not_move_the_replay_window() {
+        let suite = CipherSuite::AesGcm128Sha256;
+        let mut k = SealKey::for_stream(suite, SECRET, b"c", 0).unwrap();
+        let mut o = OpenKey::for_stream(suite, SECRET, b"c", 0).unwrap();
+        let mut forged_key = SealKey::for_stream(suite, b"another secret of 32 bytes......", b"c", 0)
+            .unwrap()
+            .starting_at(1_000_000);
+        let (mut s1, mut f, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        k.seal(b"m", b"real", &mut s1).unwrap();
+        forged_key.seal(b"m", b"fake", &mut f).unwrap();
+        assert!(o.open(b"m", &f, &mut out).is_err());
+        o.open(b"m", &s1, &mut out).unwrap();
+        assert_eq!(out, b"real");
+    }
+
+    #[test]
+    fn counter_limit_is_enforced() {
+        let mut k = SealKey::for_stream(CipherSuite::AesGcm128Sha256, SECRET, b"c", 0)
+            .unwrap()
+            .with_counter_limit(2);
+        let mut out = Vec::new();
+        k.seal(b"", b"1", &mut out).unwrap();
+        k.seal(b"", b"2", &mut out).unwrap();
+        assert_eq!(k.seal(b"", b"3", &mut out), Err(Error::CounterExhausted));
+    }
+
+    #[test]
+    fn replay_window_accepts_reordering_and_rejects_old() {
+        let mut w = ReplayWindow::default();
+        w.commit(200);
+        assert!(w.check(199));
+        w.commit(199);
+        assert!(!w.check(199));
+        assert!(!w.check(200 - REPLAY_WINDOW_FRAMES));
+        assert!(w.check(200 - REPLAY_WINDOW_FRAMES + 1));
+        w.commit(1000);
+        assert!(!w.check(200));
+    }
+}

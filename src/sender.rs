@@ -1,0 +1,423 @@
+//! The camera side: composes kernels -> codec -> seal -> rtp -> pacer. Sans-IO: the caller
+//! pushes capture frames, drains packets with `poll_transmit`, feeds RTCP back with
+//! `handle_feedback`, and sleeps until `poll_timeout`.
+//!
+//! Guarantees: every packet carries one fragment of one SFrame sealed under this stream's
+//! key, with this stream's identity, SSRC and RTP timestamp in its authenticated data.
+//! Buffers (I420, bitstream, sealed frame, packet history) are reused: after warm-up,
+//! steady-state streaming does not allocate per frame. The send queue is bounded in time:
+//! when it would exceed `max_queue_delay_ms` at the pacing rate, new frames are dropped
+//! before encoding (so no reference chain breaks).
+
+use std::collections::VecDeque;
+
+use zeroize::Zeroizing;
+
+use crate::abr::pacer::{Pacer, DEFAULT_PACING_FACTOR};
+use crate::codec::h264::{H264Encoder, H264Settings};
+use crate::codec::{Codec, RateSettings, VideoEncoder};
+use crate::error::{invalid, Error, Result};
+use crate::frame::{CaptureFrame, I420Buffer};
+use crate::kernels;
+use crate::rtp::{self, packet, rtcp, PacketFields};
+use crate::seal::{self, CipherSuite, FrameInfo, SealKey};
+
+/// Sender settings. Build with [`SenderConfig::new`] and change fields as needed.
+#[derive(Clone)]
+pub struct SenderConfig {
+    /// The stream's identity (1 to 255 bytes), e.g. a device id. Bound into every frame.
+    pub stream_id: Vec<u8>,
+    /// RTP SSRC of the stream.
+    pub ssrc: u32,
+    /// Secret shared with the hub (at least 16 bytes); per-stream keys derive from it.
+    pub base_secret: Zeroizing<Vec<u8>>,
+    /// Key epoch (the SFrame KID).
+    pub key_epoch: u64,
+    /// SFrame cipher suite.
+    pub suite: CipherSuite,
+    /// Video codec.
+    pub codec: Codec,
+    /// Nominal frame rate.
+    pub framerate_fps: f32,
+    /// Target bitrate.
+    pub bitrate_bps: u32,
+    /// Path MTU in bytes (IP packet size); RTP packets are sized to fit.
+    pub mtu_bytes: usize,
+    /// RTP payload type.
+    pub payload_type: u8,
+    /// Pacing rate as a multiple of the target bitrate.
+    pub pacing_factor: f32,
+    /// Longest the send queue may grow, in milliseconds at the pacing rate.
+    pub max_queue_delay_ms: u32,
+    /// Packets kept for retransmission (and queueing).
+    pub history_packets: usize,
+    /// Oldest packet that is still retransmitted on NACK, in milliseconds since first send.
+    pub max_retransmit_age_ms: u32,
+    /// Periodic keyframe interval in frames (0 = only on request).
+    pub keyframe_interval_frames: u32,
+    /// Least time between two keyframes sent in answer to PLI.
+    pub min_keyframe_interval_ms: u32,
+    /// Encoder threads.
+    pub encoder_threads: u16,
+}
+
+impl SenderConfig {
+    /// Defaults: AES-128-GCM, H.264, 30 fps, 1 Mbit/s, 1200-byte MTU, pacing 2.5x.
+    pub fn new(stream_id: &[u8], ssrc: u32, base_secret: &[u8]) -> Self {
+        SenderConfig {
+            stream_id: stream_id.to_vec(),
+            ssrc,
+            base_secret: Zeroizing::new(base_secret.to_vec()),
+            key_epoch: 0,
+            suite: CipherSuite::AesGcm128Sha256,
+            codec: Codec::H264,
+            framerate_fps: 30.0,
+            bitrate_bps: 1_000_000,
+            mtu_bytes: 1200,
+            payload_type: 96,
+            pacing_factor: DEFAULT_PACING_FACTOR,
+            max_queue_delay_ms: 500,
+            history_packets: 2048,
+            max_retransmit_age_ms: 1000,
+            keyframe_interval_frames: 0,
+            min_keyframe_interval_ms: 300,
+            encoder_threads: 1,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        seal::check_stream_id(&self.stream_id)?;
+        if self.mtu_bytes < rtp::MIN_MTU_BYTES || self.mtu_bytes > 9000 {
+            return Err(invalid!("MTU {} is outside {} to 9000 bytes", self.mtu_bytes, rtp::MIN_MTU_BYTES));
+        }
+        if self.payload_type > 127 {
+            return Err(invalid!("payload type {} is above 127", self.payload_type));
+        }
+        if !(self.pacing_factor >= 1.0 && self.pacing_factor <= 10.0) {
+            return Err(invalid!("pacing factor {} is outside 1 to 10", self.pacing_factor));
+        }
+        if !(64..=65536).contains(&self.history_packets) {
+            return Err(invalid!("history of {} packets is outside 64 to 65536", self.history_packets));
+        }
+        if self.max_queue_delay_ms == 0 {
+            return Err(invalid!("max queue delay must be positive"));
+        }
+        Ok(())
+    }
+}
+
+/// What happened to a pushed frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameOutcome {
+    /// Encoded, sealed and queued as packets.
+    Queued {
+        /// The frame id sealed with it.
+        frame_id: u64,
+        /// Whether it is a keyframe.
+        keyframe: bool,
+        /// Bytes of the encoded bitstream.
+        encoded_bytes: usize,
+        /// Packets queued.
+        packets: usize,
+    },
+    /// Dropped before encoding because the send queue is full.
+    DroppedQueueFull,
+    /// The encoder produced nothing for it.
+    Skipped,
+}
+
+/// Counters since creation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SenderStats {
+    /// Frames given to `push_frame` that passed validation.
+    pub frames_pushed: u64,
+    /// Frames encoded and queued.
+    pub frames_sent: u64,
+    /// Frames dropped because the queue was full.
+    pub frames_dropped: u64,
+    /// Keyframes queued.
+    pub keyframes: u64,
+    /// Packets sent for the first time.
+    pub packets_sent: u64,
+    /// Packets retransmitted on NACK.
+    pub packets_retransmitted: u64,
+    /// Bytes handed to `poll_transmit` callers (RTP packets, both kinds).
+    pub bytes_sent: u64,
+    /// NACKed sequence numbers received.
+    pub nacks_received: u64,
+    /// PLIs received.
+    pub plis_received: u64,
+    /// RTCP datagrams that did not parse.
+    pub malformed_feedback: u64,
+}
+
+#[derive(Debug, Default)]
+struct HistorySlot {
+    seq: u16,
+    in_use: bool,
+    first_sent_us: Option<u64>,
+    data: Vec<u8>,
+}
+
+/// The camera-side pipeline for one stream.
+pub struct Sender {
+    cfg: SenderConfig,
+    encoder: Box<dyn VideoEncoder>,
+    key: SealKey,
+    pacer: Pacer,
+    i420: I420Buffer,
+    bitstream: Vec<u8>,
+    plaintext: Vec<u8>,
+    sealed: Vec<u8>,
+    metadata: Vec<u8>,
+    history: Vec<HistorySlot>,
+    queue: VecDeque<u16>,
+    rtx_queue: VecDeque<u16>,
+    queued_bytes: usize,
+    next_seq: u16,
+    next_twcc: u16,
+    next_frame_id: u64,
+    keyframe_requested: bool,
+    last_keyframe_us: Option<u64>,
+    stats: SenderStats,
+}
+
+impl Sender {
+    /// Creates a sender; checks the whole config first.
+    pub fn new(cfg: SenderConfig) -> Result<Self> {
+        cfg.validate()?;
+        let rates = RateSettings { bitrate_bps: cfg.bitrate_bps, framerate_fps: cfg.framerate_fps };
+        let encoder: Box<dyn VideoEncoder> = match cfg.codec {
+            Codec::H264 => Box::new(H264Encoder::new(H264Settings {
+                rates,
+                threads: cfg.encoder_threads,
+                keyframe_interval_frames: cfg.keyframe_interval_frames,
+            })?),
+            Codec::Av1 => return Err(Error::Unsupported("AV1 encoding is not built yet".into())),
+        };
+        let key = SealKey::for_stream(cfg.suite, &cfg.base_secret, &cfg.stream_id, cfg.key_epoch)?;
+        let pacer = Pacer::new((cfg.bitrate_bps as f64 * cfg.pacing_factor as f64) as u64);
+        let history = (0..cfg.history_packets).map(|_| HistorySlot::default()).collect();
+        Ok(Sender {
+            encoder,
+            key,
+            pacer,
+            i420: I420Buffer::default(),
+            bitstream: Vec::new(),
+            plaintext: Vec::new(),
+            sealed: Vec::new(),
+            metadata: Vec::new(),
+            history,
+            queue: VecDeque::with_capacity(cfg.history_packets),
+            rtx_queue: VecDeque::with_capacity(cfg.history_packets),
+            queued_bytes: 0,
+            next_seq: (cfg.ssrc as u16) ^ 0x5a5a,
+            next_twcc: 0,
+            next_frame_id: 0,
+            keyframe_requested: true,
+            last_keyframe_us: None,
+            stats: SenderStats::default(),
+            cfg,
+        })
+    }
+
+    // ---- getters ----
+
+    /// Counters since creation.
+    pub fn stats(&self) -> SenderStats {
+        self.stats
+    }
+    /// The config it runs with.
+    pub fn config(&self) -> &SenderConfig {
+        &self.cfg
+    }
+    /// The bitstream of the last frame encoded (for recording or verification).
+    pub fn last_bitstream(&self) -> &[u8] {
+        &self.bitstream
+    }
+    /// Current target bitrate.
+    pub fn target_bitrate_bps(&self) -> u32 {
+        self.encoder.rates().bitrate_bps
+    }
+    /// Bytes waiting in the send queue.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    // ---- mutators ----
+
+    /// Sets the encoder's target bitrate (and the pacing rate with it).
+    pub fn set_target_bitrate(&mut self, bitrate_bps: u32) -> Result<()> {
+        let mut r = self.encoder.rates();
+        r.bitrate_bps = bitrate_bps;
+        self.encoder.set_rates(r)?;
+        self.pacer.set_rate((bitrate_bps as f64 * self.cfg.pacing_factor as f64) as u64);
+        Ok(())
+    }
+
+    /// Asks for a keyframe on the next pushed frame (rate limits do not apply).
+    pub fn request_keyframe(&mut self) {
+        self.keyframe_requested = true;
+        self.last_keyframe_us = None;
+    }
+
+    /// Converts, encodes, seals and queues one capture frame.
+    pub fn push_frame(&mut self, now_us: u64, frame: &CaptureFrame<'_>) -> Result<FrameOutcome> {
+        frame.validate()?;
+        self.stats.frames_pushed += 1;
+        let limit_us = self.cfg.max_queue_delay_ms as u64 * 1000;
+        if self.pacer.transmit_time_us(self.queued_bytes) > limit_us
+            || self.queue.len() + 64 > self.history.len() / 2
+        {
+            self.stats.frames_dropped += 1;
+            return Ok(FrameOutcome::DroppedQueueFull);
+        }
+        kernels::to_i420(frame, &mut self.i420)?;
+        let force = self.keyframe_requested
+            && self.last_keyframe_us.is_none_or(|t| {
+                now_us.saturating_sub(t) >= self.cfg.min_keyframe_interval_ms as u64 * 1000
+            });
+        let Some(info) = self.encoder.encode(&self.i420, frame.timestamp_us, force, &mut self.bitstream)? else {
+            return Ok(FrameOutcome::Skipped);
+        };
+        if info.keyframe {
+            self.keyframe_requested = false;
+            self.last_keyframe_us = Some(now_us);
+            self.stats.keyframes += 1;
+        }
+        let frame_id = self.next_frame_id;
+        self.next_frame_id += 1;
+        self.plaintext.clear();
+        FrameInfo {
+            codec: self.encoder.codec(),
+            keyframe: info.keyframe,
+            temporal_layer: info.temporal_layer,
+            frame_id,
+            ref_distance: info.ref_distance,
+            width: info.width as u16,
+            height: info.height as u16,
+            capture_time_us: frame.timestamp_us,
+        }
+        .encode(&mut self.plaintext);
+        self.plaintext.extend_from_slice(&self.bitstream);
+        let rtp_ts = rtp_timestamp(frame.timestamp_us);
+        seal::stream_metadata(&self.cfg.stream_id, self.cfg.ssrc, rtp_ts, &mut self.metadata);
+        self.key.seal(&self.metadata, &self.plaintext, &mut self.sealed)?;
+
+        let fields = PacketFields {
+            payload_type: self.cfg.payload_type,
+            seq: 0,
+            timestamp: rtp_ts,
+            ssrc: self.cfg.ssrc,
+            marker: false,
+            descriptor: 0,
+        };
+        let mut packets = 0;
+        let (history, queue, next_seq, queued) =
+            (&mut self.history, &mut self.queue, &mut self.next_seq, &mut self.queued_bytes);
+        let n = history.len();
+        rtp::packetize(&self.sealed, rtp::max_fragment_bytes(self.cfg.mtu_bytes), |descriptor, marker, chunk| {
+            let seq = *next_seq;
+            *next_seq = seq.wrapping_add(1);
+            let slot = &mut history[seq as usize % n];
+            packet::write_packet(&PacketFields { seq, marker, descriptor, ..fields }, chunk, &mut slot.data);
+            slot.seq = seq;
+            slot.in_use = true;
+            slot.first_sent_us = None;
+            queue.push_back(seq);
+            *queued += slot.data.len();
+            packets += 1;
+        });
+        self.stats.frames_sent += 1;
+        Ok(FrameOutcome::Queued { frame_id, keyframe: info.keyframe, encoded_bytes: self.bitstream.len(), packets })
+    }
+
+    /// Handles one RTCP datagram from the hub: NACKs queue retransmissions, PLIs ask for a
+    /// keyframe. Feedback for other SSRCs is ignored.
+    pub fn handle_feedback(&mut self, now_us: u64, datagram: &[u8]) -> Result<()> {
+        let mut first_err = None;
+        for fb in rtcp::parse(datagram) {
+            match fb {
+                Ok(rtcp::Feedback::Nack { media_ssrc, items }) if media_ssrc == self.cfg.ssrc => {
+                    let max_age = self.cfg.max_retransmit_age_ms as u64 * 1000;
+                    let (history, rtx, stats) = (&self.history, &mut self.rtx_queue, &mut self.stats);
+                    rtcp::nack_seqs(items, |seq| {
+                        stats.nacks_received += 1;
+                        let slot = &history[seq as usize % history.len()];
+                        let fresh = slot.first_sent_us.is_some_and(|t| now_us.saturating_sub(t) <= max_age);
+                        if slot.in_use && slot.seq == seq && fresh && !rtx.contains(&seq) {
+                            rtx.push_back(seq);
+                        }
+                    });
+                }
+                Ok(rtcp::Feedback::Pli { media_ssrc }) if media_ssrc == self.cfg.ssrc => {
+                    self.stats.plis_received += 1;
+                    self.keyframe_requested = true;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.stats.malformed_feedback += 1;
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    // ---- polls ----
+
+    /// Writes the next packet due at `now_us` into `buf`; returns its length, or `None` when
+    /// nothing may leave yet. `buf` must hold `mtu_bytes`.
+    pub fn poll_transmit(&mut self, now_us: u64, buf: &mut [u8]) -> Result<Option<usize>> {
+        if !self.pacer.can_send(now_us) {
+            return Ok(None);
+        }
+        let n = self.history.len();
+        let (seq, retransmit) = loop {
+            if let Some(seq) = self.rtx_queue.pop_front() {
+                let s = &self.history[seq as usize % n];
+                if s.in_use && s.seq == seq {
+                    break (seq, true);
+                }
+            } else if let Some(&seq) = self.queue.front() {
+                let len = self.history[seq as usize % n].data.len();
+                if buf.len() < len {
+                    return Err(Error::BufferTooSmall { needed: len });
+                }
+                self.queue.pop_front();
+                self.queued_bytes -= len;
+                break (seq, false);
+            } else {
+                return Ok(None);
+            }
+        };
+        let slot = &mut self.history[seq as usize % n];
+        let len = slot.data.len();
+        if buf.len() < len {
+            self.rtx_queue.push_front(seq);
+            return Err(Error::BufferTooSmall { needed: len });
+        }
+        packet::set_twcc_seq(&mut slot.data, self.next_twcc);
+        self.next_twcc = self.next_twcc.wrapping_add(1);
+        buf[..len].copy_from_slice(&slot.data);
+        if retransmit {
+            self.stats.packets_retransmitted += 1;
+        } else {
+            slot.first_sent_us = Some(now_us);
+            self.stats.packets_sent += 1;
+        }
+        self.stats.bytes_sent += len as u64;
+        self.pacer.on_sent(now_us, len);
+        Ok(Some(len))
+    }
+
+    /// When `poll_transmit` will next have a packet, if any is waiting.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        (!self.queue.is_empty() || !self.rtx_queue.is_empty()).then(|| self.pacer.next_send_us())
+    }
+}
+
+/// The 90 kHz RTP timestamp of a capture time.
+pub fn rtp_timestamp(capture_us: u64) -> u32 {
+    ((capture_us as u128 * packet::VIDEO_CLOCK_HZ as u128 / 1_000_000) & 0xffff_ffff) as u32
+}
