@@ -332,13 +332,11 @@ impl Receiver {
                 Error::Malformed(_) => DropReason::Malformed,
                 _ => DropReason::Auth,
             };
-            if reason != DropReason::Replay {
-                // A forged packet may have taken a real one's place: free the slots and ask
-                // for the real packets again.
-                self.reasm.release(span.first, span.last);
-                for e in span.first..=span.last {
-                    self.nack.readd(e, now_us);
-                }
+            // A forged or replayed packet may have taken a real one's place: free the slots
+            // and ask for the real packets again.
+            self.reasm.release(span.first, span.last);
+            for e in span.first..=span.last {
+                self.nack.readd(e, now_us);
             }
             return Err((reason, packets));
         }

@@ -193,3 +193,39 @@ fn ctr_hmac_tag(
     mac.update(ct);
     mac.finalize().into_bytes().into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    /// The RFC 9605 AES-CTR-HMAC vectors (suites 1-3) exercise the AEAD alone.
+    #[test]
+    fn rfc9605_aes_ctr_hmac_vectors() {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/data/sframe-rfc9605.json")).unwrap();
+        let cases = v["aes_ctr_hmac"].as_array().unwrap();
+        assert_eq!(cases.len(), 3);
+        for c in cases {
+            let suite = CipherSuite::from_u16(c["cipher_suite"].as_u64().unwrap() as u16).unwrap();
+            let key = hex(c["key"].as_str().unwrap());
+            let nonce: [u8; NONCE_BYTES] = hex(c["nonce"].as_str().unwrap()).try_into().unwrap();
+            let aad = hex(c["aad"].as_str().unwrap());
+            let pt = hex(c["pt"].as_str().unwrap());
+            let ct = hex(c["ct"].as_str().unwrap());
+            let a = Aead::new(suite, &key).unwrap();
+            let mut buf = pt.clone();
+            let mut tag = [0u8; 16];
+            let n = a.seal_in_place(&nonce, &aad, &mut buf, &mut tag).unwrap();
+            buf.extend_from_slice(&tag[..n]);
+            assert_eq!(buf, ct, "suite {suite:?}");
+            let (body, t) = ct.split_at(ct.len() - n);
+            let mut back = body.to_vec();
+            a.open_in_place(&nonce, &aad, &mut back, t).unwrap();
+            assert_eq!(back, pt);
+        }
+    }
+}
