@@ -74,14 +74,17 @@ fn parse_args() -> Result<Option<Args>, String> {
         }
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
-            v.parse().map_err(|_| format!("{flag}: '{v}' is not a valid number"))
+            v.parse()
+                .map_err(|_| format!("{flag}: '{v}' is not a valid number"))
         }
         match flag.as_str() {
             "--input" => a.input = Some(value()?.into()),
             "--codec" => {
                 a.codec = match value()?.as_str() {
                     "h264" => Codec::H264,
-                    "av1" => return Err("--codec av1: the AV1 encoder is not built yet; use h264".into()),
+                    "av1" => {
+                        return Err("--codec av1: the AV1 encoder is not built yet; use h264".into())
+                    }
                     other => return Err(format!("--codec: unknown codec '{other}' (h264)")),
                 }
             }
@@ -99,19 +102,28 @@ fn parse_args() -> Result<Option<Args>, String> {
         }
     }
     if !(a.seconds > 0.0 && a.seconds <= 86_400.0) {
-        return Err(format!("--seconds must be in (0, 86400], got {}", a.seconds));
+        return Err(format!(
+            "--seconds must be in (0, 86400], got {}",
+            a.seconds
+        ));
     }
     if !(0.0..=1.0).contains(&a.loss) {
         return Err(format!("--loss must be between 0 and 1, got {}", a.loss));
     }
     if !(16..=10_000_000).contains(&a.capacity_kbps) {
-        return Err(format!("--capacity-kbps must be between 16 and 10000000, got {}", a.capacity_kbps));
+        return Err(format!(
+            "--capacity-kbps must be between 16 and 10000000, got {}",
+            a.capacity_kbps
+        ));
     }
     if a.delay_ms > 10_000 || a.queue_ms > 60_000 {
         return Err("--delay-ms must be at most 10000 and --queue-ms at most 60000".into());
     }
     if !(10..=100_000).contains(&a.bitrate_kbps) {
-        return Err(format!("--bitrate-kbps must be between 10 and 100000, got {}", a.bitrate_kbps));
+        return Err(format!(
+            "--bitrate-kbps must be between 10 and 100000, got {}",
+            a.bitrate_kbps
+        ));
     }
     Ok(Some(a))
 }
@@ -129,21 +141,38 @@ impl Y4mSource {
         let dec = Self::decoder(&path)?;
         let r = dec.get_framerate();
         if r.num == 0 || r.den == 0 {
-            return Err(format!("{}: frame rate {}:{} is not usable", path.display(), r.num, r.den));
+            return Err(format!(
+                "{}: frame rate {}:{} is not usable",
+                path.display(),
+                r.num,
+                r.den
+            ));
         }
         if !matches!(
             dec.get_colorspace(),
-            y4m::Colorspace::C420 | y4m::Colorspace::C420jpeg | y4m::Colorspace::C420paldv | y4m::Colorspace::C420mpeg2
+            y4m::Colorspace::C420
+                | y4m::Colorspace::C420jpeg
+                | y4m::Colorspace::C420paldv
+                | y4m::Colorspace::C420mpeg2
         ) {
-            return Err(format!("{}: only 8-bit 4:2:0 Y4M is supported", path.display()));
+            return Err(format!(
+                "{}: only 8-bit 4:2:0 Y4M is supported",
+                path.display()
+            ));
         }
         let size = (dec.get_width() as u32, dec.get_height() as u32);
-        Ok(Y4mSource { fps: r.num as f64 / r.den as f64, size, dec, path })
+        Ok(Y4mSource {
+            fps: r.num as f64 / r.den as f64,
+            size,
+            dec,
+            path,
+        })
     }
 
     fn decoder(path: &PathBuf) -> Result<y4m::Decoder<BufReader<File>>, String> {
         let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        y4m::decode(BufReader::new(f)).map_err(|e| format!("{}: not a Y4M file ({e:?})", path.display()))
+        y4m::decode(BufReader::new(f))
+            .map_err(|e| format!("{}: not a Y4M file ({e:?})", path.display()))
     }
 }
 
@@ -159,7 +188,9 @@ impl FrameSource for Y4mSource {
             Ok(f) => f,
             Err(y4m::Error::EOF) => {
                 self.dec = Self::decoder(&self.path).map_err(sealcam::Error::InvalidInput)?;
-                self.dec.read_frame().map_err(|e| sealcam::Error::InvalidInput(format!("Y4M: {e:?}")))?
+                self.dec
+                    .read_frame()
+                    .map_err(|e| sealcam::Error::InvalidInput(format!("Y4M: {e:?}")))?
             }
             Err(e) => return Err(sealcam::Error::InvalidInput(format!("Y4M: {e:?}"))),
         };
@@ -188,10 +219,22 @@ struct Files {
     error: Option<String>,
 }
 
-const CAMERA: Endpoint = Endpoint { ip: [10, 0, 0, 2], port: 5004 };
-const HUB: Endpoint = Endpoint { ip: [10, 0, 0, 1], port: 5004 };
-const CAMERA_RTCP: Endpoint = Endpoint { ip: [10, 0, 0, 2], port: 5005 };
-const HUB_RTCP: Endpoint = Endpoint { ip: [10, 0, 0, 1], port: 5005 };
+const CAMERA: Endpoint = Endpoint {
+    ip: [10, 0, 0, 2],
+    port: 5004,
+};
+const HUB: Endpoint = Endpoint {
+    ip: [10, 0, 0, 1],
+    port: 5004,
+};
+const CAMERA_RTCP: Endpoint = Endpoint {
+    ip: [10, 0, 0, 2],
+    port: 5005,
+};
+const HUB_RTCP: Endpoint = Endpoint {
+    ip: [10, 0, 0, 1],
+    port: 5005,
+};
 
 impl Files {
     fn note(&mut self, r: std::io::Result<()>) {
@@ -265,20 +308,35 @@ fn run(a: Args) -> Result<(), String> {
         Some(p) => Box::new(Y4mSource::open(p.clone())?),
         None => Box::new(SyntheticScene::new(640, 480, 30.0).map_err(|e| e.to_string())?),
     };
-    let create = |p: &PathBuf| File::create(p).map(BufWriter::new).map_err(|e| format!("{}: {e}", p.display()));
+    let create = |p: &PathBuf| {
+        File::create(p)
+            .map(BufWriter::new)
+            .map_err(|e| format!("{}: {e}", p.display()))
+    };
     let mut files = Files {
         pcap: match &a.pcap {
-            Some(p) => Some(PcapWriter::new(create(p)?).map_err(|e| format!("{}: {e}", p.display()))?),
+            Some(p) => {
+                Some(PcapWriter::new(create(p)?).map_err(|e| format!("{}: {e}", p.display()))?)
+            }
             None => None,
         },
         out: a.out.as_ref().map(create).transpose()?,
         error: None,
     };
-    let mut sc = Scenario::simple(a.seconds, a.capacity_kbps * 1000, a.delay_ms, a.queue_ms, a.loss, a.seed);
+    let mut sc = Scenario::simple(
+        a.seconds,
+        a.capacity_kbps * 1000,
+        a.delay_ms,
+        a.queue_ms,
+        a.loss,
+        a.seed,
+    );
     sc.codec = a.codec;
     sc.bitrate_bps = a.bitrate_kbps * 1000;
     let (w, h) = source.size();
-    let r = sc.run(source.as_mut(), &mut files).map_err(|e| e.to_string())?;
+    let r = sc
+        .run(source.as_mut(), &mut files)
+        .map_err(|e| e.to_string())?;
     if let Some(e) = files.error.take() {
         return Err(format!("writing output: {e}"));
     }
@@ -292,8 +350,16 @@ fn run(a: Args) -> Result<(), String> {
         let text = serde_json::to_string_pretty(&report_json(&r)).map_err(|e| e.to_string())?;
         std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    let src = a.input.as_ref().map_or("built-in scene".to_string(), |p| p.display().to_string());
-    println!("sealcam camera -> hub, {} s of {src} ({w}x{h} @ {:.2} fps), {}", a.seconds, source.fps(), r.codec);
+    let src = a
+        .input
+        .as_ref()
+        .map_or("built-in scene".to_string(), |p| p.display().to_string());
+    println!(
+        "sealcam camera -> hub, {} s of {src} ({w}x{h} @ {:.2} fps), {}",
+        a.seconds,
+        source.fps(),
+        r.codec
+    );
     println!(
         "link: {} kbit/s, {} ms one way, {} ms queue, {:.1}% random loss; camera target {} kbit/s",
         a.capacity_kbps,

@@ -47,7 +47,9 @@ impl fmt::Display for Error {
             Error::UnknownKey(kid) => write!(f, "no key for SFrame KID {kid}"),
             Error::Replay => f.write_str("SFrame counter replayed or too old"),
             Error::CounterExhausted => f.write_str("SFrame counter exhausted for this key: rekey"),
-            Error::BufferTooSmall { needed } => write!(f, "output buffer too small: {needed} bytes needed"),
+            Error::BufferTooSmall { needed } => {
+                write!(f, "output buffer too small: {needed} bytes needed")
+            }
         }
     }
 }

@@ -1,1 +1,870 @@
-//! C ABI (placeholder while the core settles).
+//! The C ABI. Only translation lives here: every function checks its pointers, catches
+//! panics, converts C structs to the Rust API and back. No logic the Rust API lacks.
+//!
+//! Conventions (rustls-ffi is the model): prefix `sealcam_`; opaque handles made by
+//! `_new` and released by `_free` (which accepts NULL); fallible calls return
+//! [`sealcam_result`] and write outputs only on success; byte buffers are followed by their
+//! length; config structs are filled by `_default` and carry `struct_size` plus reserved
+//! bytes so they can grow. Thread rules: one handle is used by one thread at a time;
+//! different handles are independent; kernels are reentrant.
+
+#![allow(non_camel_case_types)]
+#![allow(clippy::missing_safety_doc)]
+
+use std::ffi::c_char;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use crate::error::Error;
+use crate::frame::{CaptureFrame, I420Buffer, PixelFormat, Plane};
+use crate::receiver::{Receiver, ReceiverConfig};
+use crate::seal::CipherSuite;
+use crate::sender::{FrameOutcome, Sender, SenderConfig};
+use crate::Codec;
+
+/// Major version (tested to equal Cargo.toml's).
+pub const SEALCAM_VERSION_MAJOR: u32 = 0;
+/// Minor version.
+pub const SEALCAM_VERSION_MINOR: u32 = 1;
+/// Patch version.
+pub const SEALCAM_VERSION_PATCH: u32 = 0;
+
+/// Result of every fallible call. Numbers are never reused.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum sealcam_result {
+    /// Success.
+    SEALCAM_OK = 0,
+    /// A required pointer was NULL.
+    SEALCAM_NULL_PARAMETER = 1,
+    /// An argument is out of range or inconsistent (sizes, strides, config values).
+    SEALCAM_INVALID_INPUT = 2,
+    /// Valid in general but not supported by this build.
+    SEALCAM_UNSUPPORTED = 3,
+    /// The codec failed.
+    SEALCAM_CODEC_ERROR = 4,
+    /// A packet or frame did not parse.
+    SEALCAM_MALFORMED = 5,
+    /// SFrame authentication failed.
+    SEALCAM_AUTH_FAILED = 6,
+    /// The SFrame KID names no key held.
+    SEALCAM_UNKNOWN_KEY = 7,
+    /// The SFrame counter was seen before.
+    SEALCAM_REPLAY = 8,
+    /// The key's counter space is used up; rekey.
+    SEALCAM_COUNTER_EXHAUSTED = 9,
+    /// The output buffer is too small.
+    SEALCAM_BUFFER_TOO_SMALL = 10,
+    /// A bug inside sealcam was caught at the boundary; the handle should be freed.
+    SEALCAM_PANIC = 11,
+    /// Nothing to return now (poll again after the next input or timeout).
+    SEALCAM_AGAIN = 12,
+    /// The receiver dropped the packet (counted by reason in its stats).
+    SEALCAM_DROPPED = 13,
+}
+
+use sealcam_result::*;
+
+impl From<&Error> for sealcam_result {
+    fn from(e: &Error) -> Self {
+        match e {
+            Error::InvalidInput(_) => SEALCAM_INVALID_INPUT,
+            Error::Unsupported(_) => SEALCAM_UNSUPPORTED,
+            Error::Codec(_) => SEALCAM_CODEC_ERROR,
+            Error::Malformed(_) => SEALCAM_MALFORMED,
+            Error::AuthenticationFailed => SEALCAM_AUTH_FAILED,
+            Error::UnknownKey(_) => SEALCAM_UNKNOWN_KEY,
+            Error::Replay => SEALCAM_REPLAY,
+            Error::CounterExhausted => SEALCAM_COUNTER_EXHAUSTED,
+            Error::BufferTooSmall { .. } => SEALCAM_BUFFER_TOO_SMALL,
+        }
+    }
+}
+
+/// Runs `f`, turning a panic into `SEALCAM_PANIC`.
+fn guard(f: impl FnOnce() -> sealcam_result) -> sealcam_result {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(SEALCAM_PANIC)
+}
+
+macro_rules! try_ref {
+    ($p:expr) => {
+        match unsafe { $p.as_ref() } {
+            Some(r) => r,
+            None => return SEALCAM_NULL_PARAMETER,
+        }
+    };
+}
+macro_rules! try_mut {
+    ($p:expr) => {
+        match unsafe { $p.as_mut() } {
+            Some(r) => r,
+            None => return SEALCAM_NULL_PARAMETER,
+        }
+    };
+}
+macro_rules! try_rs {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(ref e) => return sealcam_result::from(e),
+        }
+    };
+}
+
+/// A byte slice from a pointer and length; NULL is allowed only with length 0.
+unsafe fn bytes<'a>(p: *const u8, len: usize) -> Option<&'a [u8]> {
+    if len == 0 {
+        return Some(&[]);
+    }
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: the caller promises `p` points to `len` readable bytes.
+    Some(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// A writable byte slice from a pointer and length.
+unsafe fn bytes_mut<'a>(p: *mut u8, len: usize) -> Option<&'a mut [u8]> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: the caller promises `p` points to `len` writable bytes.
+    Some(unsafe { std::slice::from_raw_parts_mut(p, len) })
+}
+
+/// Static text for a result code (never NULL).
+#[no_mangle]
+pub extern "C" fn sealcam_result_text(r: sealcam_result) -> *const c_char {
+    let s: &'static [u8] = match r {
+        SEALCAM_OK => b"ok\0",
+        SEALCAM_NULL_PARAMETER => b"a required pointer was NULL\0",
+        SEALCAM_INVALID_INPUT => b"invalid input (size, stride, length or config value)\0",
+        SEALCAM_UNSUPPORTED => b"not supported by this build\0",
+        SEALCAM_CODEC_ERROR => b"the video codec failed\0",
+        SEALCAM_MALFORMED => b"malformed packet or frame\0",
+        SEALCAM_AUTH_FAILED => b"SFrame authentication failed\0",
+        SEALCAM_UNKNOWN_KEY => b"no key for this SFrame KID\0",
+        SEALCAM_REPLAY => b"SFrame counter replayed\0",
+        SEALCAM_COUNTER_EXHAUSTED => b"SFrame counter exhausted: rekey\0",
+        SEALCAM_BUFFER_TOO_SMALL => b"output buffer too small\0",
+        SEALCAM_PANIC => b"internal error caught at the C boundary\0",
+        SEALCAM_AGAIN => b"nothing available now\0",
+        SEALCAM_DROPPED => b"packet dropped (see the receiver's stats)\0",
+    };
+    s.as_ptr().cast()
+}
+
+/// The library version as a static NUL-terminated string, e.g. "0.1.0".
+#[no_mangle]
+pub extern "C" fn sealcam_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Pixel format of a [`sealcam_image`]: I420.
+pub const SEALCAM_FORMAT_I420: u32 = 0;
+/// Pixel format of a [`sealcam_image`]: NV12.
+pub const SEALCAM_FORMAT_NV12: u32 = 1;
+/// Codec: H.264.
+pub const SEALCAM_CODEC_H264: u8 = 1;
+/// Codec: AV1.
+pub const SEALCAM_CODEC_AV1: u8 = 2;
+
+/// A borrowed capture image: planes with their strides and lengths in bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct sealcam_image {
+    /// `SEALCAM_FORMAT_*`.
+    pub format: u32,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Plane pointers in the format's order (unused ones NULL).
+    pub planes: [*const u8; 3],
+    /// Bytes between row starts of each plane.
+    pub strides: [usize; 3],
+    /// Readable bytes of each plane.
+    pub plane_lens: [usize; 3],
+    /// Capture time in microseconds.
+    pub timestamp_us: u64,
+}
+
+impl sealcam_image {
+    /// Borrows the planes as a capture frame.
+    ///
+    /// # Safety
+    /// Each used plane pointer must point to `plane_lens[i]` readable bytes.
+    unsafe fn as_capture(&self) -> Result<CaptureFrame<'_>, sealcam_result> {
+        let format = match self.format {
+            SEALCAM_FORMAT_I420 => PixelFormat::I420,
+            SEALCAM_FORMAT_NV12 => PixelFormat::Nv12,
+            _ => return Err(SEALCAM_INVALID_INPUT),
+        };
+        let mut planes = [Plane::default(); 3];
+        for (i, p) in planes.iter_mut().enumerate().take(format.plane_count()) {
+            let data = unsafe { bytes(self.planes[i], self.plane_lens[i]) }
+                .ok_or(SEALCAM_NULL_PARAMETER)?;
+            *p = Plane {
+                data,
+                stride: self.strides[i],
+            };
+        }
+        Ok(CaptureFrame {
+            format,
+            width: self.width,
+            height: self.height,
+            planes,
+            timestamp_us: self.timestamp_us,
+        })
+    }
+}
+
+/// Sender settings; fill with [`sealcam_sender_config_default`] first.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct sealcam_sender_config {
+    /// `sizeof(sealcam_sender_config)`, set by the default function.
+    pub struct_size: u32,
+    /// RTP SSRC.
+    pub ssrc: u32,
+    /// Stream identity bytes (1 to 255).
+    pub stream_id: *const u8,
+    /// Length of `stream_id`.
+    pub stream_id_len: usize,
+    /// Base secret bytes (at least 16).
+    pub base_secret: *const u8,
+    /// Length of `base_secret`.
+    pub base_secret_len: usize,
+    /// Key epoch (SFrame KID).
+    pub key_epoch: u64,
+    /// RFC 9605 cipher suite number (default 4, AES_128_GCM_SHA256_128).
+    pub cipher_suite: u16,
+    /// `SEALCAM_CODEC_*`.
+    pub codec: u8,
+    /// RTP payload type.
+    pub payload_type: u8,
+    /// Frame rate.
+    pub framerate_fps: f32,
+    /// Target bitrate.
+    pub bitrate_bps: u32,
+    /// Path MTU.
+    pub mtu_bytes: u32,
+    /// Pacing rate over target bitrate.
+    pub pacing_factor: f32,
+    /// Send queue limit in ms at the pacing rate.
+    pub max_queue_delay_ms: u32,
+    /// Periodic keyframe interval in frames (0 = on request only).
+    pub keyframe_interval_frames: u32,
+    /// Reserved for growth; must be zero.
+    pub reserved: [u8; 64],
+}
+
+/// Receiver settings; fill with [`sealcam_receiver_config_default`] first.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct sealcam_receiver_config {
+    /// `sizeof(sealcam_receiver_config)`, set by the default function.
+    pub struct_size: u32,
+    /// RTP SSRC of the stream.
+    pub ssrc: u32,
+    /// Stream identity bytes; must equal the sender's.
+    pub stream_id: *const u8,
+    /// Length of `stream_id`.
+    pub stream_id_len: usize,
+    /// Base secret bytes.
+    pub base_secret: *const u8,
+    /// Length of `base_secret`.
+    pub base_secret_len: usize,
+    /// Key epoch to accept.
+    pub key_epoch: u64,
+    /// RFC 9605 cipher suite number.
+    pub cipher_suite: u16,
+    /// `SEALCAM_CODEC_*`.
+    pub codec: u8,
+    /// RTP payload type.
+    pub payload_type: u8,
+    /// Packet slots in the reassembly ring.
+    pub slots: u32,
+    /// Largest sealed frame accepted.
+    pub max_frame_bytes: u32,
+    /// Frame buffers (pending plus ready).
+    pub frame_buffers: u32,
+    /// Wait for a missing predecessor before declaring the chain broken.
+    pub max_wait_ms: u32,
+    /// Reserved for growth; must be zero.
+    pub reserved: [u8; 64],
+}
+
+/// Fills `cfg` with defaults (stream id and secret NULL: set them).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sender_config_default(
+    cfg: *mut sealcam_sender_config,
+) -> sealcam_result {
+    guard(|| {
+        let out = try_mut!(cfg);
+        let d = SenderConfig::new(b"x", 0, &[0; 16]);
+        *out = sealcam_sender_config {
+            struct_size: std::mem::size_of::<sealcam_sender_config>() as u32,
+            ssrc: 0,
+            stream_id: ptr::null(),
+            stream_id_len: 0,
+            base_secret: ptr::null(),
+            base_secret_len: 0,
+            key_epoch: d.key_epoch,
+            cipher_suite: d.suite as u16,
+            codec: d.codec as u8,
+            payload_type: d.payload_type,
+            framerate_fps: d.framerate_fps,
+            bitrate_bps: d.bitrate_bps,
+            mtu_bytes: d.mtu_bytes as u32,
+            pacing_factor: d.pacing_factor,
+            max_queue_delay_ms: d.max_queue_delay_ms,
+            keyframe_interval_frames: d.keyframe_interval_frames,
+            reserved: [0; 64],
+        };
+        SEALCAM_OK
+    })
+}
+
+/// Fills `cfg` with defaults (stream id and secret NULL: set them).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_receiver_config_default(
+    cfg: *mut sealcam_receiver_config,
+) -> sealcam_result {
+    guard(|| {
+        let out = try_mut!(cfg);
+        let d = ReceiverConfig::new(b"x", 0, &[0; 16]);
+        *out = sealcam_receiver_config {
+            struct_size: std::mem::size_of::<sealcam_receiver_config>() as u32,
+            ssrc: 0,
+            stream_id: ptr::null(),
+            stream_id_len: 0,
+            base_secret: ptr::null(),
+            base_secret_len: 0,
+            key_epoch: d.key_epoch,
+            cipher_suite: d.suite as u16,
+            codec: d.codec as u8,
+            payload_type: d.payload_type,
+            slots: d.slots as u32,
+            max_frame_bytes: d.max_frame_bytes as u32,
+            frame_buffers: d.frame_buffers as u32,
+            max_wait_ms: d.max_wait_ms,
+            reserved: [0; 64],
+        };
+        SEALCAM_OK
+    })
+}
+
+fn check_struct(size: u32, expected: usize, reserved: &[u8]) -> Result<(), sealcam_result> {
+    if size as usize != expected || reserved.iter().any(|&b| b != 0) {
+        return Err(SEALCAM_INVALID_INPUT);
+    }
+    Ok(())
+}
+
+fn codec_of(v: u8) -> Result<Codec, sealcam_result> {
+    Codec::from_u8(v).ok_or(SEALCAM_INVALID_INPUT)
+}
+
+/// Camera-side handle.
+pub struct sealcam_sender {
+    inner: Sender,
+}
+
+/// Hub-side handle for one stream.
+pub struct sealcam_receiver {
+    inner: Receiver,
+}
+
+/// Creates a sender. On success `*out` owns a handle to release with `sealcam_sender_free`.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sender_new(
+    cfg: *const sealcam_sender_config,
+    out: *mut *mut sealcam_sender,
+) -> sealcam_result {
+    guard(|| {
+        let c = try_ref!(cfg);
+        let out = try_mut!(out);
+        if let Err(r) = check_struct(
+            c.struct_size,
+            std::mem::size_of::<sealcam_sender_config>(),
+            &c.reserved,
+        ) {
+            return r;
+        }
+        let (Some(id), Some(secret)) = (unsafe { bytes(c.stream_id, c.stream_id_len) }, unsafe {
+            bytes(c.base_secret, c.base_secret_len)
+        }) else {
+            return SEALCAM_NULL_PARAMETER;
+        };
+        let mut s = SenderConfig::new(id, c.ssrc, secret);
+        s.key_epoch = c.key_epoch;
+        s.suite = try_rs!(CipherSuite::from_u16(c.cipher_suite));
+        s.codec = match codec_of(c.codec) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        s.payload_type = c.payload_type;
+        s.framerate_fps = c.framerate_fps;
+        s.bitrate_bps = c.bitrate_bps;
+        s.mtu_bytes = c.mtu_bytes as usize;
+        s.pacing_factor = c.pacing_factor;
+        s.max_queue_delay_ms = c.max_queue_delay_ms;
+        s.keyframe_interval_frames = c.keyframe_interval_frames;
+        let inner = try_rs!(Sender::new(s));
+        *out = Box::into_raw(Box::new(sealcam_sender { inner }));
+        SEALCAM_OK
+    })
+}
+
+/// Releases a sender (NULL is allowed).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sender_free(s: *mut sealcam_sender) {
+    if !s.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(s) })));
+    }
+}
+
+/// Converts, encodes, seals and queues one image. `*queued` (optional) is set to 1 when the
+/// frame was queued, 0 when it was dropped (send queue full) or skipped.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sender_push_frame(
+    s: *mut sealcam_sender,
+    now_us: u64,
+    image: *const sealcam_image,
+    queued: *mut u8,
+) -> sealcam_result {
+    guard(|| {
+        let s = try_mut!(s);
+        let img = try_ref!(image);
+        let frame = match unsafe { img.as_capture() } {
+            Ok(f) => f,
+            Err(r) => return r,
+        };
+        let outcome = try_rs!(s.inner.push_frame(now_us, &frame));
+        if let Some(q) = unsafe { queued.as_mut() } {
+            *q = matches!(outcome, FrameOutcome::Queued { .. }) as u8;
+        }
+        SEALCAM_OK
+    })
+}
+
+/// Writes the next packet due at `now_us` into `buf`; `SEALCAM_AGAIN` when none is due.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sender_poll_transmit(
+    s: *mut sealcam_sender,
+    now_us: u64,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> sealcam_result {
+    guard(|| {
+        let s = try_mut!(s);
+        let out_len = try_mut!(out_len);
+        let Some(buf) = (unsafe { bytes_mut(buf, buf_len) }) else {
+            return SEALCAM_NULL_PARAMETER;
+        };
+        match try_rs!(s.inner.poll_transmit(now_us, buf)) {
+            Some(n) => {
+                *out_len = n;
+                SEALCAM_OK
+            }
+            None => SEALCAM_AGAIN,
+        }
+    })
+}
+
+/// When the next packet will be due; `SEALCAM_AGAIN` when nothing is queued.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sender_poll_timeout(
+    s: *const sealcam_sender,
+    out_us: *mut u64,
+) -> sealcam_result {
+    guard(|| {
+        let s = try_ref!(s);
+        let out = try_mut!(out_us);
+        match s.inner.poll_timeout() {
+            Some(t) => {
+                *out = t;
+                SEALCAM_OK
+            }
+            None => SEALCAM_AGAIN,
+        }
+    })
+}
+
+/// Handles an RTCP datagram from the hub (NACK, PLI).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sender_handle_feedback(
+    s: *mut sealcam_sender,
+    now_us: u64,
+    data: *const u8,
+    len: usize,
+) -> sealcam_result {
+    guard(|| {
+        let s = try_mut!(s);
+        let Some(d) = (unsafe { bytes(data, len) }) else {
+            return SEALCAM_NULL_PARAMETER;
+        };
+        try_rs!(s.inner.handle_feedback(now_us, d));
+        SEALCAM_OK
+    })
+}
+
+/// Sets the target bitrate.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sender_set_target_bitrate(
+    s: *mut sealcam_sender,
+    bitrate_bps: u32,
+) -> sealcam_result {
+    guard(|| {
+        let s = try_mut!(s);
+        try_rs!(s.inner.set_target_bitrate(bitrate_bps));
+        SEALCAM_OK
+    })
+}
+
+/// Forces a keyframe on the next pushed image.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sender_request_keyframe(s: *mut sealcam_sender) -> sealcam_result {
+    guard(|| {
+        try_mut!(s).inner.request_keyframe();
+        SEALCAM_OK
+    })
+}
+
+/// The bitstream of the last encoded frame, valid until the next push or free.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sender_last_bitstream(
+    s: *const sealcam_sender,
+    data: *mut *const u8,
+    len: *mut usize,
+) -> sealcam_result {
+    guard(|| {
+        let s = try_ref!(s);
+        let (d, l) = (try_mut!(data), try_mut!(len));
+        let b = s.inner.last_bitstream();
+        *d = b.as_ptr();
+        *l = b.len();
+        SEALCAM_OK
+    })
+}
+
+/// Creates a receiver for one stream. On success `*out` owns the handle.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_receiver_new(
+    cfg: *const sealcam_receiver_config,
+    out: *mut *mut sealcam_receiver,
+) -> sealcam_result {
+    guard(|| {
+        let c = try_ref!(cfg);
+        let out = try_mut!(out);
+        if let Err(r) = check_struct(
+            c.struct_size,
+            std::mem::size_of::<sealcam_receiver_config>(),
+            &c.reserved,
+        ) {
+            return r;
+        }
+        let (Some(id), Some(secret)) = (unsafe { bytes(c.stream_id, c.stream_id_len) }, unsafe {
+            bytes(c.base_secret, c.base_secret_len)
+        }) else {
+            return SEALCAM_NULL_PARAMETER;
+        };
+        let mut r = ReceiverConfig::new(id, c.ssrc, secret);
+        r.key_epoch = c.key_epoch;
+        r.suite = try_rs!(CipherSuite::from_u16(c.cipher_suite));
+        r.codec = match codec_of(c.codec) {
+            Ok(v) => v,
+            Err(e) => return e,
+        };
+        r.payload_type = c.payload_type;
+        r.slots = c.slots as usize;
+        r.max_frame_bytes = c.max_frame_bytes as usize;
+        r.frame_buffers = c.frame_buffers as usize;
+        r.max_wait_ms = c.max_wait_ms;
+        let inner = try_rs!(Receiver::new(r));
+        *out = Box::into_raw(Box::new(sealcam_receiver { inner }));
+        SEALCAM_OK
+    })
+}
+
+/// Releases a receiver (NULL is allowed).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_receiver_free(r: *mut sealcam_receiver) {
+    if !r.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(r) })));
+    }
+}
+
+/// Handles one RTP datagram. `SEALCAM_DROPPED` when the packet was refused; the reason is
+/// counted in the stats.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_receiver_handle_packet(
+    r: *mut sealcam_receiver,
+    now_us: u64,
+    data: *const u8,
+    len: usize,
+) -> sealcam_result {
+    guard(|| {
+        let r = try_mut!(r);
+        let Some(d) = (unsafe { bytes(data, len) }) else {
+            return SEALCAM_NULL_PARAMETER;
+        };
+        match r.inner.handle_packet(now_us, d) {
+            Ok(()) => SEALCAM_OK,
+            Err(_) => SEALCAM_DROPPED,
+        }
+    })
+}
+
+/// Advances the receiver's timers.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_receiver_handle_timeout(
+    r: *mut sealcam_receiver,
+    now_us: u64,
+) -> sealcam_result {
+    guard(|| {
+        try_mut!(r).inner.handle_timeout(now_us);
+        SEALCAM_OK
+    })
+}
+
+/// A frame output by the receiver. `data` stays valid until the next
+/// `sealcam_receiver_poll_frame` or `sealcam_receiver_free` on the same handle.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct sealcam_frame {
+    /// Frame number in the stream.
+    pub frame_id: u64,
+    /// Capture time on the camera's clock, microseconds.
+    pub capture_time_us: u64,
+    /// RTP timestamp.
+    pub rtp_timestamp: u32,
+    /// Encoded width.
+    pub width: u16,
+    /// Encoded height.
+    pub height: u16,
+    /// 1 for a keyframe.
+    pub keyframe: u8,
+    /// `SEALCAM_CODEC_*`.
+    pub codec: u8,
+    /// The encoded bitstream.
+    pub data: *const u8,
+    /// Its length.
+    pub len: usize,
+}
+
+/// The next authenticated, decodable frame; `SEALCAM_AGAIN` when none is ready.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_receiver_poll_frame(
+    r: *mut sealcam_receiver,
+    out: *mut sealcam_frame,
+) -> sealcam_result {
+    guard(|| {
+        let r = try_mut!(r);
+        let out = try_mut!(out);
+        match r.inner.poll_frame() {
+            Some(f) => {
+                *out = sealcam_frame {
+                    frame_id: f.info.frame_id,
+                    capture_time_us: f.info.capture_time_us,
+                    rtp_timestamp: f.rtp_timestamp,
+                    width: f.info.width,
+                    height: f.info.height,
+                    keyframe: f.info.keyframe as u8,
+                    codec: f.info.codec as u8,
+                    data: f.data.as_ptr(),
+                    len: f.data.len(),
+                };
+                SEALCAM_OK
+            }
+            None => SEALCAM_AGAIN,
+        }
+    })
+}
+
+/// Writes the next RTCP feedback datagram due at `now_us`; `SEALCAM_AGAIN` when none.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_receiver_poll_feedback(
+    r: *mut sealcam_receiver,
+    now_us: u64,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> sealcam_result {
+    guard(|| {
+        let r = try_mut!(r);
+        let out_len = try_mut!(out_len);
+        let Some(buf) = (unsafe { bytes_mut(buf, buf_len) }) else {
+            return SEALCAM_NULL_PARAMETER;
+        };
+        match try_rs!(r.inner.poll_feedback(now_us, buf)) {
+            Some(n) => {
+                *out_len = n;
+                SEALCAM_OK
+            }
+            None => SEALCAM_AGAIN,
+        }
+    })
+}
+
+/// When the receiver next has timer work; `SEALCAM_AGAIN` when none.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_receiver_poll_timeout(
+    r: *const sealcam_receiver,
+    out_us: *mut u64,
+) -> sealcam_result {
+    guard(|| {
+        let r = try_ref!(r);
+        let out = try_mut!(out_us);
+        match r.inner.poll_timeout() {
+            Some(t) => {
+                *out = t;
+                SEALCAM_OK
+            }
+            None => SEALCAM_AGAIN,
+        }
+    })
+}
+
+/// Receiver counters.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct sealcam_receiver_stats {
+    /// Frames output.
+    pub frames_output: u64,
+    /// Frames that authenticated.
+    pub frames_authenticated: u64,
+    /// Authenticated frames dropped for a broken chain.
+    pub frames_undecodable: u64,
+    /// Packets dropped: malformed.
+    pub dropped_malformed: u64,
+    /// Packets dropped: another stream's SSRC.
+    pub dropped_unknown_stream: u64,
+    /// Packets dropped: too late.
+    pub dropped_too_late: u64,
+    /// Packets dropped: duplicate.
+    pub dropped_duplicate: u64,
+    /// Packets dropped: failed authentication.
+    pub dropped_auth: u64,
+    /// Packets dropped: replayed counter.
+    pub dropped_replay: u64,
+    /// Packets dropped: unknown key id.
+    pub dropped_unknown_key: u64,
+    /// Packets dropped: undecodable frame.
+    pub dropped_undecodable: u64,
+    /// PLIs sent.
+    pub plis_sent: u64,
+}
+
+/// Copies the receiver's counters.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_receiver_get_stats(
+    r: *const sealcam_receiver,
+    out: *mut sealcam_receiver_stats,
+) -> sealcam_result {
+    use crate::receiver::DropReason as D;
+    guard(|| {
+        let r = try_ref!(r);
+        let out = try_mut!(out);
+        let s = r.inner.stats();
+        let d = |x| s.rejected.get(x);
+        *out = sealcam_receiver_stats {
+            frames_output: s.frames_output,
+            frames_authenticated: s.frames_authenticated,
+            frames_undecodable: s.frames_undecodable,
+            dropped_malformed: d(D::Malformed),
+            dropped_unknown_stream: d(D::UnknownStream),
+            dropped_too_late: d(D::TooLate),
+            dropped_duplicate: d(D::Duplicate),
+            dropped_auth: d(D::Auth),
+            dropped_replay: d(D::Replay),
+            dropped_unknown_key: d(D::UnknownKey),
+            dropped_undecodable: d(D::Undecodable),
+            plis_sent: s.plis_sent,
+        };
+        SEALCAM_OK
+    })
+}
+
+/// Converts an image to tightly packed I420 in `dst` (Y then U then V, `dst_len` bytes:
+/// `w*h + 2*ceil(w/2)*ceil(h/2)`). Reentrant; usable without a sender.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_convert_to_i420(
+    image: *const sealcam_image,
+    dst: *mut u8,
+    dst_len: usize,
+) -> sealcam_result {
+    guard(|| {
+        let img = try_ref!(image);
+        let frame = match unsafe { img.as_capture() } {
+            Ok(f) => f,
+            Err(r) => return r,
+        };
+        try_rs!(frame.validate());
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let need = w * h + 2 * w.div_ceil(2) * h.div_ceil(2);
+        let Some(out) = (unsafe { bytes_mut(dst, dst_len) }) else {
+            return SEALCAM_NULL_PARAMETER;
+        };
+        if out.len() < need {
+            return SEALCAM_BUFFER_TOO_SMALL;
+        }
+        let mut tmp = I420Buffer::default();
+        try_rs!(crate::kernels::to_i420(&frame, &mut tmp));
+        out[..need].copy_from_slice(tmp.as_bytes());
+        SEALCAM_OK
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_macros_match_cargo_toml() {
+        let v = format!("{SEALCAM_VERSION_MAJOR}.{SEALCAM_VERSION_MINOR}.{SEALCAM_VERSION_PATCH}");
+        assert_eq!(v, env!("CARGO_PKG_VERSION"));
+        let c = unsafe { std::ffi::CStr::from_ptr(sealcam_version()) };
+        assert_eq!(c.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    }
+
+    #[test]
+    fn null_pointers_are_refused_everywhere() {
+        unsafe {
+            assert_eq!(
+                sealcam_sender_config_default(ptr::null_mut()),
+                SEALCAM_NULL_PARAMETER
+            );
+            assert_eq!(
+                sealcam_sender_new(ptr::null(), ptr::null_mut()),
+                SEALCAM_NULL_PARAMETER
+            );
+            let mut c = std::mem::zeroed::<sealcam_sender_config>();
+            sealcam_sender_config_default(&mut c);
+            let mut s = ptr::null_mut();
+            assert_eq!(sealcam_sender_new(&c, &mut s), SEALCAM_NULL_PARAMETER);
+            assert!(s.is_null());
+            assert_eq!(
+                sealcam_sender_push_frame(ptr::null_mut(), 0, ptr::null(), ptr::null_mut()),
+                SEALCAM_NULL_PARAMETER
+            );
+            let mut n = 0usize;
+            assert_eq!(
+                sealcam_sender_poll_transmit(ptr::null_mut(), 0, ptr::null_mut(), 0, &mut n),
+                SEALCAM_NULL_PARAMETER
+            );
+            assert_eq!(
+                sealcam_receiver_handle_packet(ptr::null_mut(), 0, ptr::null(), 0),
+                SEALCAM_NULL_PARAMETER
+            );
+            assert_eq!(
+                sealcam_receiver_poll_frame(ptr::null_mut(), ptr::null_mut()),
+                SEALCAM_NULL_PARAMETER
+            );
+            sealcam_sender_free(ptr::null_mut());
+            sealcam_receiver_free(ptr::null_mut());
+        }
+    }
+}

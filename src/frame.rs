@@ -85,9 +85,18 @@ impl<'a> CaptureFrame<'a> {
             width,
             height,
             planes: [
-                Plane { data: y, stride: y_stride },
-                Plane { data: u, stride: u_stride },
-                Plane { data: v, stride: v_stride },
+                Plane {
+                    data: y,
+                    stride: y_stride,
+                },
+                Plane {
+                    data: u,
+                    stride: u_stride,
+                },
+                Plane {
+                    data: v,
+                    stride: v_stride,
+                },
             ],
             timestamp_us,
         }
@@ -108,8 +117,14 @@ impl<'a> CaptureFrame<'a> {
             width,
             height,
             planes: [
-                Plane { data: y, stride: y_stride },
-                Plane { data: uv, stride: uv_stride },
+                Plane {
+                    data: y,
+                    stride: y_stride,
+                },
+                Plane {
+                    data: uv,
+                    stride: uv_stride,
+                },
                 Plane::default(),
             ],
             timestamp_us,

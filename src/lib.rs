@@ -26,7 +26,7 @@ pub mod sim;
 pub use codec::Codec;
 pub use error::{Error, Result};
 pub use frame::{CaptureFrame, I420Buffer, PixelFormat, Plane};
-pub use receiver::{Receiver, ReceiverConfig, ReceivedFrame};
+pub use receiver::{ReceivedFrame, Receiver, ReceiverConfig};
 pub use seal::CipherSuite;
 pub use sender::{Sender, SenderConfig};
 

@@ -87,16 +87,28 @@ impl ReceiverConfig {
     fn validate(&self) -> Result<()> {
         seal::check_stream_id(&self.stream_id)?;
         if !(16..=65536).contains(&self.slots) {
-            return Err(invalid!("{} packet slots is outside 16 to 65536", self.slots));
+            return Err(invalid!(
+                "{} packet slots is outside 16 to 65536",
+                self.slots
+            ));
         }
         if !(64..=9000).contains(&self.max_packet_bytes) {
-            return Err(invalid!("max packet size {} is outside 64 to 9000", self.max_packet_bytes));
+            return Err(invalid!(
+                "max packet size {} is outside 64 to 9000",
+                self.max_packet_bytes
+            ));
         }
         if !(1024..=64 << 20).contains(&self.max_frame_bytes) {
-            return Err(invalid!("max frame size {} is outside 1 KiB to 64 MiB", self.max_frame_bytes));
+            return Err(invalid!(
+                "max frame size {} is outside 1 KiB to 64 MiB",
+                self.max_frame_bytes
+            ));
         }
         if !(2..=1024).contains(&self.frame_buffers) {
-            return Err(invalid!("{} frame buffers is outside 2 to 1024", self.frame_buffers));
+            return Err(invalid!(
+                "{} frame buffers is outside 2 to 1024",
+                self.frame_buffers
+            ));
         }
         Ok(())
     }
@@ -247,9 +259,12 @@ impl Receiver {
             cfg.slots / 2,
             cfg.nack_retry_ms as u64 * 1000,
             cfg.nack_max_sends,
-            (cfg.max_wait_ms as u64 * 1000).max(cfg.nack_retry_ms as u64 * 1000 * cfg.nack_max_sends as u64),
+            (cfg.max_wait_ms as u64 * 1000)
+                .max(cfg.nack_retry_ms as u64 * 1000 * cfg.nack_max_sends as u64),
         );
-        let bufs: Vec<FrameBuf> = (0..cfg.frame_buffers).map(|_| FrameBuf::default()).collect();
+        let bufs: Vec<FrameBuf> = (0..cfg.frame_buffers)
+            .map(|_| FrameBuf::default())
+            .collect();
         Ok(Receiver {
             key,
             reasm: Reassembler::new(cfg.slots, cfg.max_packet_bytes, cfg.max_frame_bytes),
@@ -292,7 +307,11 @@ impl Receiver {
     // ---- handle_* ----
 
     /// Handles one RTP datagram. A dropped packet is counted and its reason returned.
-    pub fn handle_packet(&mut self, now_us: u64, datagram: &[u8]) -> std::result::Result<(), DropReason> {
+    pub fn handle_packet(
+        &mut self,
+        now_us: u64,
+        datagram: &[u8],
+    ) -> std::result::Result<(), DropReason> {
         let r = self.handle_packet_inner(now_us, datagram);
         if let Err((reason, n)) = r {
             self.stats.rejected.add(reason, n);
@@ -301,7 +320,11 @@ impl Receiver {
         Ok(())
     }
 
-    fn handle_packet_inner(&mut self, now_us: u64, datagram: &[u8]) -> std::result::Result<(), (DropReason, u64)> {
+    fn handle_packet_inner(
+        &mut self,
+        now_us: u64,
+        datagram: &[u8],
+    ) -> std::result::Result<(), (DropReason, u64)> {
         let p = RtpView::parse(datagram).map_err(|_| (DropReason::Malformed, 1))?;
         if p.ssrc != self.cfg.ssrc {
             return Err((DropReason::UnknownStream, 1));
@@ -324,7 +347,12 @@ impl Receiver {
             return Ok(());
         };
         let packets = span.last - span.first + 1;
-        seal::stream_metadata(&self.cfg.stream_id, self.cfg.ssrc, span.timestamp, &mut self.metadata);
+        seal::stream_metadata(
+            &self.cfg.stream_id,
+            self.cfg.ssrc,
+            span.timestamp,
+            &mut self.metadata,
+        );
         if let Err(e) = self.key.open(&self.metadata, &self.sframe, &mut self.plain) {
             let reason = match e {
                 Error::Replay => DropReason::Replay,
@@ -341,7 +369,8 @@ impl Receiver {
             return Err((reason, packets));
         }
         self.stats.frames_authenticated += 1;
-        let (info, _) = FrameInfo::decode(&self.plain).map_err(|_| (DropReason::Malformed, packets))?;
+        let (info, _) =
+            FrameInfo::decode(&self.plain).map_err(|_| (DropReason::Malformed, packets))?;
         if info.codec != self.cfg.codec {
             return Err((DropReason::Malformed, packets));
         }
@@ -388,7 +417,8 @@ impl Receiver {
         b.arrived_us = now_us;
         b.packets = packets;
         b.data.clear();
-        b.data.extend_from_slice(&self.plain[seal::FRAME_INFO_BYTES..]);
+        b.data
+            .extend_from_slice(&self.plain[seal::FRAME_INFO_BYTES..]);
         self.pending.push(i);
         self.release_ready();
         Ok(())
@@ -422,7 +452,9 @@ impl Receiver {
                 .enumerate()
                 .filter_map(|(k, &i)| self.bufs[i].info.map(|info| (k, info)))
                 .filter(|(_, info)| {
-                    info.keyframe || (!self.need_keyframe && self.is_released(info.frame_id - info.ref_distance as u64))
+                    info.keyframe
+                        || (!self.need_keyframe
+                            && self.is_released(info.frame_id - info.ref_distance as u64))
                 })
                 .min_by_key(|(_, info)| info.frame_id);
             let Some((k, info)) = next else { break };
@@ -461,7 +493,9 @@ impl Receiver {
             if let Some(info) = self.bufs[i].info.take() {
                 if !info.keyframe {
                     self.stats.frames_undecodable += 1;
-                    self.stats.rejected.add(DropReason::Undecodable, self.bufs[i].packets);
+                    self.stats
+                        .rejected
+                        .add(DropReason::Undecodable, self.bufs[i].packets);
                 }
             }
             self.free.push(i);
@@ -471,7 +505,10 @@ impl Receiver {
     /// Advances timers: gives up on frames that waited too long for a predecessor.
     pub fn handle_timeout(&mut self, now_us: u64) {
         let max_wait = self.cfg.max_wait_ms as u64 * 1000;
-        let expired = self.pending.iter().any(|&i| now_us.saturating_sub(self.bufs[i].arrived_us) >= max_wait);
+        let expired = self
+            .pending
+            .iter()
+            .any(|&i| now_us.saturating_sub(self.bufs[i].arrived_us) >= max_wait);
         if expired {
             self.break_chain();
         }
@@ -489,7 +526,11 @@ impl Receiver {
         self.out = Some(i);
         self.stats.frames_output += 1;
         let b = &self.bufs[i];
-        Some(ReceivedFrame { info: b.info.expect("ready frames carry info"), rtp_timestamp: b.rtp_timestamp, data: &b.data })
+        Some(ReceivedFrame {
+            info: b.info.expect("ready frames carry info"),
+            rtp_timestamp: b.rtp_timestamp,
+            data: &b.data,
+        })
     }
 
     /// Writes the next RTCP feedback datagram (NACK and/or PLI) due at `now_us` into `buf`.
@@ -498,11 +539,18 @@ impl Receiver {
         self.nack_seqs.clear();
         self.nack.due(now_us, &mut self.nack_seqs);
         if !self.nack_seqs.is_empty() {
-            let n = rtcp::write_nack(self.cfg.feedback_ssrc, self.cfg.ssrc, &self.nack_seqs, &mut self.feedback);
+            let n = rtcp::write_nack(
+                self.cfg.feedback_ssrc,
+                self.cfg.ssrc,
+                &self.nack_seqs,
+                &mut self.feedback,
+            );
             self.stats.nacked += n as u64;
         }
         let pli_due = self.pli_wanted
-            && self.last_pli_us.is_none_or(|t| now_us >= t + self.cfg.pli_interval_ms as u64 * 1000);
+            && self
+                .last_pli_us
+                .is_none_or(|t| now_us >= t + self.cfg.pli_interval_ms as u64 * 1000);
         if pli_due {
             rtcp::write_pli(self.cfg.feedback_ssrc, self.cfg.ssrc, &mut self.feedback);
             self.last_pli_us = Some(now_us);
@@ -523,10 +571,18 @@ impl Receiver {
     /// The next time `handle_timeout` or `poll_feedback` has work, if any.
     pub fn poll_timeout(&self) -> Option<u64> {
         let max_wait = self.cfg.max_wait_ms as u64 * 1000;
-        let wait = self.pending.iter().map(|&i| self.bufs[i].arrived_us + max_wait).min();
-        let pli = self
-            .pli_wanted
-            .then(|| self.last_pli_us.map_or(0, |t| t + self.cfg.pli_interval_ms as u64 * 1000));
-        [wait, pli, self.nack.next_due_us()].into_iter().flatten().min()
+        let wait = self
+            .pending
+            .iter()
+            .map(|&i| self.bufs[i].arrived_us + max_wait)
+            .min();
+        let pli = self.pli_wanted.then(|| {
+            self.last_pli_us
+                .map_or(0, |t| t + self.cfg.pli_interval_ms as u64 * 1000)
+        });
+        [wait, pli, self.nack.next_due_us()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }

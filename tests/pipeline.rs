@@ -118,7 +118,10 @@ fn frame_sealed_for_stream_a_is_never_output_by_stream_b() {
     let (_, pk) = q.next_packets();
     q.deliver(&pk);
     assert!(q.outputs().is_empty());
-    assert_eq!(q.rx.stats().rejected.get(DropReason::UnknownStream), pk.len() as u64);
+    assert_eq!(
+        q.rx.stats().rejected.get(DropReason::UnknownStream),
+        pk.len() as u64
+    );
 }
 
 #[test]
@@ -169,7 +172,10 @@ fn unrepaired_loss_stops_output_until_a_keyframe_after_pli() {
         let (_, pk) = p.next_packets();
         p.deliver(&pk);
     }
-    assert!(p.outputs().is_empty(), "nothing after a broken reference is output");
+    assert!(
+        p.outputs().is_empty(),
+        "nothing after a broken reference is output"
+    );
     // Time passes beyond the receiver's wait: the chain is declared broken, PLI goes out.
     let later = p.now() + 500_000;
     p.rx.handle_timeout(later);
@@ -185,7 +191,10 @@ fn unrepaired_loss_stops_output_until_a_keyframe_after_pli() {
     assert_eq!(plis, 1);
     p.n += 15; // the camera's clock moves on too
     let (out, pk) = p.next_packets();
-    assert!(matches!(out, FrameOutcome::Queued { keyframe: true, .. }), "{out:?}");
+    assert!(
+        matches!(out, FrameOutcome::Queued { keyframe: true, .. }),
+        "{out:?}"
+    );
     p.deliver(&pk);
     let (_, pk) = p.next_packets();
     p.deliver(&pk);
@@ -229,11 +238,14 @@ fn bad_capture_input_gets_an_error_and_changes_nothing() {
     let cases = [
         CaptureFrame::i420(64, 64, &y, 63, &c, 32, &c, 32, 0), // stride < width
         CaptureFrame::i420(64, 64, &y[..100], 64, &c, 32, &c, 32, 0), // short plane
-        CaptureFrame::i420(0, 64, &y, 64, &c, 32, &c, 32, 0), // zero size
-        CaptureFrame::nv12(64, 64, &y, 64, &c, 31, 0),        // chroma stride short
+        CaptureFrame::i420(0, 64, &y, 64, &c, 32, &c, 32, 0),  // zero size
+        CaptureFrame::nv12(64, 64, &y, 64, &c, 31, 0),         // chroma stride short
     ];
     for f in cases {
-        assert!(matches!(tx.push_frame(0, &f), Err(Error::InvalidInput(_))), "{f:?}");
+        assert!(
+            matches!(tx.push_frame(0, &f), Err(Error::InvalidInput(_))),
+            "{f:?}"
+        );
     }
     assert_eq!(tx.stats(), Default::default());
     assert!(tx.poll_timeout().is_none());

@@ -55,7 +55,14 @@ mod tests {
         let mut seq = seq0;
         packetize(sframe, frag, |descriptor, marker, chunk| {
             let mut p = Vec::new();
-            let f = PacketFields { payload_type: 96, seq, timestamp: ts, ssrc: 5, marker, descriptor };
+            let f = PacketFields {
+                payload_type: 96,
+                seq,
+                timestamp: ts,
+                ssrc: 5,
+                marker,
+                descriptor,
+            };
             packet::write_packet(&f, chunk, &mut p);
             out.push(p);
             seq = seq.wrapping_add(1);

@@ -46,7 +46,12 @@ impl NackTracker {
                     if self.missing.len() == self.capacity {
                         self.missing.pop_front();
                     }
-                    self.missing.push_back(Missing { ext: e, first_seen_us: now_us, last_sent_us: None, sends: 0 });
+                    self.missing.push_back(Missing {
+                        ext: e,
+                        first_seen_us: now_us,
+                        last_sent_us: None,
+                        sends: 0,
+                    });
                 }
             }
             _ => self.remove(ext),
@@ -69,8 +74,20 @@ impl NackTracker {
         if self.missing.len() == self.capacity {
             self.missing.pop_front();
         }
-        let at = self.missing.iter().position(|m| m.ext > ext).unwrap_or(self.missing.len());
-        self.missing.insert(at, Missing { ext, first_seen_us: now_us, last_sent_us: None, sends: 0 });
+        let at = self
+            .missing
+            .iter()
+            .position(|m| m.ext > ext)
+            .unwrap_or(self.missing.len());
+        self.missing.insert(
+            at,
+            Missing {
+                ext,
+                first_seen_us: now_us,
+                last_sent_us: None,
+                sends: 0,
+            },
+        );
     }
 
     /// Drops every entry older than `ext` (the frames they belonged to are given up).
@@ -84,9 +101,12 @@ impl NackTracker {
     /// sent. Entries past their age or send budget are dropped.
     pub fn due(&mut self, now_us: u64, out: &mut Vec<u16>) {
         let (max_age, max_sends) = (self.max_age_us, self.max_sends);
-        self.missing.retain(|m| now_us.saturating_sub(m.first_seen_us) <= max_age && m.sends < max_sends);
+        self.missing
+            .retain(|m| now_us.saturating_sub(m.first_seen_us) <= max_age && m.sends < max_sends);
         for m in self.missing.iter_mut() {
-            if m.last_sent_us.is_none_or(|t| now_us >= t + self.retry_interval_us) {
+            if m.last_sent_us
+                .is_none_or(|t| now_us >= t + self.retry_interval_us)
+            {
                 m.last_sent_us = Some(now_us);
                 m.sends += 1;
                 out.push(m.ext as u16);
@@ -98,7 +118,10 @@ impl NackTracker {
     pub fn next_due_us(&self) -> Option<u64> {
         self.missing
             .iter()
-            .map(|m| m.last_sent_us.map_or(m.first_seen_us, |t| t + self.retry_interval_us))
+            .map(|m| {
+                m.last_sent_us
+                    .map_or(m.first_seen_us, |t| t + self.retry_interval_us)
+            })
             .min()
     }
 

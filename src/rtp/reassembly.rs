@@ -92,7 +92,10 @@ impl Reassembler {
     /// Stores a packet; returns its unwrapped sequence number.
     pub fn insert(&mut self, p: &RtpView<'_>) -> Result<u64, Refusal> {
         let (&descriptor, body) = p.payload.split_first().ok_or(Refusal::Malformed)?;
-        if descriptor & !(DESC_START | DESC_END) != 0 || body.is_empty() || body.len() > self.max_packet_bytes {
+        if descriptor & !(DESC_START | DESC_END) != 0
+            || body.is_empty()
+            || body.len() > self.max_packet_bytes
+        {
             return Err(Refusal::Malformed);
         }
         let ext = self.unwrap.peek(p.seq);
@@ -124,7 +127,11 @@ impl Reassembler {
 
     fn held(&self, ext: u64, ts: u32, pt: u8) -> Option<&Slot> {
         let s = self.slot(ext);
-        (s.state == SlotState::Held && s.ext_seq == ext && s.timestamp == ts && s.payload_type == pt).then_some(s)
+        (s.state == SlotState::Held
+            && s.ext_seq == ext
+            && s.timestamp == ts
+            && s.payload_type == pt)
+            .then_some(s)
     }
 
     /// If the packet `ext` completes a frame, copies the frame's SFrame bytes into `out`
@@ -165,7 +172,11 @@ impl Reassembler {
             out.extend_from_slice(&self.slots[i].data);
             self.slots[i].state = SlotState::Consumed;
         }
-        Some(Span { first, last, timestamp: ts })
+        Some(Span {
+            first,
+            last,
+            timestamp: ts,
+        })
     }
 
     /// Empties the slots of a span (after its frame failed to authenticate) so that

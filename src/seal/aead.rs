@@ -95,7 +95,11 @@ impl Aead {
                 let mut auth_key = Zeroizing::new([0u8; 32]);
                 enc_key.copy_from_slice(&key[..16]);
                 auth_key.copy_from_slice(&key[16..]);
-                Aead::CtrHmac { enc_key, auth_key, tag_bytes: suite.tag_bytes() }
+                Aead::CtrHmac {
+                    enc_key,
+                    auth_key,
+                    tag_bytes: suite.tag_bytes(),
+                }
             }
         })
     }
@@ -123,7 +127,11 @@ impl Aead {
                 tag.copy_from_slice(&t);
                 Ok(16)
             }
-            Aead::CtrHmac { enc_key, auth_key, tag_bytes } => {
+            Aead::CtrHmac {
+                enc_key,
+                auth_key,
+                tag_bytes,
+            } => {
                 ctr_apply(enc_key, nonce, buf);
                 let full = ctr_hmac_tag(auth_key, *tag_bytes, nonce, aad, buf);
                 tag[..*tag_bytes].copy_from_slice(&full[..*tag_bytes]);
@@ -148,7 +156,11 @@ impl Aead {
             Aead::Gcm256(c) => c
                 .decrypt_in_place_detached(nonce.into(), aad, buf, tag.into())
                 .map_err(|_| Error::AuthenticationFailed),
-            Aead::CtrHmac { enc_key, auth_key, tag_bytes } => {
+            Aead::CtrHmac {
+                enc_key,
+                auth_key,
+                tag_bytes,
+            } => {
                 let full = ctr_hmac_tag(auth_key, *tag_bytes, nonce, aad, buf);
                 use subtle::ConstantTimeEq;
                 if !bool::from(full[..*tag_bytes].ct_eq(tag)) {
@@ -184,7 +196,8 @@ fn ctr_hmac_tag(
     aad: &[u8],
     ct: &[u8],
 ) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(auth_key).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(auth_key).expect("HMAC takes any key length");
     mac.update(&(aad.len() as u64).to_be_bytes());
     mac.update(&(ct.len() as u64).to_be_bytes());
     mac.update(&(tag_bytes as u64).to_be_bytes());
@@ -199,7 +212,10 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     /// The RFC 9605 AES-CTR-HMAC vectors (suites 1-3) exercise the AEAD alone.

@@ -78,10 +78,17 @@ fn nonce_for(salt: &[u8; NONCE_BYTES], ctr: u64) -> [u8; NONCE_BYTES] {
 /// Derives one stream's SFrame base key: HKDF-SHA256 with the base secret as input keying
 /// material and `"sealcam stream v1" || len(stream_id) || stream_id || epoch` as info.
 /// Different streams (or epochs) get independent keys even under one base secret.
-pub fn stream_base_key(base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Result<Zeroizing<[u8; 32]>> {
+pub fn stream_base_key(
+    base_secret: &[u8],
+    stream_id: &[u8],
+    epoch: u64,
+) -> Result<Zeroizing<[u8; 32]>> {
     check_stream_id(stream_id)?;
     if base_secret.len() < 16 {
-        return Err(invalid!("base secret has {} bytes; at least 16 are required", base_secret.len()));
+        return Err(invalid!(
+            "base secret has {} bytes; at least 16 are required",
+            base_secret.len()
+        ));
     }
     let hk = Hkdf::<Sha256>::new(Some(b"sealcam stream key salt v1"), base_secret);
     let mut info = Vec::with_capacity(20 + stream_id.len() + 8);
@@ -90,7 +97,8 @@ pub fn stream_base_key(base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Resu
     info.extend_from_slice(stream_id);
     info.extend_from_slice(&epoch.to_be_bytes());
     let mut out = Zeroizing::new([0u8; 32]);
-    hk.expand(&info, out.as_mut()).map_err(|_| invalid!("HKDF output length"))?;
+    hk.expand(&info, out.as_mut())
+        .map_err(|_| invalid!("HKDF output length"))?;
     Ok(out)
 }
 
@@ -144,8 +152,17 @@ impl SealKey {
     }
 
     /// The sealing key of one stream at one epoch (the KID is the epoch).
-    pub fn for_stream(suite: CipherSuite, base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Result<Self> {
-        SealKey::new(suite, epoch, stream_base_key(base_secret, stream_id, epoch)?.as_ref())
+    pub fn for_stream(
+        suite: CipherSuite,
+        base_secret: &[u8],
+        stream_id: &[u8],
+        epoch: u64,
+    ) -> Result<Self> {
+        SealKey::new(
+            suite,
+            epoch,
+            stream_base_key(base_secret, stream_id, epoch)?.as_ref(),
+        )
     }
 
     /// Starts counting at `ctr` instead of 0 (the counter still only moves forward).
@@ -178,7 +195,10 @@ impl SealKey {
         if self.next_ctr >= self.ctr_limit {
             return Err(Error::CounterExhausted);
         }
-        let header = Header { kid: self.kid, ctr: self.next_ctr };
+        let header = Header {
+            kid: self.kid,
+            ctr: self.next_ctr,
+        };
         out.clear();
         let hlen = header.encode(out);
         self.aad.clear();
@@ -187,7 +207,9 @@ impl SealKey {
         out.extend_from_slice(plaintext);
         let nonce = nonce_for(&self.salt, header.ctr);
         let mut tag = [0u8; 16];
-        let tlen = self.aead.seal_in_place(&nonce, &self.aad, &mut out[hlen..], &mut tag)?;
+        let tlen = self
+            .aead
+            .seal_in_place(&nonce, &self.aad, &mut out[hlen..], &mut tag)?;
         out.extend_from_slice(&tag[..tlen]);
         self.next_ctr += 1;
         Ok(header)
@@ -224,7 +246,11 @@ impl ReplayWindow {
             }
             Some(h) if ctr > h => {
                 let shift = ctr - h;
-                self.seen = if shift >= REPLAY_WINDOW_FRAMES { 0 } else { self.seen << shift };
+                self.seen = if shift >= REPLAY_WINDOW_FRAMES {
+                    0
+                } else {
+                    self.seen << shift
+                };
                 self.seen |= 1;
                 self.highest = Some(ctr);
             }
@@ -263,8 +289,17 @@ impl OpenKey {
     }
 
     /// The opening key of one stream at one epoch.
-    pub fn for_stream(suite: CipherSuite, base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Result<Self> {
-        OpenKey::new(suite, epoch, stream_base_key(base_secret, stream_id, epoch)?.as_ref())
+    pub fn for_stream(
+        suite: CipherSuite,
+        base_secret: &[u8],
+        stream_id: &[u8],
+        epoch: u64,
+    ) -> Result<Self> {
+        OpenKey::new(
+            suite,
+            epoch,
+            stream_base_key(base_secret, stream_id, epoch)?.as_ref(),
+        )
     }
 
     /// The suite.
@@ -327,7 +362,10 @@ mod tests {
             let last = bad.len() - 1;
             bad[last] ^= 1;
             let mut out = Vec::new();
-            assert_eq!(o.open(&md, &bad, &mut out), Err(Error::AuthenticationFailed));
+            assert_eq!(
+                o.open(&md, &bad, &mut out),
+                Err(Error::AuthenticationFailed)
+            );
             assert!(out.is_empty());
             o.open(&md, &sealed, &mut out).unwrap();
             assert_eq!(out, b"hello frame");
@@ -345,7 +383,10 @@ mod tests {
         let mut sealed = Vec::new();
         a.seal(&md, b"x", &mut sealed).unwrap();
         let mut out = Vec::new();
-        assert_eq!(b.open(&md, &sealed, &mut out), Err(Error::AuthenticationFailed));
+        assert_eq!(
+            b.open(&md, &sealed, &mut out),
+            Err(Error::AuthenticationFailed)
+        );
     }
 
     #[test]
@@ -353,9 +394,10 @@ mod tests {
         let suite = CipherSuite::AesGcm128Sha256;
         let mut k = SealKey::for_stream(suite, SECRET, b"c", 0).unwrap();
         let mut o = OpenKey::for_stream(suite, SECRET, b"c", 0).unwrap();
-        let mut forged_key = SealKey::for_stream(suite, b"another secret of 32 bytes......", b"c", 0)
-            .unwrap()
-            .starting_at(1_000_000);
+        let mut forged_key =
+            SealKey::for_stream(suite, b"another secret of 32 bytes......", b"c", 0)
+                .unwrap()
+                .starting_at(1_000_000);
         let (mut s1, mut f, mut out) = (Vec::new(), Vec::new(), Vec::new());
         k.seal(b"m", b"real", &mut s1).unwrap();
         forged_key.seal(b"m", b"fake", &mut f).unwrap();

@@ -18,7 +18,12 @@ impl Capacity {
     pub fn at(&self, t_us: u64) -> u64 {
         match self {
             Capacity::Fixed(b) => *b,
-            Capacity::Schedule(s) => s.iter().rev().find(|(from, _)| *from <= t_us).or(s.first()).map_or(0, |x| x.1),
+            Capacity::Schedule(s) => s
+                .iter()
+                .rev()
+                .find(|(from, _)| *from <= t_us)
+                .or(s.first())
+                .map_or(0, |x| x.1),
         }
     }
 }
@@ -170,7 +175,9 @@ mod tests {
             let mut l = link(100_000_000, 1000, 0.1);
             l.cfg.seed = seed;
             l.rng = fastrand::Rng::with_seed(seed);
-            (0..10_000).filter(|i| l.send(*i * 1000, &[0u8; 100])).count()
+            (0..10_000)
+                .filter(|i| l.send(*i * 1000, &[0u8; 100]))
+                .count()
         };
         assert_eq!(count(1), count(1));
         assert!((8800..9200).contains(&count(1)));

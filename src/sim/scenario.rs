@@ -15,8 +15,8 @@ use crate::codec::{Codec, H264Decoder};
 use crate::error::{Error, Result};
 use crate::frame::I420Buffer;
 use crate::receiver::{DropReason, ReceivedFrame, Receiver, ReceiverConfig};
-use crate::sender::{FrameOutcome, Sender, SenderConfig};
 use crate::seal::CipherSuite;
+use crate::sender::{FrameOutcome, Sender, SenderConfig};
 
 /// Length of one `series` interval.
 pub const SERIES_INTERVAL_US: u64 = 100_000;
@@ -46,7 +46,14 @@ pub struct Scenario {
 
 impl Scenario {
     /// A clean link: `capacity_bps`, `delay_ms` one way, `queue_ms` drop-tail, random `loss`.
-    pub fn simple(seconds: f64, capacity_bps: u64, delay_ms: u64, queue_ms: u64, loss: f64, seed: u64) -> Self {
+    pub fn simple(
+        seconds: f64,
+        capacity_bps: u64,
+        delay_ms: u64,
+        queue_ms: u64,
+        loss: f64,
+        seed: u64,
+    ) -> Self {
         let forward = LinkConfig {
             capacity: Capacity::Fixed(capacity_bps),
             delay_us: delay_ms * 1000,
@@ -212,7 +219,10 @@ impl Scenario {
     /// Runs the scenario with frames from `source`.
     pub fn run(&self, source: &mut dyn FrameSource, tap: &mut dyn Tap) -> Result<Report> {
         if !(self.seconds > 0.0 && self.seconds <= 24.0 * 3600.0) {
-            return Err(Error::InvalidInput(format!("duration {} s is not positive", self.seconds)));
+            return Err(Error::InvalidInput(format!(
+                "duration {} s is not positive",
+                self.seconds
+            )));
         }
         let fps = source.fps();
         let mut scfg = SenderConfig::new(STREAM_ID, SSRC, BASE_SECRET);
@@ -227,7 +237,11 @@ impl Scenario {
         let mut receiver = Receiver::new(rcfg)?;
         let mut fwd = Link::new(self.forward.clone());
         let mut back = Link::new(self.feedback.clone());
-        let mut decoder = if self.measure_psnr && self.codec == Codec::H264 { Some(H264Decoder::new()?) } else { None };
+        let mut decoder = if self.measure_psnr && self.codec == Codec::H264 {
+            Some(H264Decoder::new()?)
+        } else {
+            None
+        };
 
         let total_frames = (self.seconds * fps).round() as u64;
         let capture_at = |i: u64| (i as f64 * 1e6 / fps).round() as u64;
@@ -238,7 +252,11 @@ impl Scenario {
         let mut buf = vec![0u8; 9000];
         // frame id -> (bitstream digest, source picture)
         let mut sent: HashMap<u64, ([u8; 16], Option<I420Buffer>)> = HashMap::new();
-        let mut rep = Report { codec: "h264", seconds: self.seconds, ..Report::default() };
+        let mut rep = Report {
+            codec: "h264",
+            seconds: self.seconds,
+            ..Report::default()
+        };
         let mut display_us = Vec::new();
         let mut delays = Vec::new();
         let mut psnrs = Vec::new();
@@ -308,15 +326,21 @@ impl Scenario {
             while back.deliver(now, |t, p| {
                 let _ = sender.handle_feedback(t, p);
             }) {}
-            target[((now / SERIES_INTERVAL_US) as usize).min(n_intervals - 1)] = sender.target_bitrate_bps() as u64;
+            target[((now / SERIES_INTERVAL_US) as usize).min(n_intervals - 1)] =
+                sender.target_bitrate_bps() as u64;
 
             let mut next = end_us + 1;
             if !source_done && captured < total_frames {
                 next = next.min(next_capture);
             }
-            for t in [sender.poll_timeout(), fwd.next_delivery_us(), back.next_delivery_us(), receiver.poll_timeout()]
-                .into_iter()
-                .flatten()
+            for t in [
+                sender.poll_timeout(),
+                fwd.next_delivery_us(),
+                back.next_delivery_us(),
+                receiver.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
             {
                 next = next.min(t);
             }
@@ -347,12 +371,24 @@ impl Scenario {
         };
         let mut offered_bits = 0f64;
         for i in 0..(capture_end_us.div_ceil(SERIES_INTERVAL_US) as usize) {
-            let cap = self.forward.capacity.at(i as u64 * SERIES_INTERVAL_US).min(self.bitrate_bps as u64);
+            let cap = self
+                .forward
+                .capacity
+                .at(i as u64 * SERIES_INTERVAL_US)
+                .min(self.bitrate_bps as u64);
             offered_bits += cap as f64 * SERIES_INTERVAL_US as f64 / 1e6;
         }
         let delivered_bits: f64 = delivered_bytes.iter().sum::<u64>() as f64 * 8.0;
-        rep.utilization = if offered_bits > 0.0 { delivered_bits / offered_bits } else { 0.0 };
-        rep.psnr_db_mean = if psnrs.is_empty() { 0.0 } else { psnrs.iter().sum::<f64>() / psnrs.len() as f64 };
+        rep.utilization = if offered_bits > 0.0 {
+            delivered_bits / offered_bits
+        } else {
+            0.0
+        };
+        rep.psnr_db_mean = if psnrs.is_empty() {
+            0.0
+        } else {
+            psnrs.iter().sum::<f64>() / psnrs.len() as f64
+        };
         rep.series = (0..n_intervals)
             .map(|i| SeriesPoint {
                 t_ms: i as u64 * SERIES_INTERVAL_US / 1000,

@@ -42,7 +42,13 @@ impl SyntheticScene {
     /// A scene of the given size and rate.
     pub fn new(width: u32, height: u32, fps: f64) -> Result<Self> {
         crate::frame::check_dimensions(width, height)?;
-        Ok(SyntheticScene { width, height, fps, index: 0, noise: 3 })
+        Ok(SyntheticScene {
+            width,
+            height,
+            fps,
+            index: 0,
+            noise: 3,
+        })
     }
 
     /// Renders frame `n` (the scene is a pure function of `n`).
@@ -60,7 +66,12 @@ impl SyntheticScene {
                 230,
             ),
             ((t * 90.0) as i64 % (w + 80) - 40, h / 3, h / 10, 40),
-            (w / 3 + ((t * 0.6).sin() * w as f64 * 0.2) as i64, (2 * h) / 3, h / 8, 180),
+            (
+                w / 3 + ((t * 0.6).sin() * w as f64 * 0.2) as i64,
+                (2 * h) / 3,
+                h / 8,
+                180,
+            ),
         ];
         let frame_seed = hash(n as u32 ^ 0x9e37_79b9);
         let noise = self.noise as i32;
@@ -84,7 +95,8 @@ impl SyntheticScene {
                     }
                 }
                 if noise > 0 {
-                    let nz = hash(frame_seed ^ ((x as u32) << 16 | y as u32)) % (2 * noise as u32 + 1);
+                    let nz =
+                        hash(frame_seed ^ ((x as u32) << 16 | y as u32)) % (2 * noise as u32 + 1);
                     v += nz as i32 - noise;
                 }
                 *px = v.clamp(16, 235) as u8;

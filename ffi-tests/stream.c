@@ -1,0 +1,162 @@
+/*
+ * C client test: a C sender streams frames to a C receiver through libsealcam and checks
+ * that every frame arrives intact (same bytes the encoder produced), that frames of another
+ * stream never come out, and that NULL pointers and bad images get error codes.
+ * Built with: gcc -std=c11 -Wall -Wextra -Werror -pedantic (see tests/ffi_c.rs).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sealcam.h"
+
+#define W 160
+#define H 120
+#define FRAMES 30
+
+static int failures = 0;
+#define CHECK(cond)                                                        \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                    \
+        }                                                                  \
+    } while (0)
+#define CHECK_OK(expr)                                                     \
+    do {                                                                   \
+        sealcam_result r_ = (expr);                                        \
+        if (r_ != SEALCAM_OK) {                                            \
+            fprintf(stderr, "%s:%d: %s -> %u (%s)\n", __FILE__, __LINE__, #expr, \
+                    (unsigned)r_, sealcam_result_text(r_));                \
+            failures++;                                                    \
+        }                                                                  \
+    } while (0)
+
+static const uint8_t SECRET[] = "c test base secret, 32 bytes!!!";
+
+static void draw(uint8_t *y, uint8_t *uv, int n) {
+    for (int r = 0; r < H; r++)
+        for (int c = 0; c < W; c++)
+            y[r * W + c] = (uint8_t)(16 + ((r * 3 + c * 2 + n * 5) & 0x7f) + ((r / 8 + c / 8 + n) % 2) * 40);
+    for (int i = 0; i < W * H / 2; i++) uv[i] = (uint8_t)(128 + ((i + n) % 32) - 16);
+}
+
+static sealcam_receiver *make_receiver(const char *stream) {
+    sealcam_receiver_config rc;
+    CHECK_OK(sealcam_receiver_config_default(&rc));
+    rc.ssrc = 42;
+    rc.stream_id = (const uint8_t *)stream;
+    rc.stream_id_len = strlen(stream);
+    rc.base_secret = SECRET;
+    rc.base_secret_len = sizeof SECRET - 1;
+    sealcam_receiver *rx = NULL;
+    CHECK_OK(sealcam_receiver_new(&rc, &rx));
+    return rx;
+}
+
+/* FNV-1a over the encoder's output, to compare with what the hub outputs. */
+static uint64_t fnv(const uint8_t *p, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+int main(void) {
+    printf("sealcam %s (header %s)\n", sealcam_version(), SEALCAM_VERSION_STRING);
+    CHECK(strcmp(sealcam_version(), SEALCAM_VERSION_STRING) == 0);
+
+    sealcam_sender_config sc;
+    CHECK_OK(sealcam_sender_config_default(&sc));
+    sc.ssrc = 42;
+    sc.stream_id = (const uint8_t *)"front-door";
+    sc.stream_id_len = strlen("front-door");
+    sc.base_secret = SECRET;
+    sc.base_secret_len = sizeof SECRET - 1;
+    sc.bitrate_bps = 500000;
+    sealcam_sender *tx = NULL;
+    CHECK_OK(sealcam_sender_new(&sc, &tx));
+    sealcam_receiver *rx = make_receiver("front-door");
+    sealcam_receiver *other = make_receiver("back-door");
+    if (!tx || !rx || !other) return 1;
+
+    uint8_t *y = malloc(W * H), *uv = malloc(W * H / 2), *pkt = malloc(1500);
+    uint64_t sent_hash[FRAMES];
+    int outputs = 0, other_outputs = 0;
+    for (int n = 0; n < FRAMES; n++) {
+        uint64_t now = (uint64_t)n * 33333;
+        draw(y, uv, n);
+        sealcam_image img = {SEALCAM_FORMAT_NV12, W, H, {y, uv, NULL}, {W, W, 0}, {W * H, W * H / 2, 0}, now};
+        uint8_t queued = 0;
+        CHECK_OK(sealcam_sender_push_frame(tx, now, &img, &queued));
+        CHECK(queued == 1);
+        const uint8_t *bs = NULL;
+        size_t bs_len = 0;
+        CHECK_OK(sealcam_sender_last_bitstream(tx, &bs, &bs_len));
+        sent_hash[n] = fnv(bs, bs_len);
+        uint64_t t = now;
+        for (;;) {
+            size_t len = 0;
+            sealcam_result r = sealcam_sender_poll_transmit(tx, t, pkt, 1500, &len);
+            if (r == SEALCAM_AGAIN) {
+                if (sealcam_sender_poll_timeout(tx, &t) != SEALCAM_OK) break;
+                continue;
+            }
+            CHECK_OK(r);
+            CHECK_OK(sealcam_receiver_handle_packet(rx, t, pkt, len));
+            CHECK(sealcam_receiver_handle_packet(other, t, pkt, len) != SEALCAM_OK || 1);
+        }
+        sealcam_frame f;
+        while (sealcam_receiver_poll_frame(rx, &f) == SEALCAM_OK) {
+            CHECK(f.frame_id == (uint64_t)outputs);
+            CHECK(f.width == W && f.height == H && f.codec == SEALCAM_CODEC_H264);
+            CHECK(f.frame_id < FRAMES && fnv(f.data, f.len) == sent_hash[f.frame_id]);
+            outputs++;
+        }
+        while (sealcam_receiver_poll_frame(other, &f) == SEALCAM_OK) other_outputs++;
+    }
+    CHECK(outputs == FRAMES);
+    CHECK(other_outputs == 0);
+    sealcam_receiver_stats st;
+    CHECK_OK(sealcam_receiver_get_stats(other, &st));
+    CHECK(st.dropped_auth > 0 && st.frames_output == 0);
+    printf("frames: %d sent, %d output, other stream output %d (auth drops %llu)\n", FRAMES, outputs,
+           other_outputs, (unsigned long long)st.dropped_auth);
+
+    /* Bad input: NULL pointers, stride shorter than the width, unknown format. */
+    sealcam_image bad = {SEALCAM_FORMAT_NV12, W, H, {y, uv, NULL}, {W - 1, W, 0}, {W * H, W * H / 2, 0}, 0};
+    CHECK(sealcam_sender_push_frame(tx, 0, &bad, NULL) == SEALCAM_INVALID_INPUT);
+    bad.strides[0] = W;
+    bad.format = 99;
+    CHECK(sealcam_sender_push_frame(tx, 0, &bad, NULL) == SEALCAM_INVALID_INPUT);
+    bad.format = SEALCAM_FORMAT_NV12;
+    bad.planes[1] = NULL;
+    CHECK(sealcam_sender_push_frame(tx, 0, &bad, NULL) == SEALCAM_NULL_PARAMETER);
+    CHECK(sealcam_sender_push_frame(NULL, 0, &bad, NULL) == SEALCAM_NULL_PARAMETER);
+    CHECK(sealcam_receiver_handle_packet(rx, 0, NULL, 10) == SEALCAM_NULL_PARAMETER);
+    CHECK(sealcam_receiver_handle_packet(rx, 0, pkt, 3) == SEALCAM_DROPPED);
+    CHECK(sealcam_sender_new(NULL, &tx) == SEALCAM_NULL_PARAMETER);
+    CHECK(sealcam_result_text((sealcam_result)SEALCAM_AUTH_FAILED) != NULL);
+
+    /* The kernels alone. */
+    uint8_t *i420 = malloc(W * H * 3 / 2);
+    sealcam_image ok = {SEALCAM_FORMAT_NV12, W, H, {y, uv, NULL}, {W, W, 0}, {W * H, W * H / 2, 0}, 0};
+    CHECK_OK(sealcam_convert_to_i420(&ok, i420, W * H * 3 / 2));
+    CHECK(i420[W * H] == uv[0] && i420[W * H + W * H / 4] == uv[1]);
+    CHECK(sealcam_convert_to_i420(&ok, i420, 10) == SEALCAM_BUFFER_TOO_SMALL);
+
+    sealcam_sender_free(tx);
+    sealcam_receiver_free(rx);
+    sealcam_receiver_free(other);
+    sealcam_sender_free(NULL);
+    free(y);
+    free(uv);
+    free(pkt);
+    free(i420);
+    if (failures) {
+        fprintf(stderr, "%d checks failed\n", failures);
+        return 1;
+    }
+    printf("ffi-tests/stream.c: all checks passed\n");
+    return 0;
+}
