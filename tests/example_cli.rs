@@ -1,0 +1,124 @@
+//! The main job, `examples/camera_to_hub`, as a person runs it: flags, report, output
+//! bitstream checked by ffprobe and packets dissected by tshark (each skipped with a
+//! message when the tool is not installed; `.ci/run` installs both).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Builds the example with this test's profile and returns its path.
+fn example() -> PathBuf {
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(root).args(["build", "--quiet", "--example", "camera_to_hub"]);
+    if profile == "release" {
+        cmd.arg("--release");
+    }
+    assert!(cmd.status().expect("cargo runs").success(), "building the example failed");
+    target.join(profile).join("examples/camera_to_hub")
+}
+
+fn have(tool: &str) -> bool {
+    let ok = Command::new(tool).arg("-v").output().is_ok();
+    if !ok {
+        eprintln!("{tool} not installed: check skipped");
+    }
+    ok
+}
+
+#[test]
+fn example_writes_report_bitstream_and_pcap_that_tools_accept() {
+    let dir = std::env::temp_dir().join(format!("sealcam-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (report, out, pcap) = (dir.join("r.json"), dir.join("o.h264"), dir.join("o.pcap"));
+    let st = Command::new(example())
+        .args(["--seconds", "2", "--loss", "0.03", "--seed", "3", "--report"])
+        .arg(&report)
+        .arg("--out")
+        .arg(&out)
+        .arg("--pcap")
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let text = String::from_utf8_lossy(&st.stdout);
+    assert!(text.contains("displayed"), "{text}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    for key in [
+        "codec",
+        "seconds",
+        "frames_captured",
+        "frames_sent",
+        "frames_displayed",
+        "frames_dropped_sender",
+        "frames_dropped_receiver",
+        "keyframes_sent",
+        "bytes_sent",
+        "auth_failures",
+        "replays_rejected",
+        "rejected",
+        "wrong_stream_frames",
+        "corrupt_frames_displayed",
+        "freezes",
+        "delay_ms_p50",
+        "delay_ms_p95",
+        "loss_rate",
+        "utilization",
+        "psnr_db_mean",
+        "series",
+    ] {
+        assert!(r.get(key).is_some(), "report lacks {key}");
+    }
+    assert_eq!(r["frames_captured"], 60);
+    assert_eq!(r["corrupt_frames_displayed"], 0);
+    let displayed = r["frames_displayed"].as_u64().unwrap();
+    assert!(displayed > 40, "{r}");
+
+    if have("ffprobe") {
+        let o = Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+            .args(["-show_entries", "stream=codec_name,nb_read_frames", "-of", "csv=p=0"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let s = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success() && o.stderr.is_empty(), "{s} {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(s.trim(), format!("h264,{displayed}"));
+    }
+    if have("tshark") {
+        let o = Command::new("tshark")
+            .args(["-r"])
+            .arg(&pcap)
+            .args(["-d", "udp.port==5004,rtp", "-d", "udp.port==5005,rtcp", "-T", "fields", "-e", "frame.protocols"])
+            .args(["-e", "rtcp.rtpfb.fmt", "-e", "_ws.malformed"])
+            .output()
+            .unwrap();
+        let s = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let rtp = s.lines().filter(|l| l.contains(":rtp")).count();
+        let rtcp = s.lines().filter(|l| l.contains(":rtcp")).count();
+        assert!(rtp > 100 && rtcp > 0, "rtp {rtp}, rtcp {rtcp}");
+        assert!(!s.contains("malformed") && !s.contains("_ws.malformed"), "{s}");
+        let nacks = s.lines().filter(|l| l.contains(":rtcp") && l.split('\t').nth(1) == Some("1")).count();
+        assert!(nacks > 0, "generic NACKs dissected");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn example_refuses_bad_flags_with_a_clear_message() {
+    for (args, needle) in [
+        (&["--loss", "2"][..], "--loss must be between 0 and 1"),
+        (&["--seconds", "abc"][..], "not a valid number"),
+        (&["--codec", "vp8"][..], "unknown codec"),
+        (&["--bogus"][..], "unknown flag"),
+        (&["--input", "/nonexistent.y4m"][..], "nonexistent"),
+        (&["--delay-ms"][..], "needs a value"),
+    ] {
+        let o = Command::new(example()).args(args).output().unwrap();
+        assert!(!o.status.success(), "{args:?}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains(needle), "{args:?}: {e}");
+    }
+}
