@@ -844,6 +844,9 @@ mod tests {
             let mut c = std::mem::zeroed::<sealcam_sender_config>();
             sealcam_sender_config_default(&mut c);
             let mut s = ptr::null_mut();
+            // Defaults leave the stream id empty: a clear error, not a crash.
+            assert_eq!(sealcam_sender_new(&c, &mut s), SEALCAM_INVALID_INPUT);
+            c.stream_id_len = 5; // a length with a NULL pointer
             assert_eq!(sealcam_sender_new(&c, &mut s), SEALCAM_NULL_PARAMETER);
             assert!(s.is_null());
             assert_eq!(

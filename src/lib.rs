@@ -7,6 +7,29 @@
 //!
 //! Everything is sans-IO: the library never opens a socket, never reads the clock and never
 //! spawns a thread. Time is a `u64` microsecond count the caller passes in.
+//!
+//! Each stage can be used alone. Sealing a frame for one stream and opening it on the hub:
+//!
+//! ```
+//! use sealcam::seal::{stream_metadata, CipherSuite, OpenKey, SealKey};
+//!
+//! let secret = b"32 bytes provisioned per home...";
+//! let suite = CipherSuite::AesGcm128Sha256;
+//! let mut seal = SealKey::for_stream(suite, secret, b"front-door", 0)?;
+//! let mut open = OpenKey::for_stream(suite, secret, b"front-door", 0)?;
+//! let mut metadata = Vec::new();
+//! stream_metadata(b"front-door", 0x1234, 90_000, &mut metadata);
+//! let (mut sealed, mut frame) = (Vec::new(), Vec::new());
+//! seal.seal(&metadata, b"an encoded frame", &mut sealed)?;
+//! open.open(&metadata, &sealed, &mut frame)?;
+//! assert_eq!(frame, b"an encoded frame");
+//!
+//! // The same bytes never open for another stream, nor twice.
+//! let mut other = OpenKey::for_stream(suite, secret, b"back-door", 0)?;
+//! assert!(other.open(&metadata, &sealed, &mut frame).is_err());
+//! assert!(open.open(&metadata, &sealed, &mut frame).is_err());
+//! # Ok::<(), sealcam::Error>(())
+//! ```
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]

@@ -389,9 +389,9 @@ impl Receiver {
             return Err((DropReason::TooLate, packets));
         }
         if !info.keyframe && self.need_keyframe {
-            self.stats.frames_undecodable += 1;
+            // Held, not dropped: the keyframe it builds on may still be completing (NACK).
+            // If none comes within `max_wait_ms`, it is dropped as undecodable.
             self.pli_wanted = true;
-            return Err((DropReason::Undecodable, packets));
         }
         if info.keyframe {
             // Frames before a keyframe can no longer be output in order: let them go.
@@ -486,7 +486,9 @@ impl Receiver {
     }
 
     fn break_chain(&mut self) {
-        self.stats.chain_breaks += 1;
+        if !self.need_keyframe {
+            self.stats.chain_breaks += 1;
+        }
         self.need_keyframe = true;
         self.pli_wanted = true;
         for i in self.pending.drain(..) {

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 struct Missing {
     ext: u64,
     first_seen_us: u64,
+    first_sent_us: Option<u64>,
     last_sent_us: Option<u64>,
     sends: u32,
 }
@@ -17,8 +18,11 @@ struct Missing {
 pub struct NackTracker {
     missing: VecDeque<Missing>,
     capacity: usize,
-    /// Interval between two NACKs for the same packet.
+    /// Least interval between two NACKs for the same packet (the retry waits at least
+    /// 1.125 x the measured repair round trip when that is longer).
     pub retry_interval_us: u64,
+    /// Smoothed time from a NACK to the repaired packet's arrival (RFC 6298-style EWMA).
+    rtt_us: Option<u64>,
     /// NACKs sent for one packet before giving up.
     pub max_sends: u32,
     /// Age after which a missing packet is no longer asked for.
@@ -32,6 +36,7 @@ impl NackTracker {
             missing: VecDeque::with_capacity(capacity),
             capacity,
             retry_interval_us,
+            rtt_us: None,
             max_sends,
             max_age_us,
         }
@@ -49,20 +54,35 @@ impl NackTracker {
                     self.missing.push_back(Missing {
                         ext: e,
                         first_seen_us: now_us,
+                        first_sent_us: None,
                         last_sent_us: None,
                         sends: 0,
                     });
                 }
             }
-            _ => self.remove(ext),
+            _ => {
+                if let Some(m) = self.remove(ext) {
+                    if let Some(sent) = m.first_sent_us {
+                        // From the first NACK: an upper bound when retries were sent, which
+                        // errs towards fewer duplicate retransmissions.
+                        let sample = now_us.saturating_sub(sent);
+                        self.rtt_us = Some(self.rtt_us.map_or(sample, |r| (7 * r + sample) / 8));
+                    }
+                }
+            }
         }
     }
 
     /// Stops asking for `ext`.
-    pub fn remove(&mut self, ext: u64) {
-        if let Some(i) = self.missing.iter().position(|m| m.ext == ext) {
-            self.missing.remove(i);
-        }
+    fn remove(&mut self, ext: u64) -> Option<Missing> {
+        let i = self.missing.iter().position(|m| m.ext == ext)?;
+        self.missing.remove(i)
+    }
+
+    /// The current retry interval.
+    pub fn retry_us(&self) -> u64 {
+        self.retry_interval_us
+            .max(self.rtt_us.map_or(0, |r| r * 9 / 8))
     }
 
     /// Asks again for packets whose frame failed (for example a forged packet took a
@@ -84,6 +104,7 @@ impl NackTracker {
             Missing {
                 ext,
                 first_seen_us: now_us,
+                first_sent_us: None,
                 last_sent_us: None,
                 sends: 0,
             },
@@ -100,14 +121,13 @@ impl NackTracker {
     /// Appends the sequence numbers due for a NACK now to `out`, ascending, and marks them
     /// sent. Entries past their age or send budget are dropped.
     pub fn due(&mut self, now_us: u64, out: &mut Vec<u16>) {
-        let (max_age, max_sends) = (self.max_age_us, self.max_sends);
+        let (max_age, max_sends, retry) = (self.max_age_us, self.max_sends, self.retry_us());
         self.missing
             .retain(|m| now_us.saturating_sub(m.first_seen_us) <= max_age && m.sends < max_sends);
         for m in self.missing.iter_mut() {
-            if m.last_sent_us
-                .is_none_or(|t| now_us >= t + self.retry_interval_us)
-            {
+            if m.last_sent_us.is_none_or(|t| now_us >= t + retry) {
                 m.last_sent_us = Some(now_us);
+                m.first_sent_us.get_or_insert(now_us);
                 m.sends += 1;
                 out.push(m.ext as u16);
             }
@@ -120,7 +140,7 @@ impl NackTracker {
             .iter()
             .map(|m| {
                 m.last_sent_us
-                    .map_or(m.first_seen_us, |t| t + self.retry_interval_us)
+                    .map_or(m.first_seen_us, |t| t + self.retry_us())
             })
             .min()
     }
