@@ -366,6 +366,38 @@ fn codec_of(v: u8) -> Result<Codec, sealcam_result> {
     Codec::from_u8(v).ok_or(SEALCAM_INVALID_INPUT)
 }
 
+/// The parts both config structs share, checked: struct size, reserved bytes, stream id and
+/// secret pointers, cipher suite and codec.
+struct StreamParams<'a> {
+    stream_id: &'a [u8],
+    secret: &'a [u8],
+    suite: CipherSuite,
+    codec: Codec,
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn stream_params<'a, T>(
+    size: u32,
+    reserved: &[u8],
+    stream_id: *const u8,
+    stream_id_len: usize,
+    secret: *const u8,
+    secret_len: usize,
+    suite: u16,
+    codec: u8,
+) -> Result<StreamParams<'a>, sealcam_result> {
+    check_struct(size, std::mem::size_of::<T>(), reserved)?;
+    let stream_id = unsafe { bytes(stream_id, stream_id_len) }.ok_or(SEALCAM_NULL_PARAMETER)?;
+    let secret = unsafe { bytes(secret, secret_len) }.ok_or(SEALCAM_NULL_PARAMETER)?;
+    let suite = CipherSuite::from_u16(suite).map_err(|e| sealcam_result::from(&e))?;
+    Ok(StreamParams {
+        stream_id,
+        secret,
+        suite,
+        codec: codec_of(codec)?,
+    })
+}
+
 /// Camera-side handle.
 pub struct sealcam_sender {
     inner: Sender,
@@ -385,25 +417,25 @@ pub unsafe extern "C" fn sealcam_sender_new(
     guard(|| {
         let c = try_ref!(cfg);
         let out = try_mut!(out);
-        if let Err(r) = check_struct(
-            c.struct_size,
-            std::mem::size_of::<sealcam_sender_config>(),
-            &c.reserved,
-        ) {
-            return r;
-        }
-        let (Some(id), Some(secret)) = (unsafe { bytes(c.stream_id, c.stream_id_len) }, unsafe {
-            bytes(c.base_secret, c.base_secret_len)
-        }) else {
-            return SEALCAM_NULL_PARAMETER;
+        let p = match unsafe {
+            stream_params::<sealcam_sender_config>(
+                c.struct_size,
+                &c.reserved,
+                c.stream_id,
+                c.stream_id_len,
+                c.base_secret,
+                c.base_secret_len,
+                c.cipher_suite,
+                c.codec,
+            )
+        } {
+            Ok(p) => p,
+            Err(e) => return e,
         };
-        let mut s = SenderConfig::new(id, c.ssrc, secret);
+        let mut s = SenderConfig::new(p.stream_id, c.ssrc, p.secret);
         s.key_epoch = c.key_epoch;
-        s.suite = try_rs!(CipherSuite::from_u16(c.cipher_suite));
-        s.codec = match codec_of(c.codec) {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
+        s.suite = p.suite;
+        s.codec = p.codec;
         s.payload_type = c.payload_type;
         s.framerate_fps = c.framerate_fps;
         s.bitrate_bps = c.bitrate_bps;
@@ -559,25 +591,25 @@ pub unsafe extern "C" fn sealcam_receiver_new(
     guard(|| {
         let c = try_ref!(cfg);
         let out = try_mut!(out);
-        if let Err(r) = check_struct(
-            c.struct_size,
-            std::mem::size_of::<sealcam_receiver_config>(),
-            &c.reserved,
-        ) {
-            return r;
-        }
-        let (Some(id), Some(secret)) = (unsafe { bytes(c.stream_id, c.stream_id_len) }, unsafe {
-            bytes(c.base_secret, c.base_secret_len)
-        }) else {
-            return SEALCAM_NULL_PARAMETER;
-        };
-        let mut r = ReceiverConfig::new(id, c.ssrc, secret);
-        r.key_epoch = c.key_epoch;
-        r.suite = try_rs!(CipherSuite::from_u16(c.cipher_suite));
-        r.codec = match codec_of(c.codec) {
-            Ok(v) => v,
+        let p = match unsafe {
+            stream_params::<sealcam_receiver_config>(
+                c.struct_size,
+                &c.reserved,
+                c.stream_id,
+                c.stream_id_len,
+                c.base_secret,
+                c.base_secret_len,
+                c.cipher_suite,
+                c.codec,
+            )
+        } {
+            Ok(p) => p,
             Err(e) => return e,
         };
+        let mut r = ReceiverConfig::new(p.stream_id, c.ssrc, p.secret);
+        r.key_epoch = c.key_epoch;
+        r.suite = p.suite;
+        r.codec = p.codec;
         r.payload_type = c.payload_type;
         r.slots = c.slots as usize;
         r.max_frame_bytes = c.max_frame_bytes as usize;
