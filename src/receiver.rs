@@ -21,7 +21,7 @@ use crate::error::{invalid, Error, Result};
 use crate::rtp::nack::NackTracker;
 use crate::rtp::reassembly::{Reassembler, Refusal};
 use crate::rtp::{rtcp, RtpView};
-use crate::seal::{self, CipherSuite, FrameInfo, OpenKey};
+use crate::seal::{self, CipherSuite, FrameInfo, Keyring, OpenKey};
 
 /// Receiver settings. Build with [`ReceiverConfig::new`].
 #[derive(Clone)]
@@ -59,6 +59,12 @@ pub struct ReceiverConfig {
     pub nack_max_sends: u32,
     /// Least time between two PLIs.
     pub pli_interval_ms: u32,
+    /// How long the previous key epoch stays usable after the first frame under a new one.
+    pub key_overlap_ms: u32,
+    /// With no frame authenticated for this long while packets keep being refused (out of
+    /// window or failing authentication), the receiver forgets its packet state and
+    /// resynchronises on what arrives next (recovery after a long outage).
+    pub resync_after_ms: u32,
 }
 
 impl ReceiverConfig {
@@ -75,12 +81,14 @@ impl ReceiverConfig {
             feedback_ssrc: ssrc ^ 0xffff_ffff,
             slots: 1024,
             max_packet_bytes: 1500,
-            max_frame_bytes: 2 << 20,
+            max_frame_bytes: 1 << 20,
             frame_buffers: 16,
             max_wait_ms: 400,
             nack_retry_ms: 60,
             nack_max_sends: 8,
             pli_interval_ms: 300,
+            key_overlap_ms: 2000,
+            resync_after_ms: 3000,
         }
     }
 
@@ -112,6 +120,15 @@ impl ReceiverConfig {
         }
         Ok(())
     }
+
+    /// The most memory a receiver with this config can hold, in bytes: packet slots, frame
+    /// buffers and the three per-frame working buffers.
+    pub fn memory_bound_bytes(&self) -> usize {
+        self.slots * self.max_packet_bytes
+            + (self.frame_buffers + 3) * self.max_frame_bytes
+            + self.slots / 2 * 32
+            + 4096
+    }
 }
 
 /// Why a packet was dropped.
@@ -133,11 +150,14 @@ pub enum DropReason {
     UnknownKey,
     /// Its frame authenticated but could not be decoded (broken reference chain).
     Undecodable,
+    /// Too far ahead of the last authenticated packet (a forged sequence number, or a
+    /// stream that must resynchronise).
+    OutOfWindow,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::Malformed,
         DropReason::UnknownStream,
         DropReason::TooLate,
@@ -146,6 +166,7 @@ impl DropReason {
         DropReason::Replay,
         DropReason::UnknownKey,
         DropReason::Undecodable,
+        DropReason::OutOfWindow,
     ];
 
     /// A short snake_case name (used in reports).
@@ -159,13 +180,14 @@ impl DropReason {
             DropReason::Replay => "replay",
             DropReason::UnknownKey => "unknown_key",
             DropReason::Undecodable => "undecodable",
+            DropReason::OutOfWindow => "out_of_window",
         }
     }
 }
 
 /// Dropped packets by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RejectCounts([u64; 8]);
+pub struct RejectCounts([u64; 9]);
 
 impl RejectCounts {
     /// Packets dropped for `r`.
@@ -204,6 +226,8 @@ pub struct ReceiverStats {
     pub nacked: u64,
     /// PLIs sent.
     pub plis_sent: u64,
+    /// Times the receiver forgot its packet state to resynchronise.
+    pub resyncs: u64,
 }
 
 /// A frame ready for the decoder, borrowed until the next `poll_frame`.
@@ -229,7 +253,7 @@ struct FrameBuf {
 /// The hub-side pipeline for one stream.
 pub struct Receiver {
     cfg: ReceiverConfig,
-    key: OpenKey,
+    keys: Keyring,
     reasm: Reassembler,
     nack: NackTracker,
     sframe: Vec<u8>,
@@ -247,6 +271,8 @@ pub struct Receiver {
     need_keyframe: bool,
     pli_wanted: bool,
     last_pli_us: Option<u64>,
+    last_progress_us: Option<u64>,
+    refused_since_progress: u64,
     stats: ReceiverStats,
 }
 
@@ -254,7 +280,13 @@ impl Receiver {
     /// Creates a receiver; checks the whole config first and allocates all its memory.
     pub fn new(cfg: ReceiverConfig) -> Result<Self> {
         cfg.validate()?;
-        let key = OpenKey::for_stream(cfg.suite, &cfg.base_secret, &cfg.stream_id, cfg.key_epoch)?;
+        let mut keys = Keyring::new(cfg.key_overlap_ms as u64 * 1000);
+        keys.insert(OpenKey::for_stream(
+            cfg.suite,
+            &cfg.base_secret,
+            &cfg.stream_id,
+            cfg.key_epoch,
+        )?)?;
         let nack = NackTracker::new(
             cfg.slots / 2,
             cfg.nack_retry_ms as u64 * 1000,
@@ -266,7 +298,7 @@ impl Receiver {
             .map(|_| FrameBuf::default())
             .collect();
         Ok(Receiver {
-            key,
+            keys,
             reasm: Reassembler::new(cfg.slots, cfg.max_packet_bytes, cfg.max_frame_bytes),
             nack,
             sframe: Vec::new(),
@@ -284,6 +316,8 @@ impl Receiver {
             need_keyframe: true,
             pli_wanted: false,
             last_pli_us: None,
+            last_progress_us: None,
+            refused_since_progress: 0,
             stats: ReceiverStats::default(),
             cfg,
         })
@@ -303,6 +337,36 @@ impl Receiver {
     pub fn waiting_for_keyframe(&self) -> bool {
         self.need_keyframe
     }
+    /// Whether a frame is ready for `poll_frame`.
+    pub fn has_frame(&self) -> bool {
+        !self.ready.is_empty()
+    }
+    /// KIDs (key epochs) this receiver can open.
+    pub fn key_epochs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.keys.kids()
+    }
+    /// Bytes this receiver holds in buffers now (never more than
+    /// [`ReceiverConfig::memory_bound_bytes`]).
+    pub fn memory_in_use_bytes(&self) -> usize {
+        self.reasm.buffered_capacity_bytes()
+            + self.bufs.iter().map(|b| b.data.capacity()).sum::<usize>()
+            + self.sframe.capacity()
+            + self.plain.capacity()
+            + self.metadata.capacity()
+            + self.feedback.capacity()
+            + self.nack_seqs.capacity() * 2
+    }
+
+    // ---- mutators ----
+
+    /// Installs the key of another epoch (a rekey), derived from this stream's base secret
+    /// or from `new_base_secret`. Frames under the current epoch keep opening until the
+    /// first frame under the new one, then for `key_overlap_ms` more.
+    pub fn install_key(&mut self, epoch: u64, new_base_secret: Option<&[u8]>) -> Result<()> {
+        let secret = new_base_secret.unwrap_or(&self.cfg.base_secret);
+        let key = OpenKey::for_stream(self.cfg.suite, secret, &self.cfg.stream_id, epoch)?;
+        self.keys.insert(key)
+    }
 
     // ---- handle_* ----
 
@@ -314,6 +378,9 @@ impl Receiver {
     ) -> std::result::Result<(), DropReason> {
         let r = self.handle_packet_inner(now_us, datagram);
         if let Err((reason, n)) = r {
+            if reason == DropReason::OutOfWindow {
+                self.refused_since_progress += 1;
+            }
             self.stats.rejected.add(reason, n);
             return Err(reason);
         }
@@ -325,6 +392,7 @@ impl Receiver {
         now_us: u64,
         datagram: &[u8],
     ) -> std::result::Result<(), (DropReason, u64)> {
+        self.last_progress_us.get_or_insert(now_us);
         let p = RtpView::parse(datagram).map_err(|_| (DropReason::Malformed, 1))?;
         if p.ssrc != self.cfg.ssrc {
             return Err((DropReason::UnknownStream, 1));
@@ -335,6 +403,7 @@ impl Receiver {
         let highest = self.reasm.highest();
         let ext = self.reasm.insert(&p).map_err(|r| {
             let reason = match r {
+                Refusal::OutOfWindow => DropReason::OutOfWindow,
                 Refusal::Malformed => DropReason::Malformed,
                 Refusal::TooLate => DropReason::TooLate,
                 Refusal::Duplicate => DropReason::Duplicate,
@@ -353,7 +422,10 @@ impl Receiver {
             span.timestamp,
             &mut self.metadata,
         );
-        if let Err(e) = self.key.open(&self.metadata, &self.sframe, &mut self.plain) {
+        if let Err(e) = self
+            .keys
+            .open(now_us, &self.metadata, &self.sframe, &mut self.plain)
+        {
             let reason = match e {
                 Error::Replay => DropReason::Replay,
                 Error::UnknownKey(_) => DropReason::UnknownKey,
@@ -366,9 +438,13 @@ impl Receiver {
             for e in span.first..=span.last {
                 self.nack.readd(e, now_us);
             }
+            self.refused_since_progress += 1;
             return Err((reason, packets));
         }
         self.stats.frames_authenticated += 1;
+        self.reasm.confirm(span.last);
+        self.last_progress_us = Some(now_us);
+        self.refused_since_progress = 0;
         let (info, _) =
             FrameInfo::decode(&self.plain).map_err(|_| (DropReason::Malformed, packets))?;
         if info.codec != self.cfg.codec {
@@ -416,9 +492,10 @@ impl Receiver {
         b.rtp_timestamp = rtp_timestamp;
         b.arrived_us = now_us;
         b.packets = packets;
+        let body = &self.plain[seal::FRAME_INFO_BYTES..];
         b.data.clear();
-        b.data
-            .extend_from_slice(&self.plain[seal::FRAME_INFO_BYTES..]);
+        b.data.reserve_exact(body.len());
+        b.data.extend_from_slice(body);
         self.pending.push(i);
         self.release_ready();
         Ok(())
@@ -506,6 +583,18 @@ impl Receiver {
 
     /// Advances timers: gives up on frames that waited too long for a predecessor.
     pub fn handle_timeout(&mut self, now_us: u64) {
+        self.keys.expire(now_us);
+        let stalled = self
+            .last_progress_us
+            .is_some_and(|t| now_us.saturating_sub(t) >= self.cfg.resync_after_ms as u64 * 1000);
+        if stalled && self.refused_since_progress > 0 {
+            self.reasm.reset();
+            self.nack.forget_before(u64::MAX);
+            self.stats.resyncs += 1;
+            self.last_progress_us = Some(now_us);
+            self.refused_since_progress = 0;
+            self.break_chain();
+        }
         let max_wait = self.cfg.max_wait_ms as u64 * 1000;
         let expired = self
             .pending
@@ -520,6 +609,11 @@ impl Receiver {
 
     /// The next frame to decode, in order. The borrow lasts until the next call.
     pub fn poll_frame(&mut self) -> Option<ReceivedFrame<'_>> {
+        self.poll_frame_labeled().map(|(_, f)| f)
+    }
+
+    /// [`Receiver::poll_frame`], with the identity of the stream the frame authenticated for.
+    pub fn poll_frame_labeled(&mut self) -> Option<(&[u8], ReceivedFrame<'_>)> {
         if let Some(i) = self.out.take() {
             self.bufs[i].info = None;
             self.free.push(i);
@@ -528,11 +622,15 @@ impl Receiver {
         self.out = Some(i);
         self.stats.frames_output += 1;
         let b = &self.bufs[i];
-        Some(ReceivedFrame {
-            info: b.info.expect("ready frames carry info"),
-            rtp_timestamp: b.rtp_timestamp,
-            data: &b.data,
-        })
+        let info = b.info.expect("ready frames carry info");
+        Some((
+            &self.cfg.stream_id,
+            ReceivedFrame {
+                info,
+                rtp_timestamp: b.rtp_timestamp,
+                data: &b.data,
+            },
+        ))
     }
 
     /// Writes the next RTCP feedback datagram (NACK and/or PLI) due at `now_us` into `buf`.
@@ -582,9 +680,21 @@ impl Receiver {
             self.last_pli_us
                 .map_or(0, |t| t + self.cfg.pli_interval_ms as u64 * 1000)
         });
-        [wait, pli, self.nack.next_due_us()]
-            .into_iter()
-            .flatten()
-            .min()
+        let resync = (self.refused_since_progress > 0)
+            .then(|| {
+                self.last_progress_us
+                    .map(|t| t + self.cfg.resync_after_ms as u64 * 1000)
+            })
+            .flatten();
+        [
+            wait,
+            pli,
+            self.nack.next_due_us(),
+            self.keys.next_expiry_us(),
+            resync,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }

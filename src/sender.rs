@@ -271,6 +271,23 @@ impl Sender {
         Ok(())
     }
 
+    /// Switches sealing to a new key epoch (the SFrame KID), derived from this stream's base
+    /// secret or from `new_base_secret`. The hub should install the same epoch first
+    /// ([`crate::Receiver::install_key`]); it keeps the old key for an overlap, so no frame is
+    /// lost. The old key is zeroized when dropped here.
+    pub fn rekey(&mut self, epoch: u64, new_base_secret: Option<&[u8]>) -> Result<()> {
+        if epoch == self.key.kid() {
+            return Err(invalid!("epoch {epoch} is the current one"));
+        }
+        let secret = new_base_secret.unwrap_or(&self.cfg.base_secret);
+        self.key = SealKey::for_stream(self.cfg.suite, secret, &self.cfg.stream_id, epoch)?;
+        if let Some(s) = new_base_secret {
+            self.cfg.base_secret = Zeroizing::new(s.to_vec());
+        }
+        self.cfg.key_epoch = epoch;
+        Ok(())
+    }
+
     /// Asks for a keyframe on the next pushed frame (rate limits do not apply).
     pub fn request_keyframe(&mut self) {
         self.keyframe_requested = true;

@@ -4,7 +4,9 @@
 //! Guarantees: memory is `slots x max_packet_bytes` whatever arrives; a frame is handed on
 //! only when one contiguous run of packets goes from an `S` packet to an `E` packet, all
 //! with the same RTP timestamp and payload type; a packet already held or consumed is a
-//! duplicate; a packet older than the ring is too late.
+//! duplicate; a packet older than the ring is too late. Once a frame has authenticated, the
+//! ring is anchored to it: packets more than half a ring ahead of the newest authenticated
+//! packet are refused, so forged sequence numbers cannot sweep real packets out.
 
 use super::packet::{RtpView, SeqUnwrapper, DESC_END, DESC_START};
 
@@ -17,6 +19,8 @@ pub enum Refusal {
     TooLate,
     /// That sequence number is held already, or was already used in a frame.
     Duplicate,
+    /// Further ahead of the last authenticated packet than the ring may move.
+    OutOfWindow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,6 +57,7 @@ pub struct Span {
 pub struct Reassembler {
     slots: Box<[Slot]>,
     unwrap: SeqUnwrapper,
+    anchor: Option<u64>,
     max_packet_bytes: usize,
     max_frame_bytes: usize,
 }
@@ -64,6 +69,7 @@ impl Reassembler {
         Reassembler {
             slots: (0..slots.max(2)).map(|_| Slot::default()).collect(),
             unwrap: SeqUnwrapper::default(),
+            anchor: None,
             max_packet_bytes,
             max_frame_bytes,
         }
@@ -100,6 +106,9 @@ impl Reassembler {
         }
         let ext = self.unwrap.peek(p.seq);
         let n = self.slots.len() as u64;
+        if self.anchor.is_some_and(|a| ext > a + n / 2) {
+            return Err(Refusal::OutOfWindow);
+        }
         if let Some(h) = self.unwrap.last() {
             if ext + n <= h {
                 return Err(Refusal::TooLate);
@@ -120,6 +129,9 @@ impl Reassembler {
         slot.payload_type = p.payload_type;
         slot.descriptor = descriptor;
         slot.data.clear();
+        if slot.data.capacity() < self.max_packet_bytes {
+            slot.data.reserve_exact(self.max_packet_bytes);
+        }
         slot.data.extend_from_slice(body);
         self.unwrap.advance(ext);
         Ok(ext)
@@ -179,6 +191,26 @@ impl Reassembler {
         })
     }
 
+    /// Anchors the ring at `ext`, the last packet of a frame that authenticated.
+    pub fn confirm(&mut self, ext: u64) {
+        self.anchor = Some(self.anchor.map_or(ext, |a| a.max(ext)));
+    }
+
+    /// Whether a frame has authenticated since the last reset.
+    pub fn anchored(&self) -> bool {
+        self.anchor.is_some()
+    }
+
+    /// Forgets every packet and the anchor (resynchronisation after a long outage). Buffers
+    /// are kept.
+    pub fn reset(&mut self) {
+        for s in self.slots.iter_mut() {
+            s.state = SlotState::Empty;
+        }
+        self.unwrap = SeqUnwrapper::default();
+        self.anchor = None;
+    }
+
     /// Empties the slots of a span (after its frame failed to authenticate) so that
     /// retransmitted packets can fill them again.
     pub fn release(&mut self, first: u64, last: u64) {
@@ -191,9 +223,13 @@ impl Reassembler {
         }
     }
 
-    /// Bytes the ring holds in packet buffers (its memory bound is
-    /// `slots x max_packet_bytes`).
+    /// Bytes the ring holds in packet buffers (at most `slots x max_packet_bytes`).
     pub fn buffered_capacity_bytes(&self) -> usize {
         self.slots.iter().map(|s| s.data.capacity()).sum()
+    }
+
+    /// The most the ring's packet buffers can hold.
+    pub fn capacity_bound_bytes(&self) -> usize {
+        self.slots.len() * self.max_packet_bytes
     }
 }

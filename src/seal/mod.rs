@@ -342,6 +342,87 @@ impl OpenKey {
     }
 }
 
+/// Most keys a [`Keyring`] holds at once: the current epoch and the one it replaces.
+pub const KEYRING_CAPACITY: usize = 2;
+
+/// The decrypt-side keys of one stream. During a rekey the new epoch's key is installed
+/// beside the current one; once a frame authenticates under the newer key, the older one is
+/// kept for `overlap_us` more (frames in flight and retransmissions) and then destroyed.
+pub struct Keyring {
+    keys: Vec<(OpenKey, Option<u64>)>,
+    overlap_us: u64,
+}
+
+impl Keyring {
+    /// An empty keyring whose old keys overlap new ones for `overlap_us`.
+    pub fn new(overlap_us: u64) -> Self {
+        Keyring {
+            keys: Vec::with_capacity(KEYRING_CAPACITY),
+            overlap_us,
+        }
+    }
+
+    /// Installs a key. A key with the same KID is refused; when the ring is full the
+    /// oldest epoch (lowest KID) is destroyed first.
+    pub fn insert(&mut self, key: OpenKey) -> Result<()> {
+        if self.keys.iter().any(|(k, _)| k.kid == key.kid) {
+            return Err(invalid!("a key for KID {} is already installed", key.kid));
+        }
+        if self.keys.len() == KEYRING_CAPACITY {
+            let oldest = (0..self.keys.len())
+                .min_by_key(|&i| self.keys[i].0.kid)
+                .expect("ring is full");
+            self.keys.swap_remove(oldest);
+        }
+        self.keys.push((key, None));
+        Ok(())
+    }
+
+    /// Opens an SFrame with the key its KID names (see [`OpenKey::open`]). Authenticating
+    /// under the newest key starts the older keys' overlap countdown.
+    pub fn open(
+        &mut self,
+        now_us: u64,
+        metadata: &[u8],
+        sframe: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Header> {
+        out.clear();
+        let (header, _) = Header::decode(sframe)?;
+        let i = self
+            .keys
+            .iter()
+            .position(|(k, _)| k.kid == header.kid)
+            .ok_or(Error::UnknownKey(header.kid))?;
+        let h = self.keys[i].0.open(metadata, sframe, out)?;
+        let newest = self.keys.iter().map(|(k, _)| k.kid).max();
+        if newest == Some(header.kid) {
+            let until = now_us + self.overlap_us;
+            for (k, expiry) in self.keys.iter_mut() {
+                if k.kid != header.kid && expiry.is_none() {
+                    *expiry = Some(until);
+                }
+            }
+        }
+        Ok(h)
+    }
+
+    /// Destroys keys whose overlap has ended.
+    pub fn expire(&mut self, now_us: u64) {
+        self.keys.retain(|(_, e)| e.is_none_or(|t| now_us < t));
+    }
+
+    /// When the next key expires, if one is counting down.
+    pub fn next_expiry_us(&self) -> Option<u64> {
+        self.keys.iter().filter_map(|(_, e)| *e).min()
+    }
+
+    /// KIDs of the installed keys.
+    pub fn kids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.keys.iter().map(|(k, _)| k.kid)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,6 +485,37 @@ mod tests {
         assert!(o.open(b"m", &f, &mut out).is_err());
         o.open(b"m", &s1, &mut out).unwrap();
         assert_eq!(out, b"real");
+    }
+
+    #[test]
+    fn keyring_overlaps_then_destroys_the_old_epoch() {
+        let suite = CipherSuite::AesGcm128Sha256;
+        let mut ring = Keyring::new(1000);
+        ring.insert(OpenKey::for_stream(suite, SECRET, b"c", 0).unwrap())
+            .unwrap();
+        ring.insert(OpenKey::for_stream(suite, SECRET, b"c", 1).unwrap())
+            .unwrap();
+        assert!(ring
+            .insert(OpenKey::for_stream(suite, SECRET, b"c", 1).unwrap())
+            .is_err());
+        let mut old = SealKey::for_stream(suite, SECRET, b"c", 0).unwrap();
+        let mut new = SealKey::for_stream(suite, SECRET, b"c", 1).unwrap();
+        let (mut a, mut b, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        old.seal(b"m", b"old", &mut a).unwrap();
+        new.seal(b"m", b"new", &mut b).unwrap();
+        ring.open(10, b"m", &b, &mut out).unwrap();
+        assert_eq!(ring.next_expiry_us(), Some(1010));
+        ring.expire(500);
+        ring.open(500, b"m", &a, &mut out).unwrap(); // late frame of the old epoch
+        assert_eq!(out, b"old");
+        ring.expire(1010);
+        assert_eq!(ring.kids().collect::<Vec<_>>(), [1]);
+        let mut a2 = Vec::new();
+        old.seal(b"m", b"old2", &mut a2).unwrap();
+        assert_eq!(
+            ring.open(1020, b"m", &a2, &mut out),
+            Err(Error::UnknownKey(0))
+        );
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! One direction of an emulated path: a bottleneck with a capacity (fixed or scheduled),
-//! a drop-tail queue bounded in milliseconds of that capacity, random loss, and a
-//! propagation delay. Packets leave the bottleneck in order.
+//! a drop-tail queue bounded in milliseconds of that capacity, random loss, a propagation
+//! delay, and after the bottleneck optional jitter, reordering and duplication. Packets
+//! leave the bottleneck in order; jitter and reordering can change the arrival order.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Bottleneck capacity over time.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,8 +41,30 @@ pub struct LinkConfig {
     pub queue_us: u64,
     /// Probability that a packet is lost at random (0..1), independent of the queue.
     pub loss: f64,
-    /// Seed of the loss process.
+    /// Seed of every random process of the link.
     pub seed: u64,
+    /// Extra delay drawn uniformly from `0..=jitter_us` for each packet (may reorder).
+    pub jitter_us: u64,
+    /// Probability that a packet is held back an extra 5-30 ms (reordering).
+    pub reorder: f64,
+    /// Probability that a packet is delivered twice.
+    pub duplicate: f64,
+}
+
+impl LinkConfig {
+    /// A link with only capacity, delay and queue (no loss or other impairment).
+    pub fn new(capacity: Capacity, delay_us: u64, queue_us: u64, seed: u64) -> Self {
+        LinkConfig {
+            capacity,
+            delay_us,
+            queue_us,
+            loss: 0.0,
+            seed,
+            jitter_us: 0,
+            reorder: 0.0,
+            duplicate: 0.0,
+        }
+    }
 }
 
 /// Counters of a link.
@@ -56,6 +80,8 @@ pub struct LinkStats {
     pub dropped_queue: u64,
     /// Packets dropped at random.
     pub dropped_random: u64,
+    /// Extra copies delivered.
+    pub duplicated: u64,
 }
 
 /// One direction of the path.
@@ -64,7 +90,8 @@ pub struct Link {
     cfg: LinkConfig,
     rng: fastrand::Rng,
     busy_until_us: u64,
-    in_flight: VecDeque<(u64, Vec<u8>)>,
+    order: u64,
+    in_flight: BinaryHeap<Reverse<(u64, u64, Vec<u8>)>>,
     spare: Vec<Vec<u8>>,
     stats: LinkStats,
 }
@@ -76,7 +103,8 @@ impl Link {
             rng: fastrand::Rng::with_seed(cfg.seed),
             cfg,
             busy_until_us: 0,
-            in_flight: VecDeque::new(),
+            order: 0,
+            in_flight: BinaryHeap::new(),
             spare: Vec::new(),
             stats: LinkStats::default(),
         }
@@ -107,23 +135,39 @@ impl Link {
         let bps = self.cfg.capacity.at(start).max(1000);
         let done = start + (packet.len() as u64 * 8 * 1_000_000).div_ceil(bps);
         self.busy_until_us = done;
-        let mut buf = self.spare.pop().unwrap_or_default();
-        buf.clear();
-        buf.extend_from_slice(packet);
-        self.in_flight.push_back((done + self.cfg.delay_us, buf));
+        let copies = if self.cfg.duplicate > 0.0 && self.rng.f64() < self.cfg.duplicate {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let mut at = done + self.cfg.delay_us;
+            if self.cfg.jitter_us > 0 {
+                at += self.rng.u64(0..=self.cfg.jitter_us);
+            }
+            if self.cfg.reorder > 0.0 && self.rng.f64() < self.cfg.reorder {
+                at += self.rng.u64(5_000..=30_000);
+            }
+            let mut buf = self.spare.pop().unwrap_or_default();
+            buf.clear();
+            buf.extend_from_slice(packet);
+            self.order += 1;
+            self.in_flight.push(Reverse((at, self.order, buf)));
+        }
+        self.stats.duplicated += copies - 1;
         true
     }
 
     /// When the next packet arrives at the far end, if any is in flight.
     pub fn next_delivery_us(&self) -> Option<u64> {
-        self.in_flight.front().map(|(t, _)| *t)
+        self.in_flight.peek().map(|Reverse((t, _, _))| *t)
     }
 
     /// Delivers the next packet due by `now_us` to `f`; returns whether one was delivered.
     pub fn deliver(&mut self, now_us: u64, f: impl FnOnce(u64, &[u8])) -> bool {
-        match self.in_flight.front() {
-            Some((t, _)) if *t <= now_us => {
-                let (t, buf) = self.in_flight.pop_front().expect("front exists");
+        match self.in_flight.peek() {
+            Some(Reverse((t, _, _))) if *t <= now_us => {
+                let Reverse((t, _, buf)) = self.in_flight.pop().expect("peeked");
                 self.stats.packets_out += 1;
                 self.stats.bytes_out += buf.len() as u64;
                 f(t, &buf);
@@ -141,11 +185,8 @@ mod tests {
 
     fn link(bps: u64, queue_ms: u64, loss: f64) -> Link {
         Link::new(LinkConfig {
-            capacity: Capacity::Fixed(bps),
-            delay_us: 50_000,
-            queue_us: queue_ms * 1000,
             loss,
-            seed: 7,
+            ..LinkConfig::new(Capacity::Fixed(bps), 50_000, queue_ms * 1000, 7)
         })
     }
 
@@ -181,6 +222,27 @@ mod tests {
         };
         assert_eq!(count(1), count(1));
         assert!((8800..9200).contains(&count(1)));
+    }
+
+    #[test]
+    fn jitter_reorders_and_duplicates_are_counted() {
+        let mut l = Link::new(LinkConfig {
+            jitter_us: 20_000,
+            duplicate: 0.1,
+            ..LinkConfig::new(Capacity::Fixed(100_000_000), 10_000, 1_000_000, 3)
+        });
+        for i in 0..1000u64 {
+            l.send(i * 1000, &i.to_be_bytes());
+        }
+        let mut got = Vec::new();
+        while let Some(t) = l.next_delivery_us() {
+            l.deliver(t, |_, p| {
+                got.push(u64::from_be_bytes(p.try_into().unwrap()))
+            });
+        }
+        assert_eq!(got.len() as u64, 1000 + l.stats().duplicated);
+        assert!(l.stats().duplicated > 50);
+        assert!(got.windows(2).any(|w| w[1] < w[0]), "jitter reorders");
     }
 
     #[test]

@@ -55,19 +55,20 @@ impl Scenario {
         seed: u64,
     ) -> Self {
         let forward = LinkConfig {
-            capacity: Capacity::Fixed(capacity_bps),
-            delay_us: delay_ms * 1000,
-            queue_us: queue_ms * 1000,
             loss,
-            seed,
+            ..LinkConfig::new(
+                Capacity::Fixed(capacity_bps),
+                delay_ms * 1000,
+                queue_ms * 1000,
+                seed,
+            )
         };
-        let feedback = LinkConfig {
-            capacity: Capacity::Fixed(10_000_000),
-            delay_us: delay_ms * 1000,
-            queue_us: 1_000_000,
-            loss: 0.0,
-            seed: seed ^ 0xfeed,
-        };
+        let feedback = LinkConfig::new(
+            Capacity::Fixed(10_000_000),
+            delay_ms * 1000,
+            1_000_000,
+            seed ^ 0xfeed,
+        );
         Scenario {
             codec: Codec::H264,
             seconds,
