@@ -30,9 +30,16 @@ USAGE: camera_to_hub [FLAGS]
   --delay-ms D          one-way propagation delay (default 50)
   --loss P              random packet loss probability, 0..1 (default 0)
   --queue-ms Q          drop-tail queue limit in ms of capacity (default 300)
+  --jitter-ms J         extra random delay 0..J per packet (reorders)
+  --reorder P           probability a packet is held back 5-30 ms
+  --duplicate P         probability a packet is delivered twice
   --bitrate-kbps B      the camera's fixed target bitrate (default 1200)
-  --out FILE.h264       write the bitstream the hub output (Annex B)
-  --pcap FILE.pcap      write every packet both ways as UDP/IPv4
+  --cameras N           stream N cameras (each on its own link) into one hub (default 1)
+  --attack P            an adversary on the path tampers with a fraction P of packets:
+                        misroutes, swaps SSRCs, replays, truncates, flips bits, injects
+                        frames sealed with another stream's key or metadata
+  --out FILE.h264       write the bitstream the hub output for camera 0 (Annex B)
+  --pcap FILE.pcap      write every packet both ways as UDP/IPv4 (camera i at 10.0.x.y)
   --report FILE.json    write machine-readable results
   --help                this text
 ";
@@ -47,6 +54,11 @@ struct Args {
     loss: f64,
     queue_ms: u64,
     bitrate_kbps: u32,
+    jitter_ms: u64,
+    reorder: f64,
+    duplicate: f64,
+    cameras: usize,
+    attack: f64,
     out: Option<PathBuf>,
     pcap: Option<PathBuf>,
     report: Option<PathBuf>,
@@ -63,6 +75,11 @@ fn parse_args() -> Result<Option<Args>, String> {
         loss: 0.0,
         queue_ms: 300,
         bitrate_kbps: 1200,
+        jitter_ms: 0,
+        reorder: 0.0,
+        duplicate: 0.0,
+        cameras: 1,
+        attack: 0.0,
         out: None,
         pcap: None,
         report: None,
@@ -74,17 +91,14 @@ fn parse_args() -> Result<Option<Args>, String> {
         }
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
-            v.parse()
-                .map_err(|_| format!("{flag}: '{v}' is not a valid number"))
+            v.parse().map_err(|_| format!("{flag}: '{v}' is not a valid number"))
         }
         match flag.as_str() {
             "--input" => a.input = Some(value()?.into()),
             "--codec" => {
                 a.codec = match value()?.as_str() {
                     "h264" => Codec::H264,
-                    "av1" => {
-                        return Err("--codec av1: the AV1 encoder is not built yet; use h264".into())
-                    }
+                    "av1" => return Err("--codec av1: the AV1 encoder is not built yet; use h264".into()),
                     other => return Err(format!("--codec: unknown codec '{other}' (h264)")),
                 }
             }
@@ -95,6 +109,11 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--loss" => a.loss = num(&flag, value()?)?,
             "--queue-ms" => a.queue_ms = num(&flag, value()?)?,
             "--bitrate-kbps" => a.bitrate_kbps = num(&flag, value()?)?,
+            "--jitter-ms" => a.jitter_ms = num(&flag, value()?)?,
+            "--reorder" => a.reorder = num(&flag, value()?)?,
+            "--duplicate" => a.duplicate = num(&flag, value()?)?,
+            "--cameras" => a.cameras = num(&flag, value()?)?,
+            "--attack" => a.attack = num(&flag, value()?)?,
             "--out" => a.out = Some(value()?.into()),
             "--pcap" => a.pcap = Some(value()?.into()),
             "--report" => a.report = Some(value()?.into()),
@@ -102,28 +121,29 @@ fn parse_args() -> Result<Option<Args>, String> {
         }
     }
     if !(a.seconds > 0.0 && a.seconds <= 86_400.0) {
-        return Err(format!(
-            "--seconds must be in (0, 86400], got {}",
-            a.seconds
-        ));
+        return Err(format!("--seconds must be in (0, 86400], got {}", a.seconds));
     }
-    if !(0.0..=1.0).contains(&a.loss) {
-        return Err(format!("--loss must be between 0 and 1, got {}", a.loss));
+    for (flag, p) in
+        [("--loss", a.loss), ("--reorder", a.reorder), ("--duplicate", a.duplicate), ("--attack", a.attack)]
+    {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(format!("{flag} must be between 0 and 1, got {p}"));
+        }
+    }
+    if !(1..=256).contains(&a.cameras) {
+        return Err(format!("--cameras must be between 1 and 256, got {}", a.cameras));
+    }
+    if a.jitter_ms > 10_000 {
+        return Err(format!("--jitter-ms must be at most 10000, got {}", a.jitter_ms));
     }
     if !(16..=10_000_000).contains(&a.capacity_kbps) {
-        return Err(format!(
-            "--capacity-kbps must be between 16 and 10000000, got {}",
-            a.capacity_kbps
-        ));
+        return Err(format!("--capacity-kbps must be between 16 and 10000000, got {}", a.capacity_kbps));
     }
     if a.delay_ms > 10_000 || a.queue_ms > 60_000 {
         return Err("--delay-ms must be at most 10000 and --queue-ms at most 60000".into());
     }
     if !(10..=100_000).contains(&a.bitrate_kbps) {
-        return Err(format!(
-            "--bitrate-kbps must be between 10 and 100000, got {}",
-            a.bitrate_kbps
-        ));
+        return Err(format!("--bitrate-kbps must be between 10 and 100000, got {}", a.bitrate_kbps));
     }
     Ok(Some(a))
 }
@@ -137,42 +157,30 @@ struct Y4mSource {
 }
 
 impl Y4mSource {
-    fn open(path: PathBuf) -> Result<Self, String> {
+    fn open(path: PathBuf, skip: usize) -> Result<Self, String> {
         let dec = Self::decoder(&path)?;
         let r = dec.get_framerate();
         if r.num == 0 || r.den == 0 {
-            return Err(format!(
-                "{}: frame rate {}:{} is not usable",
-                path.display(),
-                r.num,
-                r.den
-            ));
+            return Err(format!("{}: frame rate {}:{} is not usable", path.display(), r.num, r.den));
         }
         if !matches!(
             dec.get_colorspace(),
-            y4m::Colorspace::C420
-                | y4m::Colorspace::C420jpeg
-                | y4m::Colorspace::C420paldv
-                | y4m::Colorspace::C420mpeg2
+            y4m::Colorspace::C420 | y4m::Colorspace::C420jpeg | y4m::Colorspace::C420paldv | y4m::Colorspace::C420mpeg2
         ) {
-            return Err(format!(
-                "{}: only 8-bit 4:2:0 Y4M is supported",
-                path.display()
-            ));
+            return Err(format!("{}: only 8-bit 4:2:0 Y4M is supported", path.display()));
         }
         let size = (dec.get_width() as u32, dec.get_height() as u32);
-        Ok(Y4mSource {
-            fps: r.num as f64 / r.den as f64,
-            size,
-            dec,
-            path,
-        })
+        let mut s = Y4mSource { fps: r.num as f64 / r.den as f64, size, dec, path };
+        let mut scratch = I420Buffer::default();
+        for _ in 0..skip {
+            s.next_frame(&mut scratch).map_err(|e| e.to_string())?;
+        }
+        Ok(s)
     }
 
     fn decoder(path: &PathBuf) -> Result<y4m::Decoder<BufReader<File>>, String> {
         let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        y4m::decode(BufReader::new(f))
-            .map_err(|e| format!("{}: not a Y4M file ({e:?})", path.display()))
+        y4m::decode(BufReader::new(f)).map_err(|e| format!("{}: not a Y4M file ({e:?})", path.display()))
     }
 }
 
@@ -188,9 +196,7 @@ impl FrameSource for Y4mSource {
             Ok(f) => f,
             Err(y4m::Error::EOF) => {
                 self.dec = Self::decoder(&self.path).map_err(sealcam::Error::InvalidInput)?;
-                self.dec
-                    .read_frame()
-                    .map_err(|e| sealcam::Error::InvalidInput(format!("Y4M: {e:?}")))?
+                self.dec.read_frame().map_err(|e| sealcam::Error::InvalidInput(format!("Y4M: {e:?}")))?
             }
             Err(e) => return Err(sealcam::Error::InvalidInput(format!("Y4M: {e:?}"))),
         };
@@ -219,22 +225,14 @@ struct Files {
     error: Option<String>,
 }
 
-const CAMERA: Endpoint = Endpoint {
-    ip: [10, 0, 0, 2],
-    port: 5004,
-};
-const HUB: Endpoint = Endpoint {
-    ip: [10, 0, 0, 1],
-    port: 5004,
-};
-const CAMERA_RTCP: Endpoint = Endpoint {
-    ip: [10, 0, 0, 2],
-    port: 5005,
-};
-const HUB_RTCP: Endpoint = Endpoint {
-    ip: [10, 0, 0, 1],
-    port: 5005,
-};
+const HUB: Endpoint = Endpoint { ip: [10, 0, 0, 1], port: 5004 };
+const HUB_RTCP: Endpoint = Endpoint { ip: [10, 0, 0, 1], port: 5005 };
+
+/// Camera `i`'s address: 10.0.0.2, 10.0.0.3, ...
+fn camera(i: usize, port: u16) -> Endpoint {
+    let n = i + 2;
+    Endpoint { ip: [10, 0, (n / 250) as u8, (n % 250) as u8], port }
+}
 
 impl Files {
     fn note(&mut self, r: std::io::Result<()>) {
@@ -245,20 +243,20 @@ impl Files {
 }
 
 impl Tap for Files {
-    fn media_sent(&mut self, t_us: u64, packet: &[u8]) {
+    fn media_sent(&mut self, cam: usize, t_us: u64, packet: &[u8]) {
         if let Some(p) = self.pcap.as_mut() {
-            let r = p.write_udp(t_us, CAMERA, HUB, packet);
+            let r = p.write_udp(t_us, camera(cam, 5004), HUB, packet);
             self.note(r);
         }
     }
-    fn feedback_sent(&mut self, t_us: u64, packet: &[u8]) {
+    fn feedback_sent(&mut self, cam: usize, t_us: u64, packet: &[u8]) {
         if let Some(p) = self.pcap.as_mut() {
-            let r = p.write_udp(t_us, HUB_RTCP, CAMERA_RTCP, packet);
+            let r = p.write_udp(t_us, HUB_RTCP, camera(cam, 5005), packet);
             self.note(r);
         }
     }
-    fn frame_output(&mut self, _t_us: u64, frame: &sealcam::ReceivedFrame<'_>) {
-        if let Some(o) = self.out.as_mut() {
+    fn frame_output(&mut self, cam: usize, _t_us: u64, frame: &sealcam::ReceivedFrame<'_>) {
+        if let (0, Some(o)) = (cam, self.out.as_mut()) {
             let r = o.write_all(frame.data);
             self.note(r);
         }
@@ -297,6 +295,18 @@ fn report_json(r: &Report) -> serde_json::Value {
         "loss_rate": r.loss_rate,
         "utilization": r.utilization,
         "psnr_db_mean": r.psnr_db_mean,
+        "cameras": r.cameras,
+        "packets_at_hub": r.packets_at_hub,
+        "uncounted_packets": r.uncounted_packets,
+        "max_stream_memory_bytes": r.max_stream_memory_bytes,
+        "stream_memory_bound_bytes": r.stream_memory_bound_bytes,
+        "attacks": {
+            "misrouted": r.attacks.misrouted, "swapped": r.attacks.swapped,
+            "replayed": r.attacks.replayed, "replayed_resequenced": r.attacks.replayed_resequenced,
+            "truncated": r.attacks.truncated, "bit_flipped": r.attacks.bit_flipped,
+            "injected_foreign_key": r.attacks.injected_foreign_key,
+            "injected_foreign_metadata": r.attacks.injected_foreign_metadata,
+        },
         "retransmissions": r.retransmissions,
         "plis_sent": r.plis_sent,
         "series": series,
@@ -304,39 +314,33 @@ fn report_json(r: &Report) -> serde_json::Value {
 }
 
 fn run(a: Args) -> Result<(), String> {
-    let mut source: Box<dyn FrameSource> = match &a.input {
-        Some(p) => Box::new(Y4mSource::open(p.clone())?),
-        None => Box::new(SyntheticScene::new(640, 480, 30.0).map_err(|e| e.to_string())?),
-    };
-    let create = |p: &PathBuf| {
-        File::create(p)
-            .map(BufWriter::new)
-            .map_err(|e| format!("{}: {e}", p.display()))
-    };
+    let mut sources: Vec<Box<dyn FrameSource>> = Vec::new();
+    for i in 0..a.cameras {
+        sources.push(match &a.input {
+            Some(p) => Box::new(Y4mSource::open(p.clone(), i * 13)?),
+            None => {
+                Box::new(SyntheticScene::new(640, 480, 30.0).map_err(|e| e.to_string())?.starting_at(i as u64 * 1000))
+            }
+        });
+    }
+    let (fps, (w, h)) = (sources[0].fps(), sources[0].size());
+    let create = |p: &PathBuf| File::create(p).map(BufWriter::new).map_err(|e| format!("{}: {e}", p.display()));
     let mut files = Files {
         pcap: match &a.pcap {
-            Some(p) => {
-                Some(PcapWriter::new(create(p)?).map_err(|e| format!("{}: {e}", p.display()))?)
-            }
+            Some(p) => Some(PcapWriter::new(create(p)?).map_err(|e| format!("{}: {e}", p.display()))?),
             None => None,
         },
         out: a.out.as_ref().map(create).transpose()?,
         error: None,
     };
-    let mut sc = Scenario::simple(
-        a.seconds,
-        a.capacity_kbps * 1000,
-        a.delay_ms,
-        a.queue_ms,
-        a.loss,
-        a.seed,
-    );
+    let mut sc = Scenario::simple(a.seconds, a.capacity_kbps * 1000, a.delay_ms, a.queue_ms, a.loss, a.seed);
     sc.codec = a.codec;
     sc.bitrate_bps = a.bitrate_kbps * 1000;
-    let (w, h) = source.size();
-    let r = sc
-        .run(source.as_mut(), &mut files)
-        .map_err(|e| e.to_string())?;
+    sc.attack = a.attack;
+    sc.forward.jitter_us = a.jitter_ms * 1000;
+    sc.forward.reorder = a.reorder;
+    sc.forward.duplicate = a.duplicate;
+    let r = sc.run(sources, &mut files).map_err(|e| e.to_string())?;
     if let Some(e) = files.error.take() {
         return Err(format!("writing output: {e}"));
     }
@@ -350,16 +354,8 @@ fn run(a: Args) -> Result<(), String> {
         let text = serde_json::to_string_pretty(&report_json(&r)).map_err(|e| e.to_string())?;
         std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    let src = a
-        .input
-        .as_ref()
-        .map_or("built-in scene".to_string(), |p| p.display().to_string());
-    println!(
-        "sealcam camera -> hub, {} s of {src} ({w}x{h} @ {:.2} fps), {}",
-        a.seconds,
-        source.fps(),
-        r.codec
-    );
+    let src = a.input.as_ref().map_or("built-in scene".to_string(), |p| p.display().to_string());
+    println!("sealcam {} camera(s) -> hub, {} s of {src} ({w}x{h} @ {fps:.2} fps), {}", a.cameras, a.seconds, r.codec);
     println!(
         "link: {} kbit/s, {} ms one way, {} ms queue, {:.1}% random loss; camera target {} kbit/s",
         a.capacity_kbps,
@@ -370,7 +366,12 @@ fn run(a: Args) -> Result<(), String> {
     );
     println!(
         "frames: {} captured, {} sent, {} displayed ({} dropped at camera, {} never shown), {} keyframes",
-        r.frames_captured, r.frames_sent, r.frames_displayed, r.frames_dropped_sender, r.frames_dropped_receiver, r.keyframes_sent
+        r.frames_captured,
+        r.frames_sent,
+        r.frames_displayed,
+        r.frames_dropped_sender,
+        r.frames_dropped_receiver,
+        r.keyframes_sent
     );
     println!(
         "delay: p50 {:.0} ms, p95 {:.0} ms; freezes: {}; PSNR {:.2} dB; utilization {:.0}%; link loss {:.2}%",
@@ -389,6 +390,26 @@ fn run(a: Args) -> Result<(), String> {
         r.wrong_stream_frames,
         r.corrupt_frames_displayed
     );
+    if a.attack > 0.0 {
+        let t = r.attacks;
+        println!(
+            "adversary: {} actions ({} misrouted, {} swapped, {} replayed, {} replayed with new seq, {} truncated, \
+             {} bit-flipped, {} injected under a foreign key, {} under foreign metadata)",
+            t.total(),
+            t.misrouted,
+            t.swapped,
+            t.replayed,
+            t.replayed_resequenced,
+            t.truncated,
+            t.bit_flipped,
+            t.injected_foreign_key,
+            t.injected_foreign_metadata
+        );
+    }
+    let reasons: Vec<String> = r.rejected.iter().filter(|(_, &n)| n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+    if !reasons.is_empty() {
+        println!("hub drops by reason: {}", reasons.join(", "));
+    }
     Ok(())
 }
 

@@ -202,20 +202,10 @@ impl sealcam_image {
         };
         let mut planes = [Plane::default(); 3];
         for (i, p) in planes.iter_mut().enumerate().take(format.plane_count()) {
-            let data = unsafe { bytes(self.planes[i], self.plane_lens[i]) }
-                .ok_or(SEALCAM_NULL_PARAMETER)?;
-            *p = Plane {
-                data,
-                stride: self.strides[i],
-            };
+            let data = unsafe { bytes(self.planes[i], self.plane_lens[i]) }.ok_or(SEALCAM_NULL_PARAMETER)?;
+            *p = Plane { data, stride: self.strides[i] };
         }
-        Ok(CaptureFrame {
-            format,
-            width: self.width,
-            height: self.height,
-            planes,
-            timestamp_us: self.timestamp_us,
-        })
+        Ok(CaptureFrame { format, width: self.width, height: self.height, planes, timestamp_us: self.timestamp_us })
     }
 }
 
@@ -297,9 +287,7 @@ pub struct sealcam_receiver_config {
 
 /// Fills `cfg` with defaults (stream id and secret NULL: set them).
 #[no_mangle]
-pub unsafe extern "C" fn sealcam_sender_config_default(
-    cfg: *mut sealcam_sender_config,
-) -> sealcam_result {
+pub unsafe extern "C" fn sealcam_sender_config_default(cfg: *mut sealcam_sender_config) -> sealcam_result {
     guard(|| {
         let out = try_mut!(cfg);
         let d = SenderConfig::new(b"x", 0, &[0; 16]);
@@ -328,9 +316,7 @@ pub unsafe extern "C" fn sealcam_sender_config_default(
 
 /// Fills `cfg` with defaults (stream id and secret NULL: set them).
 #[no_mangle]
-pub unsafe extern "C" fn sealcam_receiver_config_default(
-    cfg: *mut sealcam_receiver_config,
-) -> sealcam_result {
+pub unsafe extern "C" fn sealcam_receiver_config_default(cfg: *mut sealcam_receiver_config) -> sealcam_result {
     guard(|| {
         let out = try_mut!(cfg);
         let d = ReceiverConfig::new(b"x", 0, &[0; 16]);
@@ -390,12 +376,7 @@ unsafe fn stream_params<'a, T>(
     let stream_id = unsafe { bytes(stream_id, stream_id_len) }.ok_or(SEALCAM_NULL_PARAMETER)?;
     let secret = unsafe { bytes(secret, secret_len) }.ok_or(SEALCAM_NULL_PARAMETER)?;
     let suite = CipherSuite::from_u16(suite).map_err(|e| sealcam_result::from(&e))?;
-    Ok(StreamParams {
-        stream_id,
-        secret,
-        suite,
-        codec: codec_of(codec)?,
-    })
+    Ok(StreamParams { stream_id, secret, suite, codec: codec_of(codec)? })
 }
 
 /// Camera-side handle.
@@ -508,10 +489,7 @@ pub unsafe extern "C" fn sealcam_sender_poll_transmit(
 
 /// When the next packet will be due; `SEALCAM_AGAIN` when nothing is queued.
 #[no_mangle]
-pub unsafe extern "C" fn sealcam_sender_poll_timeout(
-    s: *const sealcam_sender,
-    out_us: *mut u64,
-) -> sealcam_result {
+pub unsafe extern "C" fn sealcam_sender_poll_timeout(s: *const sealcam_sender, out_us: *mut u64) -> sealcam_result {
     guard(|| {
         let s = try_ref!(s);
         let out = try_mut!(out_us);
@@ -545,10 +523,7 @@ pub unsafe extern "C" fn sealcam_sender_handle_feedback(
 
 /// Sets the target bitrate.
 #[no_mangle]
-pub unsafe extern "C" fn sealcam_sender_set_target_bitrate(
-    s: *mut sealcam_sender,
-    bitrate_bps: u32,
-) -> sealcam_result {
+pub unsafe extern "C" fn sealcam_sender_set_target_bitrate(s: *mut sealcam_sender, bitrate_bps: u32) -> sealcam_result {
     guard(|| {
         let s = try_mut!(s);
         try_rs!(s.inner.set_target_bitrate(bitrate_bps));
@@ -652,10 +627,7 @@ pub unsafe extern "C" fn sealcam_receiver_handle_packet(
 
 /// Advances the receiver's timers.
 #[no_mangle]
-pub unsafe extern "C" fn sealcam_receiver_handle_timeout(
-    r: *mut sealcam_receiver,
-    now_us: u64,
-) -> sealcam_result {
+pub unsafe extern "C" fn sealcam_receiver_handle_timeout(r: *mut sealcam_receiver, now_us: u64) -> sealcam_result {
     guard(|| {
         try_mut!(r).inner.handle_timeout(now_us);
         SEALCAM_OK
@@ -743,10 +715,7 @@ pub unsafe extern "C" fn sealcam_receiver_poll_feedback(
 
 /// When the receiver next has timer work; `SEALCAM_AGAIN` when none.
 #[no_mangle]
-pub unsafe extern "C" fn sealcam_receiver_poll_timeout(
-    r: *const sealcam_receiver,
-    out_us: *mut u64,
-) -> sealcam_result {
+pub unsafe extern "C" fn sealcam_receiver_poll_timeout(r: *const sealcam_receiver, out_us: *mut u64) -> sealcam_result {
     guard(|| {
         let r = try_ref!(r);
         let out = try_mut!(out_us);
@@ -865,14 +834,8 @@ mod tests {
     #[test]
     fn null_pointers_are_refused_everywhere() {
         unsafe {
-            assert_eq!(
-                sealcam_sender_config_default(ptr::null_mut()),
-                SEALCAM_NULL_PARAMETER
-            );
-            assert_eq!(
-                sealcam_sender_new(ptr::null(), ptr::null_mut()),
-                SEALCAM_NULL_PARAMETER
-            );
+            assert_eq!(sealcam_sender_config_default(ptr::null_mut()), SEALCAM_NULL_PARAMETER);
+            assert_eq!(sealcam_sender_new(ptr::null(), ptr::null_mut()), SEALCAM_NULL_PARAMETER);
             let mut c = std::mem::zeroed::<sealcam_sender_config>();
             sealcam_sender_config_default(&mut c);
             let mut s = ptr::null_mut();
@@ -890,14 +853,8 @@ mod tests {
                 sealcam_sender_poll_transmit(ptr::null_mut(), 0, ptr::null_mut(), 0, &mut n),
                 SEALCAM_NULL_PARAMETER
             );
-            assert_eq!(
-                sealcam_receiver_handle_packet(ptr::null_mut(), 0, ptr::null(), 0),
-                SEALCAM_NULL_PARAMETER
-            );
-            assert_eq!(
-                sealcam_receiver_poll_frame(ptr::null_mut(), ptr::null_mut()),
-                SEALCAM_NULL_PARAMETER
-            );
+            assert_eq!(sealcam_receiver_handle_packet(ptr::null_mut(), 0, ptr::null(), 0), SEALCAM_NULL_PARAMETER);
+            assert_eq!(sealcam_receiver_poll_frame(ptr::null_mut(), ptr::null_mut()), SEALCAM_NULL_PARAMETER);
             sealcam_sender_free(ptr::null_mut());
             sealcam_receiver_free(ptr::null_mut());
         }

@@ -85,18 +85,9 @@ impl<'a> CaptureFrame<'a> {
             width,
             height,
             planes: [
-                Plane {
-                    data: y,
-                    stride: y_stride,
-                },
-                Plane {
-                    data: u,
-                    stride: u_stride,
-                },
-                Plane {
-                    data: v,
-                    stride: v_stride,
-                },
+                Plane { data: y, stride: y_stride },
+                Plane { data: u, stride: u_stride },
+                Plane { data: v, stride: v_stride },
             ],
             timestamp_us,
         }
@@ -116,17 +107,7 @@ impl<'a> CaptureFrame<'a> {
             format: PixelFormat::Nv12,
             width,
             height,
-            planes: [
-                Plane {
-                    data: y,
-                    stride: y_stride,
-                },
-                Plane {
-                    data: uv,
-                    stride: uv_stride,
-                },
-                Plane::default(),
-            ],
+            planes: [Plane { data: y, stride: y_stride }, Plane { data: uv, stride: uv_stride }, Plane::default()],
             timestamp_us,
         }
     }
@@ -138,10 +119,7 @@ impl<'a> CaptureFrame<'a> {
             let (row_bytes, rows) = self.format.plane_shape(i, self.width, self.height);
             let p = &self.planes[i];
             if p.stride < row_bytes {
-                return Err(invalid!(
-                    "plane {i} stride {} is shorter than its row of {row_bytes} bytes",
-                    p.stride
-                ));
+                return Err(invalid!("plane {i} stride {} is shorter than its row of {row_bytes} bytes", p.stride));
             }
             let needed = p
                 .stride
@@ -168,9 +146,7 @@ pub fn check_dimensions(width: u32, height: u32) -> Result<()> {
         return Err(invalid!("frame size {width}x{height} is empty"));
     }
     if width > MAX_DIMENSION_PX || height > MAX_DIMENSION_PX {
-        return Err(invalid!(
-            "frame size {width}x{height} exceeds the {MAX_DIMENSION_PX} pixel limit"
-        ));
+        return Err(invalid!("frame size {width}x{height} exceeds the {MAX_DIMENSION_PX} pixel limit"));
     }
     Ok(())
 }

@@ -25,10 +25,7 @@ pub struct HubConfig {
 
 impl Default for HubConfig {
     fn default() -> Self {
-        HubConfig {
-            max_streams: 256,
-            max_stream_memory_bytes: 64 << 20,
-        }
+        HubConfig { max_streams: 256, max_stream_memory_bytes: 64 << 20 }
     }
 }
 
@@ -79,21 +76,11 @@ impl Hub {
         if self.by_ssrc.contains_key(&cfg.ssrc) {
             return Err(invalid!("SSRC {:#010x} is already served", cfg.ssrc));
         }
-        if self
-            .streams
-            .iter()
-            .any(|r| r.config().stream_id == cfg.stream_id)
-        {
-            return Err(invalid!(
-                "stream id {:?} is already served",
-                String::from_utf8_lossy(&cfg.stream_id)
-            ));
+        if self.streams.iter().any(|r| r.config().stream_id == cfg.stream_id) {
+            return Err(invalid!("stream id {:?} is already served", String::from_utf8_lossy(&cfg.stream_id)));
         }
         if self.streams.len() >= self.cfg.max_streams {
-            return Err(invalid!(
-                "the hub serves its maximum of {} streams",
-                self.cfg.max_streams
-            ));
+            return Err(invalid!("the hub serves its maximum of {} streams", self.cfg.max_streams));
         }
         if cfg.memory_bound_bytes() > self.cfg.max_stream_memory_bytes {
             return Err(invalid!(
@@ -147,11 +134,7 @@ impl Hub {
 
     /// Routes one RTP datagram to its stream. Returns the SSRC it was routed to, or why it
     /// was dropped (counted in the hub's or the stream's stats).
-    pub fn handle_packet(
-        &mut self,
-        now_us: u64,
-        datagram: &[u8],
-    ) -> std::result::Result<u32, DropReason> {
+    pub fn handle_packet(&mut self, now_us: u64, datagram: &[u8]) -> std::result::Result<u32, DropReason> {
         let Some(&i) = RtpView::peek_ssrc(datagram).and_then(|s| self.by_ssrc.get(&s)) else {
             self.stats.unknown_stream += 1;
             return Err(DropReason::UnknownStream);
@@ -170,18 +153,12 @@ impl Hub {
     /// The next frame of any stream, taking streams in turn.
     pub fn poll_frame(&mut self) -> Option<HubFrame<'_>> {
         let n = self.streams.len();
-        let i = (0..n)
-            .map(|k| (self.next_frame + k) % n)
-            .find(|&i| self.streams[i].has_frame())?;
+        let i = (0..n).map(|k| (self.next_frame + k) % n).find(|&i| self.streams[i].has_frame())?;
         self.next_frame = (i + 1) % n;
         let r = &mut self.streams[i];
         let ssrc = r.config().ssrc;
         let (stream_id, frame) = r.poll_frame_labeled()?;
-        Some(HubFrame {
-            stream_id,
-            ssrc,
-            frame,
-        })
+        Some(HubFrame { stream_id, ssrc, frame })
     }
 
     /// The next RTCP feedback datagram of any stream due at `now_us`.

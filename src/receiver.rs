@@ -19,9 +19,19 @@ use zeroize::Zeroizing;
 use crate::codec::Codec;
 use crate::error::{invalid, Error, Result};
 use crate::rtp::nack::NackTracker;
-use crate::rtp::reassembly::{Reassembler, Refusal};
+use crate::rtp::reassembly::{Inserted, Reassembler, Refusal};
 use crate::rtp::{rtcp, RtpView};
 use crate::seal::{self, CipherSuite, FrameInfo, Keyring, OpenKey};
+
+/// A missing packet is asked for during at most this long (the sender keeps packets for
+/// retransmission for one second by default; queueing on a poor uplink adds to the RTT).
+const NACK_MAX_AGE_US: u64 = 1_500_000;
+
+/// Repair round trips a frame may wait for its predecessor (one NACK, one retry, margin).
+const WAIT_REPAIR_ROUND_TRIPS: u64 = 3;
+
+/// Age after which a packet still held below a frame that completed is asked for again.
+const STALE_HELD_US: u64 = 30_000;
 
 /// Receiver settings. Build with [`ReceiverConfig::new`].
 #[derive(Clone)]
@@ -51,7 +61,8 @@ pub struct ReceiverConfig {
     /// Frames held while waiting for a predecessor, plus frames ready for `poll_frame`.
     pub frame_buffers: usize,
     /// How long an authenticated frame may wait for a missing predecessor before the
-    /// chain is declared broken.
+    /// chain is declared broken; the receiver waits at least three measured repair round
+    /// trips (`WAIT_REPAIR_ROUND_TRIPS`) when that is longer.
     pub max_wait_ms: u32,
     /// Interval between NACKs for the same packet.
     pub nack_retry_ms: u32,
@@ -81,8 +92,8 @@ impl ReceiverConfig {
             feedback_ssrc: ssrc ^ 0xffff_ffff,
             slots: 1024,
             max_packet_bytes: 1500,
-            max_frame_bytes: 1 << 20,
-            frame_buffers: 16,
+            max_frame_bytes: 512 << 10,
+            frame_buffers: 32,
             max_wait_ms: 400,
             nack_retry_ms: 60,
             nack_max_sends: 8,
@@ -95,36 +106,25 @@ impl ReceiverConfig {
     fn validate(&self) -> Result<()> {
         seal::check_stream_id(&self.stream_id)?;
         if !(16..=65536).contains(&self.slots) {
-            return Err(invalid!(
-                "{} packet slots is outside 16 to 65536",
-                self.slots
-            ));
+            return Err(invalid!("{} packet slots is outside 16 to 65536", self.slots));
         }
         if !(64..=9000).contains(&self.max_packet_bytes) {
-            return Err(invalid!(
-                "max packet size {} is outside 64 to 9000",
-                self.max_packet_bytes
-            ));
+            return Err(invalid!("max packet size {} is outside 64 to 9000", self.max_packet_bytes));
         }
         if !(1024..=64 << 20).contains(&self.max_frame_bytes) {
-            return Err(invalid!(
-                "max frame size {} is outside 1 KiB to 64 MiB",
-                self.max_frame_bytes
-            ));
+            return Err(invalid!("max frame size {} is outside 1 KiB to 64 MiB", self.max_frame_bytes));
         }
         if !(2..=1024).contains(&self.frame_buffers) {
-            return Err(invalid!(
-                "{} frame buffers is outside 2 to 1024",
-                self.frame_buffers
-            ));
+            return Err(invalid!("{} frame buffers is outside 2 to 1024", self.frame_buffers));
         }
         Ok(())
     }
 
-    /// The most memory a receiver with this config can hold, in bytes: packet slots, frame
-    /// buffers and the three per-frame working buffers.
+    /// The most memory a receiver with this config can hold, in bytes: packet slots (each
+    /// with room for a second candidate body), frame buffers and the three per-frame working
+    /// buffers.
     pub fn memory_bound_bytes(&self) -> usize {
-        self.slots * self.max_packet_bytes
+        2 * self.slots * self.max_packet_bytes
             + (self.frame_buffers + 3) * self.max_frame_bytes
             + self.slots / 2 * 32
             + 4096
@@ -210,8 +210,13 @@ impl RejectCounts {
 /// Counters since creation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReceiverStats {
+    /// Datagrams handed to `handle_packet`.
+    pub packets_received: u64,
     /// Packets accepted into reassembly.
     pub packets_accepted: u64,
+    /// Packets refused before reassembly (each also counted under its reason); so
+    /// `packets_received == packets_accepted + packets_refused`.
+    pub packets_refused: u64,
     /// Packets dropped, by reason.
     pub rejected: RejectCounts,
     /// Frames that authenticated.
@@ -261,6 +266,7 @@ pub struct Receiver {
     metadata: Vec<u8>,
     feedback: Vec<u8>,
     nack_seqs: Vec<u16>,
+    alts: Vec<u64>,
     bufs: Vec<FrameBuf>,
     free: Vec<usize>,
     pending: Vec<usize>,
@@ -281,22 +287,14 @@ impl Receiver {
     pub fn new(cfg: ReceiverConfig) -> Result<Self> {
         cfg.validate()?;
         let mut keys = Keyring::new(cfg.key_overlap_ms as u64 * 1000);
-        keys.insert(OpenKey::for_stream(
-            cfg.suite,
-            &cfg.base_secret,
-            &cfg.stream_id,
-            cfg.key_epoch,
-        )?)?;
+        keys.insert(OpenKey::for_stream(cfg.suite, &cfg.base_secret, &cfg.stream_id, cfg.key_epoch)?)?;
         let nack = NackTracker::new(
             cfg.slots / 2,
             cfg.nack_retry_ms as u64 * 1000,
             cfg.nack_max_sends,
-            (cfg.max_wait_ms as u64 * 1000)
-                .max(cfg.nack_retry_ms as u64 * 1000 * cfg.nack_max_sends as u64),
+            NACK_MAX_AGE_US.max(cfg.max_wait_ms as u64 * 1000),
         );
-        let bufs: Vec<FrameBuf> = (0..cfg.frame_buffers)
-            .map(|_| FrameBuf::default())
-            .collect();
+        let bufs: Vec<FrameBuf> = (0..cfg.frame_buffers).map(|_| FrameBuf::default()).collect();
         Ok(Receiver {
             keys,
             reasm: Reassembler::new(cfg.slots, cfg.max_packet_bytes, cfg.max_frame_bytes),
@@ -306,6 +304,7 @@ impl Receiver {
             metadata: Vec::new(),
             feedback: Vec::new(),
             nack_seqs: Vec::new(),
+            alts: Vec::with_capacity(crate::rtp::reassembly::MAX_ALTERNATES),
             free: (0..bufs.len()).rev().collect(),
             bufs,
             pending: Vec::new(),
@@ -371,12 +370,13 @@ impl Receiver {
     // ---- handle_* ----
 
     /// Handles one RTP datagram. A dropped packet is counted and its reason returned.
-    pub fn handle_packet(
-        &mut self,
-        now_us: u64,
-        datagram: &[u8],
-    ) -> std::result::Result<(), DropReason> {
+    pub fn handle_packet(&mut self, now_us: u64, datagram: &[u8]) -> std::result::Result<(), DropReason> {
+        self.stats.packets_received += 1;
+        let accepted_before = self.stats.packets_accepted;
         let r = self.handle_packet_inner(now_us, datagram);
+        if self.stats.packets_accepted == accepted_before {
+            self.stats.packets_refused += 1;
+        }
         if let Err((reason, n)) = r {
             if reason == DropReason::OutOfWindow {
                 self.refused_since_progress += 1;
@@ -387,11 +387,7 @@ impl Receiver {
         Ok(())
     }
 
-    fn handle_packet_inner(
-        &mut self,
-        now_us: u64,
-        datagram: &[u8],
-    ) -> std::result::Result<(), (DropReason, u64)> {
+    fn handle_packet_inner(&mut self, now_us: u64, datagram: &[u8]) -> std::result::Result<(), (DropReason, u64)> {
         self.last_progress_us.get_or_insert(now_us);
         let p = RtpView::parse(datagram).map_err(|_| (DropReason::Malformed, 1))?;
         if p.ssrc != self.cfg.ssrc {
@@ -401,7 +397,11 @@ impl Receiver {
             return Err((DropReason::Malformed, 1));
         }
         let highest = self.reasm.highest();
-        let ext = self.reasm.insert(&p).map_err(|r| {
+        let ext = self.reasm.unwrap_seq(p.seq);
+        let (ext, inserted) = self.reasm.insert(now_us, &p).map_err(|r| {
+            if r == Refusal::Duplicate {
+                self.nack.remove(ext); // it is here: stop asking
+            }
             let reason = match r {
                 Refusal::OutOfWindow => DropReason::OutOfWindow,
                 Refusal::Malformed => DropReason::Malformed,
@@ -412,41 +412,56 @@ impl Receiver {
         })?;
         self.stats.packets_accepted += 1;
         self.nack.on_packet(ext, highest, now_us);
+        match inserted {
+            // A different packet was here: ask again so the real one comes back.
+            Inserted::Replaced | Inserted::Alternate => self.nack.readd(ext, now_us),
+            Inserted::Settled => self.nack.remove(ext),
+            Inserted::New => {}
+        }
         let Some(span) = self.reasm.take_frame(ext, &mut self.sframe) else {
             return Ok(());
         };
         let packets = span.last - span.first + 1;
-        seal::stream_metadata(
-            &self.cfg.stream_id,
-            self.cfg.ssrc,
-            span.timestamp,
-            &mut self.metadata,
-        );
-        if let Err(e) = self
-            .keys
-            .open(now_us, &self.metadata, &self.sframe, &mut self.plain)
-        {
+        seal::stream_metadata(&self.cfg.stream_id, self.cfg.ssrc, span.timestamp, &mut self.metadata);
+        let mut opened = self.keys.open(now_us, &self.metadata, &self.sframe, &mut self.plain);
+        if matches!(opened, Err(Error::AuthenticationFailed)) {
+            // Packets with two candidate bodies: try the combinations (at most 2^6 - 1).
+            self.reasm.alternates(&span, &mut self.alts);
+            for mask in 1..(1u32 << self.alts.len()) {
+                self.reasm.assemble_with(&span, &self.alts, mask, &mut self.sframe);
+                opened = self.keys.open(now_us, &self.metadata, &self.sframe, &mut self.plain);
+                if opened.is_ok() {
+                    self.reasm.commit_alternates(&self.alts, mask);
+                    break;
+                }
+            }
+        }
+        if let Err(e) = opened {
             let reason = match e {
                 Error::Replay => DropReason::Replay,
                 Error::UnknownKey(_) => DropReason::UnknownKey,
                 Error::Malformed(_) => DropReason::Malformed,
                 _ => DropReason::Auth,
             };
-            // A forged or replayed packet may have taken a real one's place: free the slots
-            // and ask for the real packets again.
-            self.reasm.release(span.first, span.last);
+            // A forged, tampered or replayed packet may have taken a real one's place: keep the
+            // packets and ask for all of them again; a retransmitted copy that differs
+            // replaces the bad one and the frame is tried again.
+            self.reasm.unconsume(span.first, span.last);
             for e in span.first..=span.last {
-                self.nack.readd(e, now_us);
+                if !self.reasm.is_confirmed(e) {
+                    self.nack.readd(e, now_us);
+                }
             }
             self.refused_since_progress += 1;
             return Err((reason, packets));
         }
         self.stats.frames_authenticated += 1;
         self.reasm.confirm(span.last);
+        let nack = &mut self.nack;
+        self.reasm.stale_held(span.first, now_us, STALE_HELD_US, |e| nack.readd(e, now_us));
         self.last_progress_us = Some(now_us);
         self.refused_since_progress = 0;
-        let (info, _) =
-            FrameInfo::decode(&self.plain).map_err(|_| (DropReason::Malformed, packets))?;
+        let (info, _) = FrameInfo::decode(&self.plain).map_err(|_| (DropReason::Malformed, packets))?;
         if info.codec != self.cfg.codec {
             return Err((DropReason::Malformed, packets));
         }
@@ -464,11 +479,9 @@ impl Receiver {
         if self.last_output.is_some_and(|l| info.frame_id <= l) {
             return Err((DropReason::TooLate, packets));
         }
-        if !info.keyframe && self.need_keyframe {
-            // Held, not dropped: the keyframe it builds on may still be completing (NACK).
-            // If none comes within `max_wait_ms`, it is dropped as undecodable.
-            self.pli_wanted = true;
-        }
+        // A delta frame while waiting for a keyframe is held, not dropped: the keyframe it
+        // builds on may still be arriving or being repaired. If none comes within
+        // `max_wait_ms`, the chain is declared broken (and a PLI goes out) by `handle_timeout`.
         if info.keyframe {
             // Frames before a keyframe can no longer be output in order: let them go.
             let bufs = &mut self.bufs;
@@ -501,6 +514,11 @@ impl Receiver {
         Ok(())
     }
 
+    fn max_wait_us(&self) -> u64 {
+        let repair = self.nack.rtt_us().map_or(0, |r| r * WAIT_REPAIR_ROUND_TRIPS);
+        (self.cfg.max_wait_ms as u64 * 1000).max(repair)
+    }
+
     fn take_buffer(&mut self) -> Option<usize> {
         if let Some(i) = self.free.pop() {
             return Some(i);
@@ -529,9 +547,7 @@ impl Receiver {
                 .enumerate()
                 .filter_map(|(k, &i)| self.bufs[i].info.map(|info| (k, info)))
                 .filter(|(_, info)| {
-                    info.keyframe
-                        || (!self.need_keyframe
-                            && self.is_released(info.frame_id - info.ref_distance as u64))
+                    info.keyframe || (!self.need_keyframe && self.is_released(info.frame_id - info.ref_distance as u64))
                 })
                 .min_by_key(|(_, info)| info.frame_id);
             let Some((k, info)) = next else { break };
@@ -572,9 +588,7 @@ impl Receiver {
             if let Some(info) = self.bufs[i].info.take() {
                 if !info.keyframe {
                     self.stats.frames_undecodable += 1;
-                    self.stats
-                        .rejected
-                        .add(DropReason::Undecodable, self.bufs[i].packets);
+                    self.stats.rejected.add(DropReason::Undecodable, self.bufs[i].packets);
                 }
             }
             self.free.push(i);
@@ -584,9 +598,8 @@ impl Receiver {
     /// Advances timers: gives up on frames that waited too long for a predecessor.
     pub fn handle_timeout(&mut self, now_us: u64) {
         self.keys.expire(now_us);
-        let stalled = self
-            .last_progress_us
-            .is_some_and(|t| now_us.saturating_sub(t) >= self.cfg.resync_after_ms as u64 * 1000);
+        let stalled =
+            self.last_progress_us.is_some_and(|t| now_us.saturating_sub(t) >= self.cfg.resync_after_ms as u64 * 1000);
         if stalled && self.refused_since_progress > 0 {
             self.reasm.reset();
             self.nack.forget_before(u64::MAX);
@@ -595,11 +608,8 @@ impl Receiver {
             self.refused_since_progress = 0;
             self.break_chain();
         }
-        let max_wait = self.cfg.max_wait_ms as u64 * 1000;
-        let expired = self
-            .pending
-            .iter()
-            .any(|&i| now_us.saturating_sub(self.bufs[i].arrived_us) >= max_wait);
+        let max_wait = self.max_wait_us();
+        let expired = self.pending.iter().any(|&i| now_us.saturating_sub(self.bufs[i].arrived_us) >= max_wait);
         if expired {
             self.break_chain();
         }
@@ -623,14 +633,7 @@ impl Receiver {
         self.stats.frames_output += 1;
         let b = &self.bufs[i];
         let info = b.info.expect("ready frames carry info");
-        Some((
-            &self.cfg.stream_id,
-            ReceivedFrame {
-                info,
-                rtp_timestamp: b.rtp_timestamp,
-                data: &b.data,
-            },
-        ))
+        Some((&self.cfg.stream_id, ReceivedFrame { info, rtp_timestamp: b.rtp_timestamp, data: &b.data }))
     }
 
     /// Writes the next RTCP feedback datagram (NACK and/or PLI) due at `now_us` into `buf`.
@@ -639,18 +642,11 @@ impl Receiver {
         self.nack_seqs.clear();
         self.nack.due(now_us, &mut self.nack_seqs);
         if !self.nack_seqs.is_empty() {
-            let n = rtcp::write_nack(
-                self.cfg.feedback_ssrc,
-                self.cfg.ssrc,
-                &self.nack_seqs,
-                &mut self.feedback,
-            );
+            let n = rtcp::write_nack(self.cfg.feedback_ssrc, self.cfg.ssrc, &self.nack_seqs, &mut self.feedback);
             self.stats.nacked += n as u64;
         }
-        let pli_due = self.pli_wanted
-            && self
-                .last_pli_us
-                .is_none_or(|t| now_us >= t + self.cfg.pli_interval_ms as u64 * 1000);
+        let pli_due =
+            self.pli_wanted && self.last_pli_us.is_none_or(|t| now_us >= t + self.cfg.pli_interval_ms as u64 * 1000);
         if pli_due {
             rtcp::write_pli(self.cfg.feedback_ssrc, self.cfg.ssrc, &mut self.feedback);
             self.last_pli_us = Some(now_us);
@@ -670,31 +666,12 @@ impl Receiver {
 
     /// The next time `handle_timeout` or `poll_feedback` has work, if any.
     pub fn poll_timeout(&self) -> Option<u64> {
-        let max_wait = self.cfg.max_wait_ms as u64 * 1000;
-        let wait = self
-            .pending
-            .iter()
-            .map(|&i| self.bufs[i].arrived_us + max_wait)
-            .min();
-        let pli = self.pli_wanted.then(|| {
-            self.last_pli_us
-                .map_or(0, |t| t + self.cfg.pli_interval_ms as u64 * 1000)
-        });
+        let max_wait = self.max_wait_us();
+        let wait = self.pending.iter().map(|&i| self.bufs[i].arrived_us + max_wait).min();
+        let pli = self.pli_wanted.then(|| self.last_pli_us.map_or(0, |t| t + self.cfg.pli_interval_ms as u64 * 1000));
         let resync = (self.refused_since_progress > 0)
-            .then(|| {
-                self.last_progress_us
-                    .map(|t| t + self.cfg.resync_after_ms as u64 * 1000)
-            })
+            .then(|| self.last_progress_us.map(|t| t + self.cfg.resync_after_ms as u64 * 1000))
             .flatten();
-        [
-            wait,
-            pli,
-            self.nack.next_due_us(),
-            self.keys.next_expiry_us(),
-            resync,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [wait, pli, self.nack.next_due_us(), self.keys.next_expiry_us(), resync].into_iter().flatten().min()
     }
 }

@@ -88,26 +88,16 @@ impl SenderConfig {
     fn validate(&self) -> Result<()> {
         seal::check_stream_id(&self.stream_id)?;
         if self.mtu_bytes < rtp::MIN_MTU_BYTES || self.mtu_bytes > 9000 {
-            return Err(invalid!(
-                "MTU {} is outside {} to 9000 bytes",
-                self.mtu_bytes,
-                rtp::MIN_MTU_BYTES
-            ));
+            return Err(invalid!("MTU {} is outside {} to 9000 bytes", self.mtu_bytes, rtp::MIN_MTU_BYTES));
         }
         if self.payload_type > 127 {
             return Err(invalid!("payload type {} is above 127", self.payload_type));
         }
         if !(self.pacing_factor >= 1.0 && self.pacing_factor <= 10.0) {
-            return Err(invalid!(
-                "pacing factor {} is outside 1 to 10",
-                self.pacing_factor
-            ));
+            return Err(invalid!("pacing factor {} is outside 1 to 10", self.pacing_factor));
         }
         if !(64..=65536).contains(&self.history_packets) {
-            return Err(invalid!(
-                "history of {} packets is outside 64 to 65536",
-                self.history_packets
-            ));
+            return Err(invalid!("history of {} packets is outside 64 to 65536", self.history_packets));
         }
         if self.max_queue_delay_ms == 0 {
             return Err(invalid!("max queue delay must be positive"));
@@ -196,10 +186,7 @@ impl Sender {
     /// Creates a sender; checks the whole config first.
     pub fn new(cfg: SenderConfig) -> Result<Self> {
         cfg.validate()?;
-        let rates = RateSettings {
-            bitrate_bps: cfg.bitrate_bps,
-            framerate_fps: cfg.framerate_fps,
-        };
+        let rates = RateSettings { bitrate_bps: cfg.bitrate_bps, framerate_fps: cfg.framerate_fps };
         let encoder: Box<dyn VideoEncoder> = match cfg.codec {
             Codec::H264 => Box::new(H264Encoder::new(H264Settings {
                 rates,
@@ -210,9 +197,7 @@ impl Sender {
         };
         let key = SealKey::for_stream(cfg.suite, &cfg.base_secret, &cfg.stream_id, cfg.key_epoch)?;
         let pacer = Pacer::new((cfg.bitrate_bps as f64 * cfg.pacing_factor as f64) as u64);
-        let history = (0..cfg.history_packets)
-            .map(|_| HistorySlot::default())
-            .collect();
+        let history = (0..cfg.history_packets).map(|_| HistorySlot::default()).collect();
         Ok(Sender {
             encoder,
             key,
@@ -266,8 +251,7 @@ impl Sender {
         let mut r = self.encoder.rates();
         r.bitrate_bps = bitrate_bps;
         self.encoder.set_rates(r)?;
-        self.pacer
-            .set_rate((bitrate_bps as f64 * self.cfg.pacing_factor as f64) as u64);
+        self.pacer.set_rate((bitrate_bps as f64 * self.cfg.pacing_factor as f64) as u64);
         Ok(())
     }
 
@@ -299,21 +283,16 @@ impl Sender {
         frame.validate()?;
         self.stats.frames_pushed += 1;
         let limit_us = self.cfg.max_queue_delay_ms as u64 * 1000;
-        if self.pacer.transmit_time_us(self.queued_bytes) > limit_us
-            || self.queue.len() + 64 > self.history.len() / 2
-        {
+        if self.pacer.transmit_time_us(self.queued_bytes) > limit_us || self.queue.len() + 64 > self.history.len() / 2 {
             self.stats.frames_dropped += 1;
             return Ok(FrameOutcome::DroppedQueueFull);
         }
         kernels::to_i420(frame, &mut self.i420)?;
         let force = self.keyframe_requested
-            && self.last_keyframe_us.is_none_or(|t| {
-                now_us.saturating_sub(t) >= self.cfg.min_keyframe_interval_ms as u64 * 1000
-            });
-        let Some(info) =
-            self.encoder
-                .encode(&self.i420, frame.timestamp_us, force, &mut self.bitstream)?
-        else {
+            && self
+                .last_keyframe_us
+                .is_none_or(|t| now_us.saturating_sub(t) >= self.cfg.min_keyframe_interval_ms as u64 * 1000);
+        let Some(info) = self.encoder.encode(&self.i420, frame.timestamp_us, force, &mut self.bitstream)? else {
             return Ok(FrameOutcome::Skipped);
         };
         if info.keyframe {
@@ -337,14 +316,8 @@ impl Sender {
         .encode(&mut self.plaintext);
         self.plaintext.extend_from_slice(&self.bitstream);
         let rtp_ts = rtp_timestamp(frame.timestamp_us);
-        seal::stream_metadata(
-            &self.cfg.stream_id,
-            self.cfg.ssrc,
-            rtp_ts,
-            &mut self.metadata,
-        );
-        self.key
-            .seal(&self.metadata, &self.plaintext, &mut self.sealed)?;
+        seal::stream_metadata(&self.cfg.stream_id, self.cfg.ssrc, rtp_ts, &mut self.metadata);
+        self.key.seal(&self.metadata, &self.plaintext, &mut self.sealed)?;
 
         let fields = PacketFields {
             payload_type: self.cfg.payload_type,
@@ -355,45 +328,23 @@ impl Sender {
             descriptor: 0,
         };
         let mut packets = 0;
-        let (history, queue, next_seq, queued) = (
-            &mut self.history,
-            &mut self.queue,
-            &mut self.next_seq,
-            &mut self.queued_bytes,
-        );
+        let (history, queue, next_seq, queued) =
+            (&mut self.history, &mut self.queue, &mut self.next_seq, &mut self.queued_bytes);
         let n = history.len();
-        rtp::packetize(
-            &self.sealed,
-            rtp::max_fragment_bytes(self.cfg.mtu_bytes),
-            |descriptor, marker, chunk| {
-                let seq = *next_seq;
-                *next_seq = seq.wrapping_add(1);
-                let slot = &mut history[seq as usize % n];
-                packet::write_packet(
-                    &PacketFields {
-                        seq,
-                        marker,
-                        descriptor,
-                        ..fields
-                    },
-                    chunk,
-                    &mut slot.data,
-                );
-                slot.seq = seq;
-                slot.in_use = true;
-                slot.first_sent_us = None;
-                queue.push_back(seq);
-                *queued += slot.data.len();
-                packets += 1;
-            },
-        );
+        rtp::packetize(&self.sealed, rtp::max_fragment_bytes(self.cfg.mtu_bytes), |descriptor, marker, chunk| {
+            let seq = *next_seq;
+            *next_seq = seq.wrapping_add(1);
+            let slot = &mut history[seq as usize % n];
+            packet::write_packet(&PacketFields { seq, marker, descriptor, ..fields }, chunk, &mut slot.data);
+            slot.seq = seq;
+            slot.in_use = true;
+            slot.first_sent_us = None;
+            queue.push_back(seq);
+            *queued += slot.data.len();
+            packets += 1;
+        });
         self.stats.frames_sent += 1;
-        Ok(FrameOutcome::Queued {
-            frame_id,
-            keyframe: info.keyframe,
-            encoded_bytes: self.bitstream.len(),
-            packets,
-        })
+        Ok(FrameOutcome::Queued { frame_id, keyframe: info.keyframe, encoded_bytes: self.bitstream.len(), packets })
     }
 
     /// Handles one RTCP datagram from the hub: NACKs queue retransmissions, PLIs ask for a
@@ -404,14 +355,11 @@ impl Sender {
             match fb {
                 Ok(rtcp::Feedback::Nack { media_ssrc, items }) if media_ssrc == self.cfg.ssrc => {
                     let max_age = self.cfg.max_retransmit_age_ms as u64 * 1000;
-                    let (history, rtx, stats) =
-                        (&self.history, &mut self.rtx_queue, &mut self.stats);
+                    let (history, rtx, stats) = (&self.history, &mut self.rtx_queue, &mut self.stats);
                     rtcp::nack_seqs(items, |seq| {
                         stats.nacks_received += 1;
                         let slot = &history[seq as usize % history.len()];
-                        let fresh = slot
-                            .first_sent_us
-                            .is_some_and(|t| now_us.saturating_sub(t) <= max_age);
+                        let fresh = slot.first_sent_us.is_some_and(|t| now_us.saturating_sub(t) <= max_age);
                         if slot.in_use && slot.seq == seq && fresh && !rtx.contains(&seq) {
                             rtx.push_back(seq);
                         }

@@ -7,24 +7,15 @@ use std::process::Command;
 
 /// Builds the example with this test's profile and returns its path.
 fn example() -> PathBuf {
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(root)
-        .args(["build", "--quiet", "--example", "camera_to_hub"]);
+    cmd.current_dir(root).args(["build", "--quiet", "--example", "camera_to_hub"]);
     if profile == "release" {
         cmd.arg("--release");
     }
-    assert!(
-        cmd.status().expect("cargo runs").success(),
-        "building the example failed"
-    );
+    assert!(cmd.status().expect("cargo runs").success(), "building the example failed");
     target.join(profile).join("examples/camera_to_hub")
 }
 
@@ -42,15 +33,7 @@ fn example_writes_report_bitstream_and_pcap_that_tools_accept() {
     std::fs::create_dir_all(&dir).unwrap();
     let (report, out, pcap) = (dir.join("r.json"), dir.join("o.h264"), dir.join("o.pcap"));
     let st = Command::new(example())
-        .args([
-            "--seconds",
-            "2",
-            "--loss",
-            "0.03",
-            "--seed",
-            "3",
-            "--report",
-        ])
+        .args(["--seconds", "2", "--loss", "0.03", "--seed", "3", "--report"])
         .arg(&report)
         .arg("--out")
         .arg(&out)
@@ -58,15 +41,10 @@ fn example_writes_report_bitstream_and_pcap_that_tools_accept() {
         .arg(&pcap)
         .output()
         .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
     let text = String::from_utf8_lossy(&st.stdout);
     assert!(text.contains("displayed"), "{text}");
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     for key in [
         "codec",
         "seconds",
@@ -100,37 +78,19 @@ fn example_writes_report_bitstream_and_pcap_that_tools_accept() {
     if have("ffprobe") {
         let o = Command::new("ffprobe")
             .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
-            .args([
-                "-show_entries",
-                "stream=codec_name,nb_read_frames",
-                "-of",
-                "csv=p=0",
-            ])
+            .args(["-show_entries", "stream=codec_name,nb_read_frames", "-of", "csv=p=0"])
             .arg(&out)
             .output()
             .unwrap();
         let s = String::from_utf8_lossy(&o.stdout);
-        assert!(
-            o.status.success() && o.stderr.is_empty(),
-            "{s} {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert!(o.status.success() && o.stderr.is_empty(), "{s} {}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(s.trim(), format!("h264,{displayed}"));
     }
     if have("tshark") {
         let o = Command::new("tshark")
             .args(["-r"])
             .arg(&pcap)
-            .args([
-                "-d",
-                "udp.port==5004,rtp",
-                "-d",
-                "udp.port==5005,rtcp",
-                "-T",
-                "fields",
-                "-e",
-                "frame.protocols",
-            ])
+            .args(["-d", "udp.port==5004,rtp", "-d", "udp.port==5005,rtcp", "-T", "fields", "-e", "frame.protocols"])
             .args(["-e", "rtcp.rtpfb.fmt", "-e", "_ws.malformed"])
             .output()
             .unwrap();
@@ -139,14 +99,8 @@ fn example_writes_report_bitstream_and_pcap_that_tools_accept() {
         let rtp = s.lines().filter(|l| l.contains(":rtp")).count();
         let rtcp = s.lines().filter(|l| l.contains(":rtcp")).count();
         assert!(rtp > 100 && rtcp > 0, "rtp {rtp}, rtcp {rtcp}");
-        assert!(
-            !s.contains("malformed") && !s.contains("_ws.malformed"),
-            "{s}"
-        );
-        let nacks = s
-            .lines()
-            .filter(|l| l.contains(":rtcp") && l.split('\t').nth(1) == Some("1"))
-            .count();
+        assert!(!s.contains("malformed") && !s.contains("_ws.malformed"), "{s}");
+        let nacks = s.lines().filter(|l| l.contains(":rtcp") && l.split('\t').nth(1) == Some("1")).count();
         assert!(nacks > 0, "generic NACKs dissected");
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -11,11 +11,7 @@ fn root() -> &'static Path {
 
 /// Builds libsealcam.a with the same profile as this test and returns its directory.
 fn build_staticlib() -> PathBuf {
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(root()).args(["build", "--lib", "--quiet"]);
     if profile == "release" {
@@ -23,8 +19,7 @@ fn build_staticlib() -> PathBuf {
     }
     let st = cmd.status().expect("cargo runs");
     assert!(st.success(), "cargo build --lib failed");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
     target.join(profile)
 }
 
@@ -44,15 +39,7 @@ fn c_sender_streams_to_c_receiver_intact() {
     let libdir = build_staticlib();
     let exe = std::env::temp_dir().join(format!("sealcam-ffi-stream-{}", std::process::id()));
     run(Command::new("gcc")
-        .args([
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-g",
-            "-I",
-        ])
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-I"])
         .arg(root().join("include"))
         .arg(root().join("ffi-tests/stream.c"))
         .arg(libdir.join("libsealcam.a"))
@@ -62,12 +49,7 @@ fn c_sender_streams_to_c_receiver_intact() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("all checks passed"));
     if Command::new("valgrind").arg("--version").output().is_ok() {
         run(Command::new("valgrind")
-            .args([
-                "--quiet",
-                "--error-exitcode=1",
-                "--leak-check=full",
-                "--errors-for-leak-kinds=definite",
-            ])
+            .args(["--quiet", "--error-exitcode=1", "--leak-check=full", "--errors-for-leak-kinds=definite"])
             .arg(&exe));
     } else {
         eprintln!("valgrind not installed: skipped the memory check of the C client");
@@ -78,15 +60,7 @@ fn c_sender_streams_to_c_receiver_intact() {
 #[test]
 fn header_compiles_as_cpp() {
     run(Command::new("g++")
-        .args([
-            "-std=c++17",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-fsyntax-only",
-            "-I",
-        ])
+        .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only", "-I"])
         .arg(root().join("include"))
         .arg(root().join("ffi-tests/header.cpp")));
 }

@@ -41,22 +41,14 @@ fn generate() -> String {
     use cbindgen::ItemType;
     use sealcam::ffi::*;
     // Only the C API's own items: the crate's other public constants are Rust API.
-    c.export.item_types = vec![
-        ItemType::Enums,
-        ItemType::Structs,
-        ItemType::OpaqueItems,
-        ItemType::Functions,
-        ItemType::Typedefs,
-    ];
+    c.export.item_types =
+        vec![ItemType::Enums, ItemType::Structs, ItemType::OpaqueItems, ItemType::Functions, ItemType::Typedefs];
     c.export.exclude = vec!["DropReason".into()];
     let defines = [
         ("SEALCAM_VERSION_MAJOR", SEALCAM_VERSION_MAJOR.to_string()),
         ("SEALCAM_VERSION_MINOR", SEALCAM_VERSION_MINOR.to_string()),
         ("SEALCAM_VERSION_PATCH", SEALCAM_VERSION_PATCH.to_string()),
-        (
-            "SEALCAM_VERSION_STRING",
-            format!("\"{}\"", env!("CARGO_PKG_VERSION")),
-        ),
+        ("SEALCAM_VERSION_STRING", format!("\"{}\"", env!("CARGO_PKG_VERSION"))),
         ("SEALCAM_FORMAT_I420", SEALCAM_FORMAT_I420.to_string()),
         ("SEALCAM_FORMAT_NV12", SEALCAM_FORMAT_NV12.to_string()),
         ("SEALCAM_CODEC_H264", SEALCAM_CODEC_H264.to_string()),

@@ -89,8 +89,8 @@ impl Pair {
 fn clean_link_delivers_every_frame_decoded_with_sane_psnr() {
     let mut sc = Scenario::simple(3.0, 4_000_000, 20, 300, 0.0, 1);
     sc.bitrate_bps = 1_500_000;
-    let mut scene = SyntheticScene::new(320, 240, 30.0).unwrap();
-    let r = sc.run(&mut scene, &mut NoTap).unwrap();
+    let scene = SyntheticScene::new(320, 240, 30.0).unwrap();
+    let r = sc.run(vec![Box::new(scene)], &mut NoTap).unwrap();
     assert_eq!(r.frames_captured, 90);
     assert_eq!(r.frames_displayed, 90, "{r:?}");
     assert_eq!(r.corrupt_frames_displayed, 0);
@@ -118,10 +118,7 @@ fn frame_sealed_for_stream_a_is_never_output_by_stream_b() {
     let (_, pk) = q.next_packets();
     q.deliver(&pk);
     assert!(q.outputs().is_empty());
-    assert_eq!(
-        q.rx.stats().rejected.get(DropReason::UnknownStream),
-        pk.len() as u64
-    );
+    assert_eq!(q.rx.stats().rejected.get(DropReason::UnknownStream), pk.len() as u64);
 }
 
 #[test]
@@ -172,10 +169,7 @@ fn unrepaired_loss_stops_output_until_a_keyframe_after_pli() {
         let (_, pk) = p.next_packets();
         p.deliver(&pk);
     }
-    assert!(
-        p.outputs().is_empty(),
-        "nothing after a broken reference is output"
-    );
+    assert!(p.outputs().is_empty(), "nothing after a broken reference is output");
     // Time passes beyond the receiver's wait: the chain is declared broken, PLI goes out.
     let later = p.now() + 500_000;
     p.rx.handle_timeout(later);
@@ -191,10 +185,7 @@ fn unrepaired_loss_stops_output_until_a_keyframe_after_pli() {
     assert_eq!(plis, 1);
     p.n += 15; // the camera's clock moves on too
     let (out, pk) = p.next_packets();
-    assert!(
-        matches!(out, FrameOutcome::Queued { keyframe: true, .. }),
-        "{out:?}"
-    );
+    assert!(matches!(out, FrameOutcome::Queued { keyframe: true, .. }), "{out:?}");
     p.deliver(&pk);
     let (_, pk) = p.next_packets();
     p.deliver(&pk);
@@ -242,10 +233,7 @@ fn bad_capture_input_gets_an_error_and_changes_nothing() {
         CaptureFrame::nv12(64, 64, &y, 64, &c, 31, 0),         // chroma stride short
     ];
     for f in cases {
-        assert!(
-            matches!(tx.push_frame(0, &f), Err(Error::InvalidInput(_))),
-            "{f:?}"
-        );
+        assert!(matches!(tx.push_frame(0, &f), Err(Error::InvalidInput(_))), "{f:?}");
     }
     assert_eq!(tx.stats(), Default::default());
     assert!(tx.poll_timeout().is_none());

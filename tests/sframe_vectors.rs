@@ -10,10 +10,7 @@ fn vectors() -> Value {
 
 fn hex(v: &Value) -> Vec<u8> {
     let s = v.as_str().expect("hex string");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
 }
 
 #[test]
@@ -22,10 +19,7 @@ fn every_rfc9605_header_vector_encodes_and_decodes() {
     let headers = v["header"].as_array().unwrap();
     assert_eq!(headers.len(), 289);
     for h in headers {
-        let hdr = Header {
-            kid: h["kid"].as_u64().unwrap(),
-            ctr: h["ctr"].as_u64().unwrap(),
-        };
+        let hdr = Header { kid: h["kid"].as_u64().unwrap(), ctr: h["ctr"].as_u64().unwrap() };
         let mut out = Vec::new();
         hdr.encode(&mut out);
         assert_eq!(out, hex(&h["encoded"]), "{hdr:?}");
@@ -46,9 +40,7 @@ fn every_rfc9605_sframe_vector_seals_and_opens() {
         let metadata = hex(&c["metadata"]);
         let pt = hex(&c["pt"]);
         let ct = hex(&c["ct"]);
-        let mut k = SealKey::new(suite, kid, &base_key)
-            .unwrap()
-            .starting_at(ctr);
+        let mut k = SealKey::new(suite, kid, &base_key).unwrap().starting_at(ctr);
         let mut out = Vec::new();
         k.seal(&metadata, &pt, &mut out).unwrap();
         assert_eq!(out, ct, "suite {suite:?}");

@@ -18,10 +18,7 @@ pub struct Pacer {
 impl Pacer {
     /// A pacer at `rate_bps` (at least 1 kbit/s).
     pub fn new(rate_bps: u64) -> Self {
-        Pacer {
-            rate_bps: rate_bps.max(1000),
-            next_send_us: 0,
-        }
+        Pacer { rate_bps: rate_bps.max(1000), next_send_us: 0 }
     }
 
     /// Changes the rate for packets not yet sent.

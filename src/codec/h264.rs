@@ -5,14 +5,11 @@
 use std::ffi::c_void;
 
 use openh264::encoder::{
-    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod,
-    RateControlMode, UsageType,
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode, UsageType,
 };
 use openh264::formats::YUVSource;
 use openh264::OpenH264API;
-use openh264_sys2::{
-    SBitrateInfo, ENCODER_OPTION_BITRATE, ENCODER_OPTION_FRAME_RATE, SPATIAL_LAYER_ALL,
-};
+use openh264_sys2::{SBitrateInfo, ENCODER_OPTION_BITRATE, ENCODER_OPTION_FRAME_RATE, SPATIAL_LAYER_ALL};
 
 use super::{Codec, EncodedInfo, RateSettings, VideoEncoder};
 use crate::error::{invalid, Error, Result};
@@ -71,18 +68,11 @@ impl H264Encoder {
             .complexity(Complexity::Low)
             .background_detection(false)
             .scene_change_detect(false)
-            .intra_frame_period(IntraFramePeriod::from_num_frames(
-                s.keyframe_interval_frames,
-            ))
+            .intra_frame_period(IntraFramePeriod::from_num_frames(s.keyframe_interval_frames))
             .num_threads(s.threads.max(1));
         let inner = Encoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(|e| Error::Codec(format!("openh264 encoder: {e}")))?;
-        Ok(H264Encoder {
-            inner,
-            rates: s.rates,
-            applied: None,
-            size: None,
-        })
+        Ok(H264Encoder { inner, rates: s.rates, applied: None, size: None })
     }
 
     fn apply_rates(&mut self) -> Result<()> {
@@ -90,10 +80,7 @@ impl H264Encoder {
             return Ok(());
         }
         let raw = unsafe { self.inner.raw_api() };
-        let mut br = SBitrateInfo {
-            iLayer: SPATIAL_LAYER_ALL,
-            iBitrate: self.rates.bitrate_bps as i32,
-        };
+        let mut br = SBitrateInfo { iLayer: SPATIAL_LAYER_ALL, iBitrate: self.rates.bitrate_bps as i32 };
         let mut fps: f32 = self.rates.framerate_fps;
         // SAFETY: the encoder is initialised (a frame was encoded), and both options take a
         // pointer to the type given here, which lives across the call.
@@ -104,9 +91,7 @@ impl H264Encoder {
             )
         };
         if a != 0 || b != 0 {
-            return Err(Error::Codec(format!(
-                "openh264 SetOption failed ({a}, {b})"
-            )));
+            return Err(Error::Codec(format!("openh264 SetOption failed ({a}, {b})")));
         }
         self.applied = Some(self.rates);
         Ok(())
@@ -115,16 +100,10 @@ impl H264Encoder {
 
 fn check_rates(r: RateSettings) -> Result<()> {
     if !(10_000..=100_000_000).contains(&r.bitrate_bps) {
-        return Err(invalid!(
-            "bitrate {} bit/s is outside 10 kbit/s to 100 Mbit/s",
-            r.bitrate_bps
-        ));
+        return Err(invalid!("bitrate {} bit/s is outside 10 kbit/s to 100 Mbit/s", r.bitrate_bps));
     }
     if !(r.framerate_fps >= 1.0 && r.framerate_fps <= 240.0) {
-        return Err(invalid!(
-            "frame rate {} is outside 1 to 240 fps",
-            r.framerate_fps
-        ));
+        return Err(invalid!("frame rate {} is outside 1 to 240 fps", r.framerate_fps));
     }
     Ok(())
 }
@@ -143,9 +122,7 @@ impl VideoEncoder for H264Encoder {
     ) -> Result<Option<EncodedInfo>> {
         let (w, h) = (frame.width(), frame.height());
         if w % 2 != 0 || h % 2 != 0 || w < 16 || h < 16 {
-            return Err(invalid!(
-                "H.264 needs even dimensions of at least 16x16, got {w}x{h}"
-            ));
+            return Err(invalid!("H.264 needs even dimensions of at least 16x16, got {w}x{h}"));
         }
         let resized = self.size.is_some_and(|s| s != (w, h));
         if self.size.is_some() {
@@ -155,10 +132,7 @@ impl VideoEncoder for H264Encoder {
             }
         }
         let ts = openh264::Timestamp::from_millis(timestamp_us / 1000);
-        let bs = self
-            .inner
-            .encode_at(&Yuv(frame), ts)
-            .map_err(|e| Error::Codec(format!("openh264 encode: {e}")))?;
+        let bs = self.inner.encode_at(&Yuv(frame), ts).map_err(|e| Error::Codec(format!("openh264 encode: {e}")))?;
         let ft = bs.frame_type();
         out.clear();
         bs.write_vec(out);
@@ -210,10 +184,7 @@ impl H264Decoder {
     /// Decodes one access unit; writes the picture into `out` and returns `true` when one
     /// is ready.
     pub fn decode(&mut self, access_unit: &[u8], out: &mut I420Buffer) -> Result<bool> {
-        let pic = self
-            .inner
-            .decode(access_unit)
-            .map_err(|e| Error::Codec(format!("openh264 decode: {e}")))?;
+        let pic = self.inner.decode(access_unit).map_err(|e| Error::Codec(format!("openh264 decode: {e}")))?;
         let Some(pic) = pic else { return Ok(false) };
         let (w, h) = pic.dimensions();
         let (ys, us, vs) = pic.strides();

@@ -19,33 +19,11 @@ pub fn to_i420(src: &CaptureFrame<'_>, dst: &mut I420Buffer) -> Result<()> {
     copy_plane(src.planes[0].data, src.planes[0].stride, dy, y_stride, w, h);
     match src.format {
         PixelFormat::I420 => {
-            copy_plane(
-                src.planes[1].data,
-                src.planes[1].stride,
-                du,
-                uv_stride,
-                cw,
-                ch,
-            );
-            copy_plane(
-                src.planes[2].data,
-                src.planes[2].stride,
-                dv,
-                uv_stride,
-                cw,
-                ch,
-            );
+            copy_plane(src.planes[1].data, src.planes[1].stride, du, uv_stride, cw, ch);
+            copy_plane(src.planes[2].data, src.planes[2].stride, dv, uv_stride, cw, ch);
         }
         PixelFormat::Nv12 => {
-            deinterleave_plane(
-                src.planes[1].data,
-                src.planes[1].stride,
-                du,
-                dv,
-                uv_stride,
-                cw,
-                ch,
-            );
+            deinterleave_plane(src.planes[1].data, src.planes[1].stride, du, dv, uv_stride, cw, ch);
         }
     }
     Ok(())
@@ -92,9 +70,7 @@ mod tests {
     use super::*;
 
     fn pattern(n: usize, seed: u8) -> Vec<u8> {
-        (0..n)
-            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-            .collect()
+        (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
     }
 
     #[test]

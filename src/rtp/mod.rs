@@ -55,14 +55,7 @@ mod tests {
         let mut seq = seq0;
         packetize(sframe, frag, |descriptor, marker, chunk| {
             let mut p = Vec::new();
-            let f = PacketFields {
-                payload_type: 96,
-                seq,
-                timestamp: ts,
-                ssrc: 5,
-                marker,
-                descriptor,
-            };
+            let f = PacketFields { payload_type: 96, seq, timestamp: ts, ssrc: 5, marker, descriptor };
             packet::write_packet(&f, chunk, &mut p);
             out.push(p);
             seq = seq.wrapping_add(1);
@@ -87,7 +80,7 @@ mod tests {
         let mut done = 0;
         for p in &pk {
             let v = RtpView::parse(p).unwrap();
-            let e = r.insert(&v).unwrap();
+            let (e, _) = r.insert(0, &v).unwrap();
             if r.take_frame(e, &mut out).is_some() {
                 done += 1;
                 assert_eq!(out, frame);
@@ -95,7 +88,7 @@ mod tests {
         }
         assert_eq!(done, 1);
         let v = RtpView::parse(&pk[0]).unwrap();
-        assert_eq!(r.insert(&v), Err(reassembly::Refusal::Duplicate));
+        assert_eq!(r.insert(0, &v), Err(reassembly::Refusal::Duplicate));
     }
 
     #[test]
@@ -104,9 +97,9 @@ mod tests {
         let b = packets_of(&[2u8; 3000], 10, 200, 1200);
         let mut r = Reassembler::new(64, 1500, 1 << 20);
         let mut out = Vec::new();
-        let e0 = r.insert(&RtpView::parse(&a[0]).unwrap()).unwrap();
-        r.insert(&RtpView::parse(&b[1]).unwrap()).unwrap();
-        let e2 = r.insert(&RtpView::parse(&a[2]).unwrap()).unwrap();
+        let (e0, _) = r.insert(0, &RtpView::parse(&a[0]).unwrap()).unwrap();
+        r.insert(0, &RtpView::parse(&b[1]).unwrap()).unwrap();
+        let (e2, _) = r.insert(0, &RtpView::parse(&a[2]).unwrap()).unwrap();
         assert!(r.take_frame(e0, &mut out).is_none());
         assert!(r.take_frame(e2, &mut out).is_none());
     }

@@ -13,6 +13,9 @@ struct Missing {
     sends: u32,
 }
 
+/// Default wait before the first NACK of a gap.
+pub const DEFAULT_REORDER_WAIT_US: u64 = 10_000;
+
 /// The missing-packet list.
 #[derive(Debug)]
 pub struct NackTracker {
@@ -27,6 +30,9 @@ pub struct NackTracker {
     pub max_sends: u32,
     /// Age after which a missing packet is no longer asked for.
     pub max_age_us: u64,
+    /// Wait before the first NACK of a gap, so that packets merely reordered by a few
+    /// milliseconds are not retransmitted.
+    pub reorder_wait_us: u64,
 }
 
 impl NackTracker {
@@ -37,6 +43,7 @@ impl NackTracker {
             capacity,
             retry_interval_us,
             rtt_us: None,
+            reorder_wait_us: DEFAULT_REORDER_WAIT_US,
             max_sends,
             max_age_us,
         }
@@ -61,7 +68,7 @@ impl NackTracker {
                 }
             }
             _ => {
-                if let Some(m) = self.remove(ext) {
+                if let Some(m) = self.take(ext) {
                     if let Some(sent) = m.first_sent_us {
                         // From the first NACK: an upper bound when retries were sent, which
                         // errs towards fewer duplicate retransmissions.
@@ -73,16 +80,24 @@ impl NackTracker {
         }
     }
 
-    /// Stops asking for `ext`.
-    fn remove(&mut self, ext: u64) -> Option<Missing> {
+    /// Stops asking for `ext` (it arrived).
+    pub fn remove(&mut self, ext: u64) {
+        self.take(ext);
+    }
+
+    fn take(&mut self, ext: u64) -> Option<Missing> {
         let i = self.missing.iter().position(|m| m.ext == ext)?;
         self.missing.remove(i)
     }
 
+    /// The measured repair round trip (NACK to repaired packet), if any repair happened.
+    pub fn rtt_us(&self) -> Option<u64> {
+        self.rtt_us
+    }
+
     /// The current retry interval.
     pub fn retry_us(&self) -> u64 {
-        self.retry_interval_us
-            .max(self.rtt_us.map_or(0, |r| r * 9 / 8))
+        self.retry_interval_us.max(self.rtt_us.map_or(0, |r| r * 9 / 8))
     }
 
     /// Asks again for packets whose frame failed (for example a forged packet took a
@@ -94,16 +109,12 @@ impl NackTracker {
         if self.missing.len() == self.capacity {
             self.missing.pop_front();
         }
-        let at = self
-            .missing
-            .iter()
-            .position(|m| m.ext > ext)
-            .unwrap_or(self.missing.len());
+        let at = self.missing.iter().position(|m| m.ext > ext).unwrap_or(self.missing.len());
         self.missing.insert(
             at,
             Missing {
                 ext,
-                first_seen_us: now_us,
+                first_seen_us: now_us.saturating_sub(self.reorder_wait_us),
                 first_sent_us: None,
                 last_sent_us: None,
                 sends: 0,
@@ -122,10 +133,13 @@ impl NackTracker {
     /// sent. Entries past their age or send budget are dropped.
     pub fn due(&mut self, now_us: u64, out: &mut Vec<u16>) {
         let (max_age, max_sends, retry) = (self.max_age_us, self.max_sends, self.retry_us());
-        self.missing
-            .retain(|m| now_us.saturating_sub(m.first_seen_us) <= max_age && m.sends < max_sends);
+        self.missing.retain(|m| now_us.saturating_sub(m.first_seen_us) <= max_age && m.sends < max_sends);
         for m in self.missing.iter_mut() {
-            if m.last_sent_us.is_none_or(|t| now_us >= t + retry) {
+            let due = match m.last_sent_us {
+                None => now_us >= m.first_seen_us + self.reorder_wait_us,
+                Some(t) => now_us >= t + retry,
+            };
+            if due {
                 m.last_sent_us = Some(now_us);
                 m.first_sent_us.get_or_insert(now_us);
                 m.sends += 1;
@@ -138,10 +152,7 @@ impl NackTracker {
     pub fn next_due_us(&self) -> Option<u64> {
         self.missing
             .iter()
-            .map(|m| {
-                m.last_sent_us
-                    .map_or(m.first_seen_us, |t| t + self.retry_us())
-            })
+            .map(|m| m.last_sent_us.map_or(m.first_seen_us + self.reorder_wait_us, |t| t + self.retry_us()))
             .min()
     }
 
@@ -163,6 +174,7 @@ mod tests {
     #[test]
     fn gap_is_nacked_then_retried_then_given_up() {
         let mut t = NackTracker::new(8, 100, 2, 10_000);
+        t.reorder_wait_us = 0;
         t.on_packet(10, Some(7), 0);
         let mut out = Vec::new();
         t.due(0, &mut out);

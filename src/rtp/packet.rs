@@ -78,14 +78,10 @@ impl<'a> RtpView<'a> {
         }
         let mut twcc_seq = None;
         if has_ext {
-            let h = data
-                .get(pos..pos + 4)
-                .ok_or(Error::Malformed("RTP extension truncated"))?;
+            let h = data.get(pos..pos + 4).ok_or(Error::Malformed("RTP extension truncated"))?;
             let profile = u16::from_be_bytes([h[0], h[1]]);
             let words = u16::from_be_bytes([h[2], h[3]]) as usize;
-            let ext = data
-                .get(pos + 4..pos + 4 + 4 * words)
-                .ok_or(Error::Malformed("RTP extension truncated"))?;
+            let ext = data.get(pos + 4..pos + 4 + 4 * words).ok_or(Error::Malformed("RTP extension truncated"))?;
             twcc_seq = find_twcc(profile, ext)?;
             pos += 4 + 4 * words;
             if pos > end {
@@ -125,9 +121,7 @@ fn find_twcc(profile: u16, ext: &[u8]) -> Result<Option<u16>> {
                 break;
             }
             let len = (b & 0x0f) as usize + 1;
-            let v = ext
-                .get(i + 1..i + 1 + len)
-                .ok_or(Error::Malformed("RTP extension element"))?;
+            let v = ext.get(i + 1..i + 1 + len).ok_or(Error::Malformed("RTP extension element"))?;
             if id == TWCC_EXT_ID && len == 2 {
                 found = Some(u16::from_be_bytes([v[0], v[1]]));
             }
@@ -139,14 +133,8 @@ fn find_twcc(profile: u16, ext: &[u8]) -> Result<Option<u16>> {
                 i += 1;
                 continue;
             }
-            let (id, len) = (
-                ext[i],
-                *ext.get(i + 1)
-                    .ok_or(Error::Malformed("RTP extension element"))? as usize,
-            );
-            let v = ext
-                .get(i + 2..i + 2 + len)
-                .ok_or(Error::Malformed("RTP extension element"))?;
+            let (id, len) = (ext[i], *ext.get(i + 1).ok_or(Error::Malformed("RTP extension element"))? as usize);
+            let v = ext.get(i + 2..i + 2 + len).ok_or(Error::Malformed("RTP extension element"))?;
             if id == TWCC_EXT_ID && len == 2 {
                 found = Some(u16::from_be_bytes([v[0], v[1]]));
             }
@@ -240,10 +228,7 @@ mod tests {
         write_packet(&f, b"abc", &mut p);
         set_twcc_seq(&mut p, 513);
         let v = RtpView::parse(&p).unwrap();
-        assert_eq!(
-            (v.seq, v.timestamp, v.ssrc, v.marker, v.payload_type),
-            (65535, 123456, 0xdeadbeef, true, 96)
-        );
+        assert_eq!((v.seq, v.timestamp, v.ssrc, v.marker, v.payload_type), (65535, 123456, 0xdeadbeef, true, 96));
         assert_eq!(v.twcc_seq, Some(513));
         assert_eq!(v.payload, &[DESC_START | DESC_END, b'a', b'b', b'c']);
         assert_eq!(p.len(), PACKET_OVERHEAD_BYTES + 3);
@@ -251,14 +236,7 @@ mod tests {
 
     #[test]
     fn truncated_packets_are_malformed_not_panics() {
-        let f = PacketFields {
-            payload_type: 96,
-            seq: 1,
-            timestamp: 2,
-            ssrc: 3,
-            marker: false,
-            descriptor: 0,
-        };
+        let f = PacketFields { payload_type: 96, seq: 1, timestamp: 2, ssrc: 3, marker: false, descriptor: 0 };
         let mut p = Vec::new();
         write_packet(&f, b"xyz", &mut p);
         for n in 0..p.len() {

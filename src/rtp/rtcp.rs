@@ -15,14 +15,7 @@ pub const FMT_PLI: u8 = 1;
 /// Most NACK items (PID + BLP) written into one packet.
 pub const MAX_NACK_ITEMS: usize = 64;
 
-fn write_common(
-    fmt: u8,
-    pt: u8,
-    words_after_header: usize,
-    sender: u32,
-    media: u32,
-    out: &mut Vec<u8>,
-) {
+fn write_common(fmt: u8, pt: u8, words_after_header: usize, sender: u32, media: u32, out: &mut Vec<u8>) {
     out.push(0x80 | fmt);
     out.push(pt);
     out.extend_from_slice(&((words_after_header) as u16).to_be_bytes());
@@ -128,20 +121,12 @@ pub fn parse(data: &[u8]) -> impl Iterator<Item = Result<Feedback<'_>>> {
         let (fmt, pt) = (rest[0] & 0x1f, rest[1]);
         let body = &rest[4..len];
         let media = || -> Result<u32> {
-            let b = body
-                .get(4..8)
-                .ok_or(Error::Malformed("RTCP feedback too short"))?;
+            let b = body.get(4..8).ok_or(Error::Malformed("RTCP feedback too short"))?;
             Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
         };
         Some(match (pt, fmt) {
-            (PT_RTPFB, FMT_NACK) => media().map(|media_ssrc| Feedback::Nack {
-                media_ssrc,
-                items: &body[8..],
-            }),
-            (PT_RTPFB, 15) => media().map(|media_ssrc| Feedback::TransportCc {
-                media_ssrc,
-                fci: &body[8..],
-            }),
+            (PT_RTPFB, FMT_NACK) => media().map(|media_ssrc| Feedback::Nack { media_ssrc, items: &body[8..] }),
+            (PT_RTPFB, 15) => media().map(|media_ssrc| Feedback::TransportCc { media_ssrc, fci: &body[8..] }),
             (PT_PSFB, FMT_PLI) => media().map(|media_ssrc| Feedback::Pli { media_ssrc }),
             _ => Ok(Feedback::Other),
         })

@@ -71,11 +71,7 @@ impl CipherSuite {
 pub(crate) enum Aead {
     Gcm128(Box<Aes128Gcm>),
     Gcm256(Box<Aes256Gcm>),
-    CtrHmac {
-        enc_key: Zeroizing<[u8; 16]>,
-        auth_key: Zeroizing<[u8; 32]>,
-        tag_bytes: usize,
-    },
+    CtrHmac { enc_key: Zeroizing<[u8; 16]>, auth_key: Zeroizing<[u8; 32]>, tag_bytes: usize },
 }
 
 impl Aead {
@@ -95,11 +91,7 @@ impl Aead {
                 let mut auth_key = Zeroizing::new([0u8; 32]);
                 enc_key.copy_from_slice(&key[..16]);
                 auth_key.copy_from_slice(&key[16..]);
-                Aead::CtrHmac {
-                    enc_key,
-                    auth_key,
-                    tag_bytes: suite.tag_bytes(),
-                }
+                Aead::CtrHmac { enc_key, auth_key, tag_bytes: suite.tag_bytes() }
             }
         })
     }
@@ -127,11 +119,7 @@ impl Aead {
                 tag.copy_from_slice(&t);
                 Ok(16)
             }
-            Aead::CtrHmac {
-                enc_key,
-                auth_key,
-                tag_bytes,
-            } => {
+            Aead::CtrHmac { enc_key, auth_key, tag_bytes } => {
                 ctr_apply(enc_key, nonce, buf);
                 let full = ctr_hmac_tag(auth_key, *tag_bytes, nonce, aad, buf);
                 tag[..*tag_bytes].copy_from_slice(&full[..*tag_bytes]);
@@ -150,17 +138,13 @@ impl Aead {
         tag: &[u8],
     ) -> Result<()> {
         match self {
-            Aead::Gcm128(c) => c
-                .decrypt_in_place_detached(nonce.into(), aad, buf, tag.into())
-                .map_err(|_| Error::AuthenticationFailed),
-            Aead::Gcm256(c) => c
-                .decrypt_in_place_detached(nonce.into(), aad, buf, tag.into())
-                .map_err(|_| Error::AuthenticationFailed),
-            Aead::CtrHmac {
-                enc_key,
-                auth_key,
-                tag_bytes,
-            } => {
+            Aead::Gcm128(c) => {
+                c.decrypt_in_place_detached(nonce.into(), aad, buf, tag.into()).map_err(|_| Error::AuthenticationFailed)
+            }
+            Aead::Gcm256(c) => {
+                c.decrypt_in_place_detached(nonce.into(), aad, buf, tag.into()).map_err(|_| Error::AuthenticationFailed)
+            }
+            Aead::CtrHmac { enc_key, auth_key, tag_bytes } => {
                 let full = ctr_hmac_tag(auth_key, *tag_bytes, nonce, aad, buf);
                 use subtle::ConstantTimeEq;
                 if !bool::from(full[..*tag_bytes].ct_eq(tag)) {
@@ -189,15 +173,8 @@ fn ctr_apply(key: &[u8; 16], nonce: &[u8; NONCE_BYTES], buf: &mut [u8]) {
 }
 
 /// HMAC-SHA256 over `len(aad) || len(ct) || Nt || nonce || aad || ct` (RFC 9605 4.5.1).
-fn ctr_hmac_tag(
-    auth_key: &[u8; 32],
-    tag_bytes: usize,
-    nonce: &[u8; NONCE_BYTES],
-    aad: &[u8],
-    ct: &[u8],
-) -> [u8; 32] {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(auth_key).expect("HMAC takes any key length");
+fn ctr_hmac_tag(auth_key: &[u8; 32], tag_bytes: usize, nonce: &[u8; NONCE_BYTES], aad: &[u8], ct: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(auth_key).expect("HMAC takes any key length");
     mac.update(&(aad.len() as u64).to_be_bytes());
     mac.update(&(ct.len() as u64).to_be_bytes());
     mac.update(&(tag_bytes as u64).to_be_bytes());
@@ -212,17 +189,13 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
 
     /// The RFC 9605 AES-CTR-HMAC vectors (suites 1-3) exercise the AEAD alone.
     #[test]
     fn rfc9605_aes_ctr_hmac_vectors() {
-        let v: serde_json::Value =
-            serde_json::from_str(include_str!("../../tests/data/sframe-rfc9605.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(include_str!("../../tests/data/sframe-rfc9605.json")).unwrap();
         let cases = v["aes_ctr_hmac"].as_array().unwrap();
         assert_eq!(cases.len(), 3);
         for c in cases {

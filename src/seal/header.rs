@@ -52,9 +52,7 @@ impl Header {
                 return Ok(bits as u64);
             }
             let n = bits as usize + 1;
-            let bytes = data
-                .get(pos..pos + n)
-                .ok_or(Error::Malformed("SFrame header truncated"))?;
+            let bytes = data.get(pos..pos + n).ok_or(Error::Malformed("SFrame header truncated"))?;
             pos += n;
             Ok(bytes.iter().fold(0u64, |acc, b| (acc << 8) | *b as u64))
         };

@@ -78,17 +78,10 @@ fn nonce_for(salt: &[u8; NONCE_BYTES], ctr: u64) -> [u8; NONCE_BYTES] {
 /// Derives one stream's SFrame base key: HKDF-SHA256 with the base secret as input keying
 /// material and `"sealcam stream v1" || len(stream_id) || stream_id || epoch` as info.
 /// Different streams (or epochs) get independent keys even under one base secret.
-pub fn stream_base_key(
-    base_secret: &[u8],
-    stream_id: &[u8],
-    epoch: u64,
-) -> Result<Zeroizing<[u8; 32]>> {
+pub fn stream_base_key(base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Result<Zeroizing<[u8; 32]>> {
     check_stream_id(stream_id)?;
     if base_secret.len() < 16 {
-        return Err(invalid!(
-            "base secret has {} bytes; at least 16 are required",
-            base_secret.len()
-        ));
+        return Err(invalid!("base secret has {} bytes; at least 16 are required", base_secret.len()));
     }
     let hk = Hkdf::<Sha256>::new(Some(b"sealcam stream key salt v1"), base_secret);
     let mut info = Vec::with_capacity(20 + stream_id.len() + 8);
@@ -97,18 +90,14 @@ pub fn stream_base_key(
     info.extend_from_slice(stream_id);
     info.extend_from_slice(&epoch.to_be_bytes());
     let mut out = Zeroizing::new([0u8; 32]);
-    hk.expand(&info, out.as_mut())
-        .map_err(|_| invalid!("HKDF output length"))?;
+    hk.expand(&info, out.as_mut()).map_err(|_| invalid!("HKDF output length"))?;
     Ok(out)
 }
 
 /// Validates a stream identity: 1 to [`MAX_STREAM_ID_BYTES`] bytes.
 pub fn check_stream_id(stream_id: &[u8]) -> Result<()> {
     if stream_id.is_empty() || stream_id.len() > MAX_STREAM_ID_BYTES {
-        return Err(invalid!(
-            "stream id has {} bytes; 1 to {MAX_STREAM_ID_BYTES} are allowed",
-            stream_id.len()
-        ));
+        return Err(invalid!("stream id has {} bytes; 1 to {MAX_STREAM_ID_BYTES} are allowed", stream_id.len()));
     }
     Ok(())
 }
@@ -152,17 +141,8 @@ impl SealKey {
     }
 
     /// The sealing key of one stream at one epoch (the KID is the epoch).
-    pub fn for_stream(
-        suite: CipherSuite,
-        base_secret: &[u8],
-        stream_id: &[u8],
-        epoch: u64,
-    ) -> Result<Self> {
-        SealKey::new(
-            suite,
-            epoch,
-            stream_base_key(base_secret, stream_id, epoch)?.as_ref(),
-        )
+    pub fn for_stream(suite: CipherSuite, base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Result<Self> {
+        SealKey::new(suite, epoch, stream_base_key(base_secret, stream_id, epoch)?.as_ref())
     }
 
     /// Starts counting at `ctr` instead of 0 (the counter still only moves forward).
@@ -195,10 +175,7 @@ impl SealKey {
         if self.next_ctr >= self.ctr_limit {
             return Err(Error::CounterExhausted);
         }
-        let header = Header {
-            kid: self.kid,
-            ctr: self.next_ctr,
-        };
+        let header = Header { kid: self.kid, ctr: self.next_ctr };
         out.clear();
         let hlen = header.encode(out);
         self.aad.clear();
@@ -207,9 +184,7 @@ impl SealKey {
         out.extend_from_slice(plaintext);
         let nonce = nonce_for(&self.salt, header.ctr);
         let mut tag = [0u8; 16];
-        let tlen = self
-            .aead
-            .seal_in_place(&nonce, &self.aad, &mut out[hlen..], &mut tag)?;
+        let tlen = self.aead.seal_in_place(&nonce, &self.aad, &mut out[hlen..], &mut tag)?;
         out.extend_from_slice(&tag[..tlen]);
         self.next_ctr += 1;
         Ok(header)
@@ -246,11 +221,7 @@ impl ReplayWindow {
             }
             Some(h) if ctr > h => {
                 let shift = ctr - h;
-                self.seen = if shift >= REPLAY_WINDOW_FRAMES {
-                    0
-                } else {
-                    self.seen << shift
-                };
+                self.seen = if shift >= REPLAY_WINDOW_FRAMES { 0 } else { self.seen << shift };
                 self.seen |= 1;
                 self.highest = Some(ctr);
             }
@@ -289,17 +260,8 @@ impl OpenKey {
     }
 
     /// The opening key of one stream at one epoch.
-    pub fn for_stream(
-        suite: CipherSuite,
-        base_secret: &[u8],
-        stream_id: &[u8],
-        epoch: u64,
-    ) -> Result<Self> {
-        OpenKey::new(
-            suite,
-            epoch,
-            stream_base_key(base_secret, stream_id, epoch)?.as_ref(),
-        )
+    pub fn for_stream(suite: CipherSuite, base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Result<Self> {
+        OpenKey::new(suite, epoch, stream_base_key(base_secret, stream_id, epoch)?.as_ref())
     }
 
     /// The suite.
@@ -356,10 +318,7 @@ pub struct Keyring {
 impl Keyring {
     /// An empty keyring whose old keys overlap new ones for `overlap_us`.
     pub fn new(overlap_us: u64) -> Self {
-        Keyring {
-            keys: Vec::with_capacity(KEYRING_CAPACITY),
-            overlap_us,
-        }
+        Keyring { keys: Vec::with_capacity(KEYRING_CAPACITY), overlap_us }
     }
 
     /// Installs a key. A key with the same KID is refused; when the ring is full the
@@ -369,9 +328,7 @@ impl Keyring {
             return Err(invalid!("a key for KID {} is already installed", key.kid));
         }
         if self.keys.len() == KEYRING_CAPACITY {
-            let oldest = (0..self.keys.len())
-                .min_by_key(|&i| self.keys[i].0.kid)
-                .expect("ring is full");
+            let oldest = (0..self.keys.len()).min_by_key(|&i| self.keys[i].0.kid).expect("ring is full");
             self.keys.swap_remove(oldest);
         }
         self.keys.push((key, None));
@@ -380,20 +337,10 @@ impl Keyring {
 
     /// Opens an SFrame with the key its KID names (see [`OpenKey::open`]). Authenticating
     /// under the newest key starts the older keys' overlap countdown.
-    pub fn open(
-        &mut self,
-        now_us: u64,
-        metadata: &[u8],
-        sframe: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<Header> {
+    pub fn open(&mut self, now_us: u64, metadata: &[u8], sframe: &[u8], out: &mut Vec<u8>) -> Result<Header> {
         out.clear();
         let (header, _) = Header::decode(sframe)?;
-        let i = self
-            .keys
-            .iter()
-            .position(|(k, _)| k.kid == header.kid)
-            .ok_or(Error::UnknownKey(header.kid))?;
+        let i = self.keys.iter().position(|(k, _)| k.kid == header.kid).ok_or(Error::UnknownKey(header.kid))?;
         let h = self.keys[i].0.open(metadata, sframe, out)?;
         let newest = self.keys.iter().map(|(k, _)| k.kid).max();
         if newest == Some(header.kid) {
@@ -443,10 +390,7 @@ mod tests {
             let last = bad.len() - 1;
             bad[last] ^= 1;
             let mut out = Vec::new();
-            assert_eq!(
-                o.open(&md, &bad, &mut out),
-                Err(Error::AuthenticationFailed)
-            );
+            assert_eq!(o.open(&md, &bad, &mut out), Err(Error::AuthenticationFailed));
             assert!(out.is_empty());
             o.open(&md, &sealed, &mut out).unwrap();
             assert_eq!(out, b"hello frame");
@@ -464,10 +408,7 @@ mod tests {
         let mut sealed = Vec::new();
         a.seal(&md, b"x", &mut sealed).unwrap();
         let mut out = Vec::new();
-        assert_eq!(
-            b.open(&md, &sealed, &mut out),
-            Err(Error::AuthenticationFailed)
-        );
+        assert_eq!(b.open(&md, &sealed, &mut out), Err(Error::AuthenticationFailed));
     }
 
     #[test]
@@ -476,9 +417,7 @@ mod tests {
         let mut k = SealKey::for_stream(suite, SECRET, b"c", 0).unwrap();
         let mut o = OpenKey::for_stream(suite, SECRET, b"c", 0).unwrap();
         let mut forged_key =
-            SealKey::for_stream(suite, b"another secret of 32 bytes......", b"c", 0)
-                .unwrap()
-                .starting_at(1_000_000);
+            SealKey::for_stream(suite, b"another secret of 32 bytes......", b"c", 0).unwrap().starting_at(1_000_000);
         let (mut s1, mut f, mut out) = (Vec::new(), Vec::new(), Vec::new());
         k.seal(b"m", b"real", &mut s1).unwrap();
         forged_key.seal(b"m", b"fake", &mut f).unwrap();
@@ -491,13 +430,9 @@ mod tests {
     fn keyring_overlaps_then_destroys_the_old_epoch() {
         let suite = CipherSuite::AesGcm128Sha256;
         let mut ring = Keyring::new(1000);
-        ring.insert(OpenKey::for_stream(suite, SECRET, b"c", 0).unwrap())
-            .unwrap();
-        ring.insert(OpenKey::for_stream(suite, SECRET, b"c", 1).unwrap())
-            .unwrap();
-        assert!(ring
-            .insert(OpenKey::for_stream(suite, SECRET, b"c", 1).unwrap())
-            .is_err());
+        ring.insert(OpenKey::for_stream(suite, SECRET, b"c", 0).unwrap()).unwrap();
+        ring.insert(OpenKey::for_stream(suite, SECRET, b"c", 1).unwrap()).unwrap();
+        assert!(ring.insert(OpenKey::for_stream(suite, SECRET, b"c", 1).unwrap()).is_err());
         let mut old = SealKey::for_stream(suite, SECRET, b"c", 0).unwrap();
         let mut new = SealKey::for_stream(suite, SECRET, b"c", 1).unwrap();
         let (mut a, mut b, mut out) = (Vec::new(), Vec::new(), Vec::new());
@@ -512,17 +447,12 @@ mod tests {
         assert_eq!(ring.kids().collect::<Vec<_>>(), [1]);
         let mut a2 = Vec::new();
         old.seal(b"m", b"old2", &mut a2).unwrap();
-        assert_eq!(
-            ring.open(1020, b"m", &a2, &mut out),
-            Err(Error::UnknownKey(0))
-        );
+        assert_eq!(ring.open(1020, b"m", &a2, &mut out), Err(Error::UnknownKey(0)));
     }
 
     #[test]
     fn counter_limit_is_enforced() {
-        let mut k = SealKey::for_stream(CipherSuite::AesGcm128Sha256, SECRET, b"c", 0)
-            .unwrap()
-            .with_counter_limit(2);
+        let mut k = SealKey::for_stream(CipherSuite::AesGcm128Sha256, SECRET, b"c", 0).unwrap().with_counter_limit(2);
         let mut out = Vec::new();
         k.seal(b"", b"1", &mut out).unwrap();
         k.seal(b"", b"2", &mut out).unwrap();

@@ -20,12 +20,7 @@ impl Capacity {
     pub fn at(&self, t_us: u64) -> u64 {
         match self {
             Capacity::Fixed(b) => *b,
-            Capacity::Schedule(s) => s
-                .iter()
-                .rev()
-                .find(|(from, _)| *from <= t_us)
-                .or(s.first())
-                .map_or(0, |x| x.1),
+            Capacity::Schedule(s) => s.iter().rev().find(|(from, _)| *from <= t_us).or(s.first()).map_or(0, |x| x.1),
         }
     }
 }
@@ -54,16 +49,7 @@ pub struct LinkConfig {
 impl LinkConfig {
     /// A link with only capacity, delay and queue (no loss or other impairment).
     pub fn new(capacity: Capacity, delay_us: u64, queue_us: u64, seed: u64) -> Self {
-        LinkConfig {
-            capacity,
-            delay_us,
-            queue_us,
-            loss: 0.0,
-            seed,
-            jitter_us: 0,
-            reorder: 0.0,
-            duplicate: 0.0,
-        }
+        LinkConfig { capacity, delay_us, queue_us, loss: 0.0, seed, jitter_us: 0, reorder: 0.0, duplicate: 0.0 }
     }
 }
 
@@ -135,11 +121,7 @@ impl Link {
         let bps = self.cfg.capacity.at(start).max(1000);
         let done = start + (packet.len() as u64 * 8 * 1_000_000).div_ceil(bps);
         self.busy_until_us = done;
-        let copies = if self.cfg.duplicate > 0.0 && self.rng.f64() < self.cfg.duplicate {
-            2
-        } else {
-            1
-        };
+        let copies = if self.cfg.duplicate > 0.0 && self.rng.f64() < self.cfg.duplicate { 2 } else { 1 };
         for _ in 0..copies {
             let mut at = done + self.cfg.delay_us;
             if self.cfg.jitter_us > 0 {
@@ -184,10 +166,7 @@ mod tests {
     use super::*;
 
     fn link(bps: u64, queue_ms: u64, loss: f64) -> Link {
-        Link::new(LinkConfig {
-            loss,
-            ..LinkConfig::new(Capacity::Fixed(bps), 50_000, queue_ms * 1000, 7)
-        })
+        Link::new(LinkConfig { loss, ..LinkConfig::new(Capacity::Fixed(bps), 50_000, queue_ms * 1000, 7) })
     }
 
     #[test]
@@ -216,9 +195,7 @@ mod tests {
             let mut l = link(100_000_000, 1000, 0.1);
             l.cfg.seed = seed;
             l.rng = fastrand::Rng::with_seed(seed);
-            (0..10_000)
-                .filter(|i| l.send(*i * 1000, &[0u8; 100]))
-                .count()
+            (0..10_000).filter(|i| l.send(*i * 1000, &[0u8; 100])).count()
         };
         assert_eq!(count(1), count(1));
         assert!((8800..9200).contains(&count(1)));
@@ -236,9 +213,7 @@ mod tests {
         }
         let mut got = Vec::new();
         while let Some(t) = l.next_delivery_us() {
-            l.deliver(t, |_, p| {
-                got.push(u64::from_be_bytes(p.try_into().unwrap()))
-            });
+            l.deliver(t, |_, p| got.push(u64::from_be_bytes(p.try_into().unwrap())));
         }
         assert_eq!(got.len() as u64, 1000 + l.stats().duplicated);
         assert!(l.stats().duplicated > 50);

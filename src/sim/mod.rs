@@ -4,6 +4,7 @@
 //!
 //! Guarantees: deterministic from the seed; no wall clock, no sockets, no threads.
 
+pub mod adversary;
 pub mod link;
 pub mod pcap;
 pub mod scenario;

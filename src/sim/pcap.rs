@@ -33,27 +33,14 @@ impl<W: Write> PcapWriter<W> {
         out.write_all(&0u32.to_le_bytes())?;
         out.write_all(&65535u32.to_le_bytes())?;
         out.write_all(&LINKTYPE_RAW.to_le_bytes())?;
-        Ok(PcapWriter {
-            out,
-            ip_id: 0,
-            scratch: Vec::with_capacity(2048),
-        })
+        Ok(PcapWriter { out, ip_id: 0, scratch: Vec::with_capacity(2048) })
     }
 
     /// Records one UDP datagram sent at `t_us`.
-    pub fn write_udp(
-        &mut self,
-        t_us: u64,
-        src: Endpoint,
-        dst: Endpoint,
-        payload: &[u8],
-    ) -> io::Result<()> {
+    pub fn write_udp(&mut self, t_us: u64, src: Endpoint, dst: Endpoint, payload: &[u8]) -> io::Result<()> {
         let total = 20 + 8 + payload.len();
         if total > 65535 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "datagram too large for IPv4",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "datagram too large for IPv4"));
         }
         let s = &mut self.scratch;
         s.clear();
@@ -77,10 +64,8 @@ impl<W: Write> PcapWriter<W> {
         s.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
         s.extend_from_slice(&[0, 0]); // UDP checksum 0: not computed (allowed over IPv4)
         s.extend_from_slice(payload);
-        self.out
-            .write_all(&((t_us / 1_000_000) as u32).to_le_bytes())?;
-        self.out
-            .write_all(&((t_us % 1_000_000) as u32).to_le_bytes())?;
+        self.out.write_all(&((t_us / 1_000_000) as u32).to_le_bytes())?;
+        self.out.write_all(&((t_us % 1_000_000) as u32).to_le_bytes())?;
         self.out.write_all(&(s.len() as u32).to_le_bytes())?;
         self.out.write_all(&(s.len() as u32).to_le_bytes())?;
         self.out.write_all(s)

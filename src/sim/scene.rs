@@ -42,13 +42,14 @@ impl SyntheticScene {
     /// A scene of the given size and rate.
     pub fn new(width: u32, height: u32, fps: f64) -> Result<Self> {
         crate::frame::check_dimensions(width, height)?;
-        Ok(SyntheticScene {
-            width,
-            height,
-            fps,
-            index: 0,
-            noise: 3,
-        })
+        Ok(SyntheticScene { width, height, fps, index: 0, noise: 3 })
+    }
+
+    /// Starts the sequence at frame `n` (cameras in one run use different offsets so no two
+    /// show the same picture).
+    pub fn starting_at(mut self, n: u64) -> Self {
+        self.index = n;
+        self
     }
 
     /// Renders frame `n` (the scene is a pure function of `n`).
@@ -66,12 +67,7 @@ impl SyntheticScene {
                 230,
             ),
             ((t * 90.0) as i64 % (w + 80) - 40, h / 3, h / 10, 40),
-            (
-                w / 3 + ((t * 0.6).sin() * w as f64 * 0.2) as i64,
-                (2 * h) / 3,
-                h / 8,
-                180,
-            ),
+            (w / 3 + ((t * 0.6).sin() * w as f64 * 0.2) as i64, (2 * h) / 3, h / 8, 180),
         ];
         let frame_seed = hash(n as u32 ^ 0x9e37_79b9);
         let noise = self.noise as i32;
@@ -95,8 +91,7 @@ impl SyntheticScene {
                     }
                 }
                 if noise > 0 {
-                    let nz =
-                        hash(frame_seed ^ ((x as u32) << 16 | y as u32)) % (2 * noise as u32 + 1);
+                    let nz = hash(frame_seed ^ ((x as u32) << 16 | y as u32)) % (2 * noise as u32 + 1);
                     v += nz as i32 - noise;
                 }
                 *px = v.clamp(16, 235) as u8;
