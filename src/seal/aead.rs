@@ -3,8 +3,8 @@
 //! section 4.5.1 specifies. Key schedules are zeroized on drop.
 
 use aes::cipher::{KeyIvInit, StreamCipher};
-use aes_gcm::aead::AeadInPlace;
-use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit};
+use aes_gcm::aead::AeadInOut;
+use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Tag};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -84,8 +84,12 @@ impl Aead {
             )));
         }
         Ok(match suite {
-            CipherSuite::AesGcm128Sha256 => Aead::Gcm128(Box::new(Aes128Gcm::new(key.into()))),
-            CipherSuite::AesGcm256Sha512 => Aead::Gcm256(Box::new(Aes256Gcm::new(key.into()))),
+            CipherSuite::AesGcm128Sha256 => {
+                Aead::Gcm128(Box::new(Aes128Gcm::new_from_slice(key).map_err(|_| invalid_key())?))
+            }
+            CipherSuite::AesGcm256Sha512 => {
+                Aead::Gcm256(Box::new(Aes256Gcm::new_from_slice(key).map_err(|_| invalid_key())?))
+            }
             _ => {
                 let mut enc_key = Zeroizing::new([0u8; 16]);
                 let mut auth_key = Zeroizing::new([0u8; 32]);
@@ -107,14 +111,14 @@ impl Aead {
         match self {
             Aead::Gcm128(c) => {
                 let t = c
-                    .encrypt_in_place_detached(nonce.into(), aad, buf)
+                    .encrypt_inout_detached(nonce.into(), aad, buf.into())
                     .map_err(|_| Error::InvalidInput("frame too long for AES-GCM".into()))?;
                 tag.copy_from_slice(&t);
                 Ok(16)
             }
             Aead::Gcm256(c) => {
                 let t = c
-                    .encrypt_in_place_detached(nonce.into(), aad, buf)
+                    .encrypt_inout_detached(nonce.into(), aad, buf.into())
                     .map_err(|_| Error::InvalidInput("frame too long for AES-GCM".into()))?;
                 tag.copy_from_slice(&t);
                 Ok(16)
@@ -138,12 +142,12 @@ impl Aead {
         tag: &[u8],
     ) -> Result<()> {
         match self {
-            Aead::Gcm128(c) => {
-                c.decrypt_in_place_detached(nonce.into(), aad, buf, tag.into()).map_err(|_| Error::AuthenticationFailed)
-            }
-            Aead::Gcm256(c) => {
-                c.decrypt_in_place_detached(nonce.into(), aad, buf, tag.into()).map_err(|_| Error::AuthenticationFailed)
-            }
+            Aead::Gcm128(c) => c
+                .decrypt_inout_detached(nonce.into(), aad, buf.into(), &tag_of(tag)?)
+                .map_err(|_| Error::AuthenticationFailed),
+            Aead::Gcm256(c) => c
+                .decrypt_inout_detached(nonce.into(), aad, buf.into(), &tag_of(tag)?)
+                .map_err(|_| Error::AuthenticationFailed),
             Aead::CtrHmac { enc_key, auth_key, tag_bytes } => {
                 let full = ctr_hmac_tag(auth_key, *tag_bytes, nonce, aad, buf);
                 use subtle::ConstantTimeEq;
@@ -164,6 +168,14 @@ impl Aead {
     }
 }
 
+fn invalid_key() -> Error {
+    Error::InvalidInput("AES-GCM key length".into())
+}
+
+fn tag_of(tag: &[u8]) -> Result<Tag> {
+    Tag::try_from(tag).map_err(|_| Error::AuthenticationFailed)
+}
+
 /// AES-128-CTR with the 16-byte initial counter `nonce || 0x00000000` (RFC 9605 4.5.1).
 fn ctr_apply(key: &[u8; 16], nonce: &[u8; NONCE_BYTES], buf: &mut [u8]) {
     let mut iv = [0u8; 16];
@@ -174,7 +186,7 @@ fn ctr_apply(key: &[u8; 16], nonce: &[u8; NONCE_BYTES], buf: &mut [u8]) {
 
 /// HMAC-SHA256 over `len(aad) || len(ct) || Nt || nonce || aad || ct` (RFC 9605 4.5.1).
 fn ctr_hmac_tag(auth_key: &[u8; 32], tag_bytes: usize, nonce: &[u8; NONCE_BYTES], aad: &[u8], ct: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(auth_key).expect("HMAC takes any key length");
+    let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(auth_key).expect("HMAC takes any key length");
     mac.update(&(aad.len() as u64).to_be_bytes());
     mac.update(&(ct.len() as u64).to_be_bytes());
     mac.update(&(tag_bytes as u64).to_be_bytes());
