@@ -37,6 +37,7 @@
 #define SEALCAM_FORMAT_NV12 1
 #define SEALCAM_CODEC_H264 1
 #define SEALCAM_CODEC_AV1 2
+#define SEALCAM_SFRAME_MAX_OVERHEAD 33
 
 
 /**
@@ -113,9 +114,24 @@ typedef uint32_t sealcam_result;
 #endif // __cplusplus
 
 /**
+ * Many streams, one handle: packets are routed by SSRC to each stream's own receiver.
+ */
+typedef struct sealcam_hub sealcam_hub;
+
+/**
+ * A decrypt-only SFrame key with its replay window.
+ */
+typedef struct sealcam_open_key sealcam_open_key;
+
+/**
  * Hub-side handle for one stream.
  */
 typedef struct sealcam_receiver sealcam_receiver;
+
+/**
+ * An encrypt-only SFrame key, for hub or camera SDKs with their own transport.
+ */
+typedef struct sealcam_seal_key sealcam_seal_key;
 
 /**
  * Camera-side handle.
@@ -391,7 +407,64 @@ typedef struct sealcam_receiver_stats {
    * PLIs sent.
    */
   uint64_t plis_sent;
+  /**
+   * Packets dropped: too far ahead of the last authenticated packet.
+   */
+  uint64_t dropped_out_of_window;
+  /**
+   * Datagrams handed to the receiver.
+   */
+  uint64_t packets_received;
+  /**
+   * Packets accepted into reassembly.
+   */
+  uint64_t packets_accepted;
 } sealcam_receiver_stats;
+
+/**
+ * Hub limits; fill with [`sealcam_hub_config_default`] first.
+ */
+typedef struct sealcam_hub_config {
+  /**
+   * `sizeof(sealcam_hub_config)`, set by the default function.
+   */
+  uint32_t struct_size;
+  /**
+   * Most streams served at once.
+   */
+  uint32_t max_streams;
+  /**
+   * Largest memory bound one stream's receiver config may have, bytes.
+   */
+  uint64_t max_stream_memory_bytes;
+  /**
+   * Reserved for growth; must be zero.
+   */
+  uint8_t reserved[64];
+} sealcam_hub_config;
+
+/**
+ * A frame from one of the hub's streams. Pointers stay valid until the next
+ * `sealcam_hub_poll_frame`, a change of streams, or `sealcam_hub_free`.
+ */
+typedef struct sealcam_hub_frame {
+  /**
+   * SSRC of the stream.
+   */
+  uint32_t ssrc;
+  /**
+   * Identity of the stream the frame authenticated for.
+   */
+  const uint8_t *stream_id;
+  /**
+   * Length of `stream_id`.
+   */
+  uintptr_t stream_id_len;
+  /**
+   * The frame.
+   */
+  struct sealcam_frame frame;
+} sealcam_hub_frame;
 
 #ifdef __cplusplus
 extern "C" {
@@ -525,6 +598,173 @@ sealcam_result sealcam_receiver_poll_timeout(const struct sealcam_receiver *r, u
  */
 sealcam_result sealcam_receiver_get_stats(const struct sealcam_receiver *r,
                                           struct sealcam_receiver_stats *out);
+
+/**
+ * Switches the sender to key epoch `epoch` (the SFrame KID), derived from its base secret
+ * or from `new_secret` (NULL and 0 for none). Install the epoch at the hub first.
+ */
+sealcam_result sealcam_sender_rekey(struct sealcam_sender *s,
+                                    uint64_t epoch,
+                                    const uint8_t *new_secret,
+                                    uintptr_t new_secret_len);
+
+/**
+ * Installs the key of epoch `epoch` beside the current one (see `sealcam_sender_rekey`).
+ */
+sealcam_result sealcam_receiver_install_key(struct sealcam_receiver *r,
+                                            uint64_t epoch,
+                                            const uint8_t *new_secret,
+                                            uintptr_t new_secret_len);
+
+/**
+ * Fills `cfg` with defaults.
+ */
+sealcam_result sealcam_hub_config_default(struct sealcam_hub_config *cfg);
+
+/**
+ * Creates an empty hub.
+ */
+sealcam_result sealcam_hub_new(const struct sealcam_hub_config *cfg, struct sealcam_hub **out);
+
+/**
+ * Releases a hub and every stream in it (NULL is allowed).
+ */
+void sealcam_hub_free(struct sealcam_hub *h);
+
+/**
+ * Starts serving a stream (its own keys, buffers and memory bound).
+ */
+sealcam_result sealcam_hub_add_stream(struct sealcam_hub *h,
+                                      const struct sealcam_receiver_config *cfg);
+
+/**
+ * Stops serving a stream and destroys its keys and buffers; `SEALCAM_INVALID_INPUT` when
+ * the SSRC is not served.
+ */
+sealcam_result sealcam_hub_remove_stream(struct sealcam_hub *h, uint32_t ssrc);
+
+/**
+ * Routes one RTP datagram; `SEALCAM_DROPPED` when it was refused (counted by reason).
+ */
+sealcam_result sealcam_hub_handle_packet(struct sealcam_hub *h,
+                                         uint64_t now_us,
+                                         const uint8_t *data,
+                                         uintptr_t len);
+
+/**
+ * Advances every stream's timers.
+ */
+sealcam_result sealcam_hub_handle_timeout(struct sealcam_hub *h, uint64_t now_us);
+
+/**
+ * The next frame of any stream, with the identity it authenticated for; `SEALCAM_AGAIN`
+ * when none is ready.
+ */
+sealcam_result sealcam_hub_poll_frame(struct sealcam_hub *h, struct sealcam_hub_frame *out);
+
+/**
+ * The next RTCP feedback datagram of any stream due at `now_us`; `SEALCAM_AGAIN` when none.
+ */
+sealcam_result sealcam_hub_poll_feedback(struct sealcam_hub *h,
+                                         uint64_t now_us,
+                                         uint8_t *buf,
+                                         uintptr_t buf_len,
+                                         uintptr_t *out_len);
+
+/**
+ * When any stream next has timer work; `SEALCAM_AGAIN` when none.
+ */
+sealcam_result sealcam_hub_poll_timeout(const struct sealcam_hub *h, uint64_t *out_us);
+
+/**
+ * Copies one stream's counters; `SEALCAM_INVALID_INPUT` when the SSRC is not served.
+ */
+sealcam_result sealcam_hub_stream_stats(const struct sealcam_hub *h,
+                                        uint32_t ssrc,
+                                        struct sealcam_receiver_stats *out);
+
+/**
+ * Installs a new key epoch for one stream (see `sealcam_receiver_install_key`).
+ */
+sealcam_result sealcam_hub_install_key(struct sealcam_hub *h,
+                                       uint32_t ssrc,
+                                       uint64_t epoch,
+                                       const uint8_t *new_secret,
+                                       uintptr_t new_secret_len);
+
+/**
+ * Creates a sealing key. With `stream_id` NULL (length 0), `base` is the RFC 9605 base key
+ * and `kid` the KID; otherwise `base` is the stream's base secret and `kid` the key epoch.
+ */
+sealcam_result sealcam_seal_key_new(uint16_t cipher_suite,
+                                    uint64_t kid,
+                                    const uint8_t *base,
+                                    uintptr_t base_len,
+                                    const uint8_t *stream_id,
+                                    uintptr_t stream_id_len,
+                                    struct sealcam_seal_key **out);
+
+/**
+ * Releases (and zeroizes) a sealing key (NULL is allowed).
+ */
+void sealcam_seal_key_free(struct sealcam_seal_key *k);
+
+/**
+ * Creates an opening key; arguments as for `sealcam_seal_key_new`.
+ */
+sealcam_result sealcam_open_key_new(uint16_t cipher_suite,
+                                    uint64_t kid,
+                                    const uint8_t *base,
+                                    uintptr_t base_len,
+                                    const uint8_t *stream_id,
+                                    uintptr_t stream_id_len,
+                                    struct sealcam_open_key **out);
+
+/**
+ * Releases (and zeroizes) an opening key (NULL is allowed).
+ */
+void sealcam_open_key_free(struct sealcam_open_key *k);
+
+/**
+ * Seals `plaintext` as one SFrame (`header || ciphertext || tag`) bound to `metadata`.
+ * `out_cap` must be at least `plaintext_len + SEALCAM_SFRAME_MAX_OVERHEAD`; otherwise
+ * `SEALCAM_BUFFER_TOO_SMALL` and no counter is used.
+ */
+sealcam_result sealcam_sframe_protect(struct sealcam_seal_key *k,
+                                      const uint8_t *metadata,
+                                      uintptr_t metadata_len,
+                                      const uint8_t *plaintext,
+                                      uintptr_t plaintext_len,
+                                      uint8_t *out,
+                                      uintptr_t out_cap,
+                                      uintptr_t *out_len);
+
+/**
+ * Verifies and decrypts one SFrame bound to `metadata` into `out` (`out_cap` at least
+ * `sframe_len`). Refuses forged, tampered and replayed frames (`SEALCAM_AUTH_FAILED`,
+ * `SEALCAM_REPLAY`, `SEALCAM_UNKNOWN_KEY`, `SEALCAM_MALFORMED`); nothing is written then.
+ */
+sealcam_result sealcam_sframe_unprotect(struct sealcam_open_key *k,
+                                        const uint8_t *metadata,
+                                        uintptr_t metadata_len,
+                                        const uint8_t *sframe,
+                                        uintptr_t sframe_len,
+                                        uint8_t *out,
+                                        uintptr_t out_cap,
+                                        uintptr_t *out_len);
+
+/**
+ * Writes the metadata sealcam binds into each frame of a stream (stream identity, SSRC,
+ * RTP timestamp), for use with `sealcam_sframe_protect`/`unprotect`. `out_cap` must be at
+ * least `stream_id_len + 18`.
+ */
+sealcam_result sealcam_stream_metadata(const uint8_t *stream_id,
+                                       uintptr_t stream_id_len,
+                                       uint32_t ssrc,
+                                       uint32_t rtp_timestamp,
+                                       uint8_t *out,
+                                       uintptr_t out_cap,
+                                       uintptr_t *out_len);
 
 /**
  * Converts an image to tightly packed I420 in `dst` (Y then U then V, `dst_len` bytes:

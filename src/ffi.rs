@@ -17,8 +17,10 @@ use std::ptr;
 
 use crate::error::Error;
 use crate::frame::{CaptureFrame, I420Buffer, PixelFormat, Plane};
-use crate::receiver::{Receiver, ReceiverConfig};
+use crate::hub::{Hub, HubConfig};
+use crate::receiver::{ReceivedFrame, Receiver, ReceiverConfig, ReceiverStats};
 use crate::seal::CipherSuite;
+use crate::seal::{OpenKey, SealKey};
 use crate::sender::{FrameOutcome, Sender, SenderConfig};
 use crate::Codec;
 
@@ -557,6 +559,35 @@ pub unsafe extern "C" fn sealcam_sender_last_bitstream(
     })
 }
 
+/// Checks a C receiver config and converts it.
+///
+/// # Safety
+/// The config's pointers must point to their stated lengths.
+unsafe fn receiver_config_from_c(c: &sealcam_receiver_config) -> Result<ReceiverConfig, sealcam_result> {
+    let p = unsafe {
+        stream_params::<sealcam_receiver_config>(
+            c.struct_size,
+            &c.reserved,
+            c.stream_id,
+            c.stream_id_len,
+            c.base_secret,
+            c.base_secret_len,
+            c.cipher_suite,
+            c.codec,
+        )
+    }?;
+    let mut r = ReceiverConfig::new(p.stream_id, c.ssrc, p.secret);
+    r.key_epoch = c.key_epoch;
+    r.suite = p.suite;
+    r.codec = p.codec;
+    r.payload_type = c.payload_type;
+    r.slots = c.slots as usize;
+    r.max_frame_bytes = c.max_frame_bytes as usize;
+    r.frame_buffers = c.frame_buffers as usize;
+    r.max_wait_ms = c.max_wait_ms;
+    Ok(r)
+}
+
 /// Creates a receiver for one stream. On success `*out` owns the handle.
 #[no_mangle]
 pub unsafe extern "C" fn sealcam_receiver_new(
@@ -566,30 +597,10 @@ pub unsafe extern "C" fn sealcam_receiver_new(
     guard(|| {
         let c = try_ref!(cfg);
         let out = try_mut!(out);
-        let p = match unsafe {
-            stream_params::<sealcam_receiver_config>(
-                c.struct_size,
-                &c.reserved,
-                c.stream_id,
-                c.stream_id_len,
-                c.base_secret,
-                c.base_secret_len,
-                c.cipher_suite,
-                c.codec,
-            )
-        } {
-            Ok(p) => p,
+        let r = match unsafe { receiver_config_from_c(c) } {
+            Ok(r) => r,
             Err(e) => return e,
         };
-        let mut r = ReceiverConfig::new(p.stream_id, c.ssrc, p.secret);
-        r.key_epoch = c.key_epoch;
-        r.suite = p.suite;
-        r.codec = p.codec;
-        r.payload_type = c.payload_type;
-        r.slots = c.slots as usize;
-        r.max_frame_bytes = c.max_frame_bytes as usize;
-        r.frame_buffers = c.frame_buffers as usize;
-        r.max_wait_ms = c.max_wait_ms;
         let inner = try_rs!(Receiver::new(r));
         *out = Box::into_raw(Box::new(sealcam_receiver { inner }));
         SEALCAM_OK
@@ -659,6 +670,22 @@ pub struct sealcam_frame {
     pub len: usize,
 }
 
+impl From<&ReceivedFrame<'_>> for sealcam_frame {
+    fn from(f: &ReceivedFrame<'_>) -> Self {
+        sealcam_frame {
+            frame_id: f.info.frame_id,
+            capture_time_us: f.info.capture_time_us,
+            rtp_timestamp: f.rtp_timestamp,
+            width: f.info.width,
+            height: f.info.height,
+            keyframe: f.info.keyframe as u8,
+            codec: f.info.codec as u8,
+            data: f.data.as_ptr(),
+            len: f.data.len(),
+        }
+    }
+}
+
 /// The next authenticated, decodable frame; `SEALCAM_AGAIN` when none is ready.
 #[no_mangle]
 pub unsafe extern "C" fn sealcam_receiver_poll_frame(
@@ -670,17 +697,7 @@ pub unsafe extern "C" fn sealcam_receiver_poll_frame(
         let out = try_mut!(out);
         match r.inner.poll_frame() {
             Some(f) => {
-                *out = sealcam_frame {
-                    frame_id: f.info.frame_id,
-                    capture_time_us: f.info.capture_time_us,
-                    rtp_timestamp: f.rtp_timestamp,
-                    width: f.info.width,
-                    height: f.info.height,
-                    keyframe: f.info.keyframe as u8,
-                    codec: f.info.codec as u8,
-                    data: f.data.as_ptr(),
-                    len: f.data.len(),
-                };
+                *out = sealcam_frame::from(&f);
                 SEALCAM_OK
             }
             None => SEALCAM_AGAIN,
@@ -757,21 +774,19 @@ pub struct sealcam_receiver_stats {
     pub dropped_undecodable: u64,
     /// PLIs sent.
     pub plis_sent: u64,
+    /// Packets dropped: too far ahead of the last authenticated packet.
+    pub dropped_out_of_window: u64,
+    /// Datagrams handed to the receiver.
+    pub packets_received: u64,
+    /// Packets accepted into reassembly.
+    pub packets_accepted: u64,
 }
 
-/// Copies the receiver's counters.
-#[no_mangle]
-pub unsafe extern "C" fn sealcam_receiver_get_stats(
-    r: *const sealcam_receiver,
-    out: *mut sealcam_receiver_stats,
-) -> sealcam_result {
-    use crate::receiver::DropReason as D;
-    guard(|| {
-        let r = try_ref!(r);
-        let out = try_mut!(out);
-        let s = r.inner.stats();
+impl From<ReceiverStats> for sealcam_receiver_stats {
+    fn from(s: ReceiverStats) -> Self {
+        use crate::receiver::DropReason as D;
         let d = |x| s.rejected.get(x);
-        *out = sealcam_receiver_stats {
+        sealcam_receiver_stats {
             frames_output: s.frames_output,
             frames_authenticated: s.frames_authenticated,
             frames_undecodable: s.frames_undecodable,
@@ -784,7 +799,493 @@ pub unsafe extern "C" fn sealcam_receiver_get_stats(
             dropped_unknown_key: d(D::UnknownKey),
             dropped_undecodable: d(D::Undecodable),
             plis_sent: s.plis_sent,
+            dropped_out_of_window: d(D::OutOfWindow),
+            packets_received: s.packets_received,
+            packets_accepted: s.packets_accepted,
+        }
+    }
+}
+
+/// Copies the receiver's counters.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_receiver_get_stats(
+    r: *const sealcam_receiver,
+    out: *mut sealcam_receiver_stats,
+) -> sealcam_result {
+    guard(|| {
+        let r = try_ref!(r);
+        *try_mut!(out) = r.inner.stats().into();
+        SEALCAM_OK
+    })
+}
+
+/// An optional byte string: NULL with length 0 means "none".
+unsafe fn optional_bytes<'a>(p: *const u8, len: usize) -> Result<Option<&'a [u8]>, sealcam_result> {
+    if p.is_null() && len == 0 {
+        return Ok(None);
+    }
+    unsafe { bytes(p, len) }.map(Some).ok_or(SEALCAM_NULL_PARAMETER)
+}
+
+/// Switches the sender to key epoch `epoch` (the SFrame KID), derived from its base secret
+/// or from `new_secret` (NULL and 0 for none). Install the epoch at the hub first.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sender_rekey(
+    s: *mut sealcam_sender,
+    epoch: u64,
+    new_secret: *const u8,
+    new_secret_len: usize,
+) -> sealcam_result {
+    guard(|| {
+        let s = try_mut!(s);
+        let secret = match unsafe { optional_bytes(new_secret, new_secret_len) } {
+            Ok(v) => v,
+            Err(e) => return e,
         };
+        try_rs!(s.inner.rekey(epoch, secret));
+        SEALCAM_OK
+    })
+}
+
+/// Installs the key of epoch `epoch` beside the current one (see `sealcam_sender_rekey`).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_receiver_install_key(
+    r: *mut sealcam_receiver,
+    epoch: u64,
+    new_secret: *const u8,
+    new_secret_len: usize,
+) -> sealcam_result {
+    guard(|| {
+        let r = try_mut!(r);
+        let secret = match unsafe { optional_bytes(new_secret, new_secret_len) } {
+            Ok(v) => v,
+            Err(e) => return e,
+        };
+        try_rs!(r.inner.install_key(epoch, secret));
+        SEALCAM_OK
+    })
+}
+
+/// Hub limits; fill with [`sealcam_hub_config_default`] first.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct sealcam_hub_config {
+    /// `sizeof(sealcam_hub_config)`, set by the default function.
+    pub struct_size: u32,
+    /// Most streams served at once.
+    pub max_streams: u32,
+    /// Largest memory bound one stream's receiver config may have, bytes.
+    pub max_stream_memory_bytes: u64,
+    /// Reserved for growth; must be zero.
+    pub reserved: [u8; 64],
+}
+
+/// Many streams, one handle: packets are routed by SSRC to each stream's own receiver.
+pub struct sealcam_hub {
+    inner: Hub,
+}
+
+/// A frame from one of the hub's streams. Pointers stay valid until the next
+/// `sealcam_hub_poll_frame`, a change of streams, or `sealcam_hub_free`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct sealcam_hub_frame {
+    /// SSRC of the stream.
+    pub ssrc: u32,
+    /// Identity of the stream the frame authenticated for.
+    pub stream_id: *const u8,
+    /// Length of `stream_id`.
+    pub stream_id_len: usize,
+    /// The frame.
+    pub frame: sealcam_frame,
+}
+
+/// Fills `cfg` with defaults.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_hub_config_default(cfg: *mut sealcam_hub_config) -> sealcam_result {
+    guard(|| {
+        let d = HubConfig::default();
+        *try_mut!(cfg) = sealcam_hub_config {
+            struct_size: std::mem::size_of::<sealcam_hub_config>() as u32,
+            max_streams: d.max_streams as u32,
+            max_stream_memory_bytes: d.max_stream_memory_bytes as u64,
+            reserved: [0; 64],
+        };
+        SEALCAM_OK
+    })
+}
+
+/// Creates an empty hub.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_hub_new(cfg: *const sealcam_hub_config, out: *mut *mut sealcam_hub) -> sealcam_result {
+    guard(|| {
+        let c = try_ref!(cfg);
+        let out = try_mut!(out);
+        if let Err(e) = check_struct(c.struct_size, std::mem::size_of::<sealcam_hub_config>(), &c.reserved) {
+            return e;
+        }
+        let inner = Hub::new(HubConfig {
+            max_streams: c.max_streams as usize,
+            max_stream_memory_bytes: c.max_stream_memory_bytes.min(usize::MAX as u64) as usize,
+        });
+        *out = Box::into_raw(Box::new(sealcam_hub { inner }));
+        SEALCAM_OK
+    })
+}
+
+/// Releases a hub and every stream in it (NULL is allowed).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_hub_free(h: *mut sealcam_hub) {
+    if !h.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(h) })));
+    }
+}
+
+/// Starts serving a stream (its own keys, buffers and memory bound).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_hub_add_stream(
+    h: *mut sealcam_hub,
+    cfg: *const sealcam_receiver_config,
+) -> sealcam_result {
+    guard(|| {
+        let h = try_mut!(h);
+        let c = try_ref!(cfg);
+        let r = match unsafe { receiver_config_from_c(c) } {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        try_rs!(h.inner.add_stream(r));
+        SEALCAM_OK
+    })
+}
+
+/// Stops serving a stream and destroys its keys and buffers; `SEALCAM_INVALID_INPUT` when
+/// the SSRC is not served.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_hub_remove_stream(h: *mut sealcam_hub, ssrc: u32) -> sealcam_result {
+    guard(|| if try_mut!(h).inner.remove_stream(ssrc) { SEALCAM_OK } else { SEALCAM_INVALID_INPUT })
+}
+
+/// Routes one RTP datagram; `SEALCAM_DROPPED` when it was refused (counted by reason).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_hub_handle_packet(
+    h: *mut sealcam_hub,
+    now_us: u64,
+    data: *const u8,
+    len: usize,
+) -> sealcam_result {
+    guard(|| {
+        let h = try_mut!(h);
+        let Some(d) = (unsafe { bytes(data, len) }) else { return SEALCAM_NULL_PARAMETER };
+        match h.inner.handle_packet(now_us, d) {
+            Ok(_) => SEALCAM_OK,
+            Err(_) => SEALCAM_DROPPED,
+        }
+    })
+}
+
+/// Advances every stream's timers.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_hub_handle_timeout(h: *mut sealcam_hub, now_us: u64) -> sealcam_result {
+    guard(|| {
+        try_mut!(h).inner.handle_timeout(now_us);
+        SEALCAM_OK
+    })
+}
+
+/// The next frame of any stream, with the identity it authenticated for; `SEALCAM_AGAIN`
+/// when none is ready.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_hub_poll_frame(h: *mut sealcam_hub, out: *mut sealcam_hub_frame) -> sealcam_result {
+    guard(|| {
+        let h = try_mut!(h);
+        let out = try_mut!(out);
+        match h.inner.poll_frame() {
+            Some(f) => {
+                *out = sealcam_hub_frame {
+                    ssrc: f.ssrc,
+                    stream_id: f.stream_id.as_ptr(),
+                    stream_id_len: f.stream_id.len(),
+                    frame: sealcam_frame::from(&f.frame),
+                };
+                SEALCAM_OK
+            }
+            None => SEALCAM_AGAIN,
+        }
+    })
+}
+
+/// The next RTCP feedback datagram of any stream due at `now_us`; `SEALCAM_AGAIN` when none.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_hub_poll_feedback(
+    h: *mut sealcam_hub,
+    now_us: u64,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> sealcam_result {
+    guard(|| {
+        let h = try_mut!(h);
+        let out_len = try_mut!(out_len);
+        let Some(buf) = (unsafe { bytes_mut(buf, buf_len) }) else { return SEALCAM_NULL_PARAMETER };
+        match try_rs!(h.inner.poll_feedback(now_us, buf)) {
+            Some(n) => {
+                *out_len = n;
+                SEALCAM_OK
+            }
+            None => SEALCAM_AGAIN,
+        }
+    })
+}
+
+/// When any stream next has timer work; `SEALCAM_AGAIN` when none.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_hub_poll_timeout(h: *const sealcam_hub, out_us: *mut u64) -> sealcam_result {
+    guard(|| {
+        let h = try_ref!(h);
+        let out = try_mut!(out_us);
+        match h.inner.poll_timeout() {
+            Some(t) => {
+                *out = t;
+                SEALCAM_OK
+            }
+            None => SEALCAM_AGAIN,
+        }
+    })
+}
+
+/// Copies one stream's counters; `SEALCAM_INVALID_INPUT` when the SSRC is not served.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_hub_stream_stats(
+    h: *const sealcam_hub,
+    ssrc: u32,
+    out: *mut sealcam_receiver_stats,
+) -> sealcam_result {
+    guard(|| {
+        let h = try_ref!(h);
+        let out = try_mut!(out);
+        match h.inner.stream_stats(ssrc) {
+            Some(s) => {
+                *out = s.into();
+                SEALCAM_OK
+            }
+            None => SEALCAM_INVALID_INPUT,
+        }
+    })
+}
+
+/// Installs a new key epoch for one stream (see `sealcam_receiver_install_key`).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_hub_install_key(
+    h: *mut sealcam_hub,
+    ssrc: u32,
+    epoch: u64,
+    new_secret: *const u8,
+    new_secret_len: usize,
+) -> sealcam_result {
+    guard(|| {
+        let h = try_mut!(h);
+        let secret = match unsafe { optional_bytes(new_secret, new_secret_len) } {
+            Ok(v) => v,
+            Err(e) => return e,
+        };
+        let Some(r) = h.inner.stream_mut(ssrc) else { return SEALCAM_INVALID_INPUT };
+        try_rs!(r.install_key(epoch, secret));
+        SEALCAM_OK
+    })
+}
+
+/// Bytes SFrame adds to a frame at most (header and tag): size protect outputs with
+/// `plaintext_len + SEALCAM_SFRAME_MAX_OVERHEAD`.
+pub const SEALCAM_SFRAME_MAX_OVERHEAD: usize = crate::seal::MAX_OVERHEAD_BYTES;
+
+/// An encrypt-only SFrame key, for hub or camera SDKs with their own transport.
+pub struct sealcam_seal_key {
+    inner: SealKey,
+    scratch: Vec<u8>,
+}
+
+/// A decrypt-only SFrame key with its replay window.
+pub struct sealcam_open_key {
+    inner: OpenKey,
+    scratch: Vec<u8>,
+}
+
+/// A key from an RFC 9605 base key. `for_stream` = 0: `base` is the SFrame base key and
+/// `kid` its KID. `for_stream` = 1: `base` is a base secret, the key is the stream's for
+/// epoch `kid`, derived with `stream_id` exactly as the sender and receiver derive it.
+unsafe fn key_material<'a>(
+    base: *const u8,
+    base_len: usize,
+    stream_id: *const u8,
+    stream_id_len: usize,
+) -> Result<(&'a [u8], Option<&'a [u8]>), sealcam_result> {
+    let base = unsafe { bytes(base, base_len) }.ok_or(SEALCAM_NULL_PARAMETER)?;
+    let id = unsafe { optional_bytes(stream_id, stream_id_len) }?;
+    Ok((base, id))
+}
+
+/// Creates a sealing key. With `stream_id` NULL (length 0), `base` is the RFC 9605 base key
+/// and `kid` the KID; otherwise `base` is the stream's base secret and `kid` the key epoch.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_seal_key_new(
+    cipher_suite: u16,
+    kid: u64,
+    base: *const u8,
+    base_len: usize,
+    stream_id: *const u8,
+    stream_id_len: usize,
+    out: *mut *mut sealcam_seal_key,
+) -> sealcam_result {
+    guard(|| {
+        let out = try_mut!(out);
+        let (base, id) = match unsafe { key_material(base, base_len, stream_id, stream_id_len) } {
+            Ok(v) => v,
+            Err(e) => return e,
+        };
+        let suite = try_rs!(CipherSuite::from_u16(cipher_suite));
+        let inner = match id {
+            Some(id) => try_rs!(SealKey::for_stream(suite, base, id, kid)),
+            None => try_rs!(SealKey::new(suite, kid, base)),
+        };
+        *out = Box::into_raw(Box::new(sealcam_seal_key { inner, scratch: Vec::new() }));
+        SEALCAM_OK
+    })
+}
+
+/// Releases (and zeroizes) a sealing key (NULL is allowed).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_seal_key_free(k: *mut sealcam_seal_key) {
+    if !k.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(k) })));
+    }
+}
+
+/// Creates an opening key; arguments as for `sealcam_seal_key_new`.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_open_key_new(
+    cipher_suite: u16,
+    kid: u64,
+    base: *const u8,
+    base_len: usize,
+    stream_id: *const u8,
+    stream_id_len: usize,
+    out: *mut *mut sealcam_open_key,
+) -> sealcam_result {
+    guard(|| {
+        let out = try_mut!(out);
+        let (base, id) = match unsafe { key_material(base, base_len, stream_id, stream_id_len) } {
+            Ok(v) => v,
+            Err(e) => return e,
+        };
+        let suite = try_rs!(CipherSuite::from_u16(cipher_suite));
+        let inner = match id {
+            Some(id) => try_rs!(OpenKey::for_stream(suite, base, id, kid)),
+            None => try_rs!(OpenKey::new(suite, kid, base)),
+        };
+        *out = Box::into_raw(Box::new(sealcam_open_key { inner, scratch: Vec::new() }));
+        SEALCAM_OK
+    })
+}
+
+/// Releases (and zeroizes) an opening key (NULL is allowed).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_open_key_free(k: *mut sealcam_open_key) {
+    if !k.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(k) })));
+    }
+}
+
+/// Seals `plaintext` as one SFrame (`header || ciphertext || tag`) bound to `metadata`.
+/// `out_cap` must be at least `plaintext_len + SEALCAM_SFRAME_MAX_OVERHEAD`; otherwise
+/// `SEALCAM_BUFFER_TOO_SMALL` and no counter is used.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sframe_protect(
+    k: *mut sealcam_seal_key,
+    metadata: *const u8,
+    metadata_len: usize,
+    plaintext: *const u8,
+    plaintext_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> sealcam_result {
+    guard(|| {
+        let k = try_mut!(k);
+        let out_len = try_mut!(out_len);
+        let (Some(md), Some(pt)) =
+            (unsafe { bytes(metadata, metadata_len) }, unsafe { bytes(plaintext, plaintext_len) })
+        else {
+            return SEALCAM_NULL_PARAMETER;
+        };
+        let Some(out) = (unsafe { bytes_mut(out, out_cap) }) else { return SEALCAM_NULL_PARAMETER };
+        if out.len() < pt.len() + SEALCAM_SFRAME_MAX_OVERHEAD {
+            return SEALCAM_BUFFER_TOO_SMALL;
+        }
+        try_rs!(k.inner.seal(md, pt, &mut k.scratch));
+        out[..k.scratch.len()].copy_from_slice(&k.scratch);
+        *out_len = k.scratch.len();
+        SEALCAM_OK
+    })
+}
+
+/// Verifies and decrypts one SFrame bound to `metadata` into `out` (`out_cap` at least
+/// `sframe_len`). Refuses forged, tampered and replayed frames (`SEALCAM_AUTH_FAILED`,
+/// `SEALCAM_REPLAY`, `SEALCAM_UNKNOWN_KEY`, `SEALCAM_MALFORMED`); nothing is written then.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sframe_unprotect(
+    k: *mut sealcam_open_key,
+    metadata: *const u8,
+    metadata_len: usize,
+    sframe: *const u8,
+    sframe_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> sealcam_result {
+    guard(|| {
+        let k = try_mut!(k);
+        let out_len = try_mut!(out_len);
+        let (Some(md), Some(sf)) = (unsafe { bytes(metadata, metadata_len) }, unsafe { bytes(sframe, sframe_len) })
+        else {
+            return SEALCAM_NULL_PARAMETER;
+        };
+        let Some(out) = (unsafe { bytes_mut(out, out_cap) }) else { return SEALCAM_NULL_PARAMETER };
+        if out.len() < sf.len() {
+            return SEALCAM_BUFFER_TOO_SMALL;
+        }
+        try_rs!(k.inner.open(md, sf, &mut k.scratch));
+        out[..k.scratch.len()].copy_from_slice(&k.scratch);
+        *out_len = k.scratch.len();
+        SEALCAM_OK
+    })
+}
+
+/// Writes the metadata sealcam binds into each frame of a stream (stream identity, SSRC,
+/// RTP timestamp), for use with `sealcam_sframe_protect`/`unprotect`. `out_cap` must be at
+/// least `stream_id_len + 18`.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_stream_metadata(
+    stream_id: *const u8,
+    stream_id_len: usize,
+    ssrc: u32,
+    rtp_timestamp: u32,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> sealcam_result {
+    guard(|| {
+        let out_len = try_mut!(out_len);
+        let Some(id) = (unsafe { bytes(stream_id, stream_id_len) }) else { return SEALCAM_NULL_PARAMETER };
+        try_rs!(crate::seal::check_stream_id(id));
+        let Some(out) = (unsafe { bytes_mut(out, out_cap) }) else { return SEALCAM_NULL_PARAMETER };
+        let mut md = Vec::with_capacity(id.len() + 18);
+        crate::seal::stream_metadata(id, ssrc, rtp_timestamp, &mut md);
+        if out.len() < md.len() {
+            return SEALCAM_BUFFER_TOO_SMALL;
+        }
+        out[..md.len()].copy_from_slice(&md);
+        *out_len = md.len();
         SEALCAM_OK
     })
 }

@@ -34,14 +34,15 @@ fn run(cmd: &mut Command) -> std::process::Output {
     out
 }
 
-#[test]
-fn c_sender_streams_to_c_receiver_intact() {
+/// Compiles `ffi-tests/NAME.c` against the static library, runs it (and again under
+/// valgrind when installed) and checks it reports success.
+fn run_c_client(name: &str) {
     let libdir = build_staticlib();
-    let exe = std::env::temp_dir().join(format!("sealcam-ffi-stream-{}", std::process::id()));
+    let exe = std::env::temp_dir().join(format!("sealcam-ffi-{name}-{}", std::process::id()));
     run(Command::new("gcc")
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-I"])
         .arg(root().join("include"))
-        .arg(root().join("ffi-tests/stream.c"))
+        .arg(root().join(format!("ffi-tests/{name}.c")))
         .arg(libdir.join("libsealcam.a"))
         .args(["-lstdc++", "-lpthread", "-ldl", "-lm", "-o"])
         .arg(&exe));
@@ -55,6 +56,16 @@ fn c_sender_streams_to_c_receiver_intact() {
         eprintln!("valgrind not installed: skipped the memory check of the C client");
     }
     let _ = std::fs::remove_file(&exe);
+}
+
+#[test]
+fn c_sender_streams_to_c_receiver_intact() {
+    run_c_client("stream");
+}
+
+#[test]
+fn c_hub_outputs_each_frame_only_under_its_own_stream_and_sframe_works_alone() {
+    run_c_client("hub");
 }
 
 #[test]

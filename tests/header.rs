@@ -53,6 +53,7 @@ fn generate() -> String {
         ("SEALCAM_FORMAT_NV12", SEALCAM_FORMAT_NV12.to_string()),
         ("SEALCAM_CODEC_H264", SEALCAM_CODEC_H264.to_string()),
         ("SEALCAM_CODEC_AV1", SEALCAM_CODEC_AV1.to_string()),
+        ("SEALCAM_SFRAME_MAX_OVERHEAD", SEALCAM_SFRAME_MAX_OVERHEAD.to_string()),
     ];
     let mut after = String::from("\n");
     for (k, v) in defines {
