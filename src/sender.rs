@@ -59,6 +59,9 @@ pub struct SenderConfig {
     pub min_keyframe_interval_ms: u32,
     /// Encoder threads.
     pub encoder_threads: u16,
+    /// Temporal layers (1 = none, 2 = L1T2, 3 = L1T3): a hub that loses a top-layer frame
+    /// keeps showing the base layer.
+    pub temporal_layers: u8,
 }
 
 impl SenderConfig {
@@ -82,6 +85,7 @@ impl SenderConfig {
             keyframe_interval_frames: 0,
             min_keyframe_interval_ms: 300,
             encoder_threads: 1,
+            temporal_layers: 1,
         }
     }
 
@@ -192,6 +196,7 @@ impl Sender {
                 rates,
                 threads: cfg.encoder_threads,
                 keyframe_interval_frames: cfg.keyframe_interval_frames,
+                temporal_layers: cfg.temporal_layers,
             })?),
             Codec::Av1 => return Err(Error::Unsupported("AV1 encoding is not built yet".into())),
         };

@@ -1,0 +1,115 @@
+//! Encoders obey the rate controller: bitrate steps without IDR, forced keyframes, resolution
+//! changes that decode, temporal layers whose base layer decodes alone.
+
+use sealcam::codec::h264::{H264Encoder, H264Settings};
+use sealcam::codec::{H264Decoder, RateSettings, VideoEncoder};
+use sealcam::sim::SyntheticScene;
+use sealcam::I420Buffer;
+
+fn h264(bitrate_bps: u32, temporal_layers: u8) -> H264Encoder {
+    H264Encoder::new(H264Settings {
+        rates: RateSettings { bitrate_bps, framerate_fps: 30.0 },
+        threads: 1,
+        keyframe_interval_frames: 0,
+        temporal_layers,
+    })
+    .unwrap()
+}
+
+/// Per-second bitrates of `seconds` of the scene at the encoder's current target.
+fn run(enc: &mut dyn VideoEncoder, scene: &SyntheticScene, from: u64, seconds: u64, keyframes: &mut u32) -> Vec<f64> {
+    let mut pic = I420Buffer::default();
+    let mut out = Vec::new();
+    let mut per_second = vec![0f64; seconds as usize];
+    for i in 0..seconds * 30 {
+        let n = from + i;
+        scene.render(n, &mut pic).unwrap();
+        if let Some(info) = enc.encode(&pic, n * 33_333, false, &mut out).unwrap() {
+            *keyframes += info.keyframe as u32;
+            per_second[(i / 30) as usize] += out.len() as f64 * 8.0;
+        }
+    }
+    per_second
+}
+
+#[test]
+fn h264_follows_bitrate_steps_without_an_idr() {
+    let scene = SyntheticScene::new(640, 480, 30.0).unwrap();
+    let mut enc = h264(2_000_000, 1);
+    let mut keyframes = 0;
+    let mut n = 0;
+    for target in [2_000_000u32, 500_000, 1_500_000] {
+        enc.set_rates(RateSettings { bitrate_bps: target, framerate_fps: 30.0 }).unwrap();
+        let rates = run(&mut enc, &scene, n, 4, &mut keyframes);
+        n += 120;
+        // Tolerance: within 25 % of the target from the second second after the step on.
+        for (s, r) in rates.iter().enumerate().skip(1) {
+            let ratio = r / target as f64;
+            assert!((0.75..=1.25).contains(&ratio), "target {target}: second {s} produced {r:.0} bit/s ({ratio:.2}x)");
+        }
+    }
+    assert_eq!(keyframes, 1, "only the first frame is a keyframe: rate changes insert no IDR");
+}
+
+#[test]
+fn forced_keyframe_is_a_keyframe_and_everything_decodes() {
+    let scene = SyntheticScene::new(320, 240, 30.0).unwrap();
+    let mut enc = h264(800_000, 1);
+    let mut dec = H264Decoder::new().unwrap();
+    let (mut pic, mut out, mut shown) = (I420Buffer::default(), Vec::new(), I420Buffer::default());
+    for n in 0..40u64 {
+        scene.render(n, &mut pic).unwrap();
+        let info = enc.encode(&pic, n * 33_333, n == 20, &mut out).unwrap().unwrap();
+        assert_eq!(info.keyframe, n == 0 || n == 20, "frame {n}");
+        assert_eq!(info.ref_distance, if info.keyframe { 0 } else { 1 });
+        assert!(dec.decode(&out, &mut shown).unwrap(), "frame {n} decodes");
+        assert_eq!((shown.width(), shown.height()), (320, 240));
+    }
+}
+
+#[test]
+fn resolution_change_mid_stream_starts_with_an_idr_and_decodes() {
+    let big = SyntheticScene::new(640, 480, 30.0).unwrap();
+    let small = SyntheticScene::new(320, 240, 30.0).unwrap();
+    let mut enc = h264(1_000_000, 1);
+    let mut dec = H264Decoder::new().unwrap();
+    let (mut pic, mut out, mut shown) = (I420Buffer::default(), Vec::new(), I420Buffer::default());
+    for n in 0..30u64 {
+        let (scene, size) = if n < 15 { (&big, (640, 480)) } else { (&small, (320, 240)) };
+        scene.render(n, &mut pic).unwrap();
+        let info = enc.encode(&pic, n * 33_333, false, &mut out).unwrap().unwrap();
+        assert_eq!(info.keyframe, n == 0 || n == 15, "frame {n}");
+        assert!(dec.decode(&out, &mut shown).unwrap(), "frame {n} decodes");
+        assert_eq!((shown.width(), shown.height()), size);
+    }
+}
+
+#[test]
+fn h264_temporal_layers_base_layer_decodes_alone() {
+    let scene = SyntheticScene::new(320, 240, 30.0).unwrap();
+    for layers in [2u8, 3] {
+        let mut enc = h264(800_000, layers);
+        let mut dec = H264Decoder::new().unwrap();
+        let (mut pic, mut out, mut shown) = (I420Buffer::default(), Vec::new(), I420Buffer::default());
+        let mut tids = Vec::new();
+        for n in 0..24u64 {
+            scene.render(n, &mut pic).unwrap();
+            let info = enc.encode(&pic, n * 33_333, false, &mut out).unwrap().unwrap();
+            tids.push(info.temporal_layer);
+            if info.temporal_layer == 0 {
+                assert!(dec.decode(&out, &mut shown).unwrap(), "base frame {n} decodes without the top layers");
+            }
+            if n > 0 {
+                let expected_distance = match (layers, info.temporal_layer) {
+                    (2, 0) => 2,
+                    (3, 0) => 4,
+                    (3, 1) => 2,
+                    _ => 1,
+                };
+                assert_eq!(info.ref_distance, expected_distance, "L1T{layers} frame {n}");
+            }
+        }
+        let pattern: &[u8] = if layers == 2 { &[0, 1, 0, 1] } else { &[0, 2, 1, 2] };
+        assert_eq!(&tids[4..8], pattern, "L1T{layers} layer pattern");
+    }
+}
