@@ -202,7 +202,10 @@ impl Sender {
         };
         let key = SealKey::for_stream(cfg.suite, &cfg.base_secret, &cfg.stream_id, cfg.key_epoch)?;
         let pacer = Pacer::new((cfg.bitrate_bps as f64 * cfg.pacing_factor as f64) as u64);
-        let history = (0..cfg.history_packets).map(|_| HistorySlot::default()).collect();
+        // Every slot holds one packet of at most the MTU: allocated once, here.
+        let history = (0..cfg.history_packets)
+            .map(|_| HistorySlot { data: Vec::with_capacity(cfg.mtu_bytes), ..HistorySlot::default() })
+            .collect();
         Ok(Sender {
             encoder,
             key,

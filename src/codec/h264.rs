@@ -12,10 +12,10 @@ use openh264::formats::YUVSource;
 use openh264::OpenH264API;
 use openh264_sys2::{
     videoFormatI420, videoFrameTypeI, videoFrameTypeIDR, videoFrameTypeInvalid, videoFrameTypeSkip, ISVCEncoder,
-    SBitrateInfo, SEncParamExt, SEncoderStatistics, SFrameBSInfo, SSourcePicture, CAMERA_VIDEO_REAL_TIME,
+    SBitrateInfo, SEncParamExt, SEncoderStatistics, SFrameBSInfo, SSourcePicture, API, CAMERA_VIDEO_REAL_TIME,
     CONSTANT_ID, ENCODER_OPTION, ENCODER_OPTION_BITRATE, ENCODER_OPTION_DATAFORMAT, ENCODER_OPTION_FRAME_RATE,
     ENCODER_OPTION_GET_STATISTICS, ENCODER_OPTION_SVC_ENCODE_PARAM_EXT, ENCODER_OPTION_TRACE_LEVEL, LOW_COMPLEXITY,
-    RC_BITRATE_MODE, SM_SINGLE_SLICE, SPATIAL_LAYER_ALL, VIDEO_CODING_LAYER, WELS_LOG_QUIET, API,
+    RC_BITRATE_MODE, SM_SINGLE_SLICE, SPATIAL_LAYER_ALL, VIDEO_CODING_LAYER, WELS_LOG_QUIET,
 };
 
 use super::{Codec, EncodedInfo, RateSettings, VideoEncoder};
@@ -112,7 +112,8 @@ impl H264Encoder {
 
     fn params(&self, width: u32, height: u32) -> Result<SEncParamExt> {
         let mut p = SEncParamExt::default();
-        let f = self.vt().GetDefaultParams.ok_or_else(|| Error::Codec("openh264 vtable lacks GetDefaultParams".into()))?;
+        let f =
+            self.vt().GetDefaultParams.ok_or_else(|| Error::Codec("openh264 vtable lacks GetDefaultParams".into()))?;
         // SAFETY: `p` is a valid SEncParamExt for the call.
         rc(unsafe { f(self.enc, &mut p) }, "GetDefaultParams")?;
         let bps = self.rates.bitrate_bps as i32;
@@ -151,7 +152,8 @@ impl H264Encoder {
         if self.size.is_none() {
             let mut quiet = WELS_LOG_QUIET as i32;
             self.set_option(ENCODER_OPTION_TRACE_LEVEL, &mut quiet)?;
-            let f = self.vt().InitializeExt.ok_or_else(|| Error::Codec("openh264 vtable lacks InitializeExt".into()))?;
+            let f =
+                self.vt().InitializeExt.ok_or_else(|| Error::Codec("openh264 vtable lacks InitializeExt".into()))?;
             // SAFETY: `p` is a complete parameter set for the call.
             rc(unsafe { f(self.enc, &p) }, "InitializeExt")?;
             self.set_option(ENCODER_OPTION_TRACE_LEVEL, &mut quiet)?;
@@ -179,7 +181,8 @@ impl H264Encoder {
     }
 
     fn force_idr(&mut self) -> Result<()> {
-        let f = self.vt().ForceIntraFrame.ok_or_else(|| Error::Codec("openh264 vtable lacks ForceIntraFrame".into()))?;
+        let f =
+            self.vt().ForceIntraFrame.ok_or_else(|| Error::Codec("openh264 vtable lacks ForceIntraFrame".into()))?;
         // SAFETY: the encoder is initialised.
         rc(unsafe { f(self.enc, true) }, "ForceIntraFrame")
     }
