@@ -23,7 +23,7 @@ USAGE: camera_to_hub [FLAGS]
 
   --input FILE.y4m      real footage (8-bit 4:2:0 Y4M; frame rate from the file; loops)
                         default: a built-in synthetic 640x480 30 fps scene
-  --codec h264          video codec (h264; av1 arrives with the AV1 encoder)
+  --codec h264|av1      video codec (default h264; AV1 through rav1e, real-time preset)
   --seconds S           seconds of capture (default 10)
   --seed N              seed of the random processes (default 1)
   --capacity-kbps K     bottleneck capacity (default 2000)
@@ -38,7 +38,8 @@ USAGE: camera_to_hub [FLAGS]
   --attack P            an adversary on the path tampers with a fraction P of packets:
                         misroutes, swaps SSRCs, replays, truncates, flips bits, injects
                         frames sealed with another stream's key or metadata
-  --out FILE.h264       write the bitstream the hub output for camera 0 (Annex B)
+  --out FILE            write the bitstream the hub output for camera 0: Annex B .h264,
+                        or an IVF file for AV1
   --pcap FILE.pcap      write every packet both ways as UDP/IPv4 (camera i at 10.0.x.y)
   --report FILE.json    write machine-readable results
   --help                this text
@@ -98,8 +99,8 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--codec" => {
                 a.codec = match value()?.as_str() {
                     "h264" => Codec::H264,
-                    "av1" => return Err("--codec av1: the AV1 encoder is not built yet; use h264".into()),
-                    other => return Err(format!("--codec: unknown codec '{other}' (h264)")),
+                    "av1" => Codec::Av1,
+                    other => return Err(format!("--codec: unknown codec '{other}' (h264 or av1)")),
                 }
             }
             "--seconds" => a.seconds = num(&flag, value()?)?,
@@ -222,7 +223,29 @@ impl FrameSource for Y4mSource {
 struct Files {
     pcap: Option<PcapWriter<BufWriter<File>>>,
     out: Option<BufWriter<File>>,
+    /// AV1 goes into an IVF container (frames counted for its header).
+    ivf: Option<IvfState>,
     error: Option<String>,
+}
+
+/// What an IVF file needs besides the frames: its header is written first and its frame
+/// count patched at the end.
+struct IvfState {
+    frames: u32,
+}
+
+/// The 32-byte IVF file header for AV1.
+fn ivf_header(w: u32, h: u32, fps: f64, frames: u32) -> [u8; 32] {
+    let mut hd = [0u8; 32];
+    hd[0..4].copy_from_slice(b"DKIF");
+    hd[6..8].copy_from_slice(&32u16.to_le_bytes());
+    hd[8..12].copy_from_slice(b"AV01");
+    hd[12..14].copy_from_slice(&(w as u16).to_le_bytes());
+    hd[14..16].copy_from_slice(&(h as u16).to_le_bytes());
+    hd[16..20].copy_from_slice(&((fps * 1000.0).round() as u32).to_le_bytes());
+    hd[20..24].copy_from_slice(&1000u32.to_le_bytes());
+    hd[24..28].copy_from_slice(&frames.to_le_bytes());
+    hd
 }
 
 const HUB: Endpoint = Endpoint { ip: [10, 0, 0, 1], port: 5004 };
@@ -257,7 +280,16 @@ impl Tap for Files {
     }
     fn frame_output(&mut self, cam: usize, _t_us: u64, frame: &sealcam::ReceivedFrame<'_>) {
         if let (0, Some(o)) = (cam, self.out.as_mut()) {
-            let r = o.write_all(frame.data);
+            let r = match self.ivf.as_mut() {
+                Some(ivf) => {
+                    ivf.frames += 1;
+                    let mut fh = [0u8; 12];
+                    fh[0..4].copy_from_slice(&(frame.data.len() as u32).to_le_bytes());
+                    fh[4..12].copy_from_slice(&frame.info.frame_id.to_le_bytes());
+                    o.write_all(&fh).and_then(|()| o.write_all(frame.data))
+                }
+                None => o.write_all(frame.data),
+            };
             self.note(r);
         }
     }
@@ -331,10 +363,17 @@ fn run(a: Args) -> Result<(), String> {
             None => None,
         },
         out: a.out.as_ref().map(create).transpose()?,
+        ivf: (a.codec == Codec::Av1).then_some(IvfState { frames: 0 }),
         error: None,
     };
+    if let (Some(o), true) = (files.out.as_mut(), files.ivf.is_some()) {
+        o.write_all(&ivf_header(w, h, fps, 0)).map_err(|e| format!("writing output: {e}"))?;
+    }
     let mut sc = Scenario::simple(a.seconds, a.capacity_kbps * 1000, a.delay_ms, a.queue_ms, a.loss, a.seed);
     sc.codec = a.codec;
+    if a.codec == Codec::Av1 && (w % 2 != 0 || h % 2 != 0) {
+        return Err(format!("AV1 needs even frame sizes; the input is {w}x{h}"));
+    }
     sc.bitrate_bps = a.bitrate_kbps * 1000;
     sc.attack = a.attack;
     sc.forward.jitter_us = a.jitter_ms * 1000;
@@ -347,8 +386,14 @@ fn run(a: Args) -> Result<(), String> {
     if let Some(p) = files.pcap.take() {
         p.finish().map_err(|e| e.to_string())?;
     }
-    if let Some(mut o) = files.out.take() {
-        o.flush().map_err(|e| e.to_string())?;
+    if let Some(o) = files.out.take() {
+        let mut f = o.into_inner().map_err(|e| e.to_string())?;
+        if let Some(ivf) = &files.ivf {
+            use std::io::{Seek, SeekFrom};
+            f.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+            f.write_all(&ivf_header(w, h, fps, ivf.frames)).map_err(|e| e.to_string())?;
+        }
+        f.flush().map_err(|e| e.to_string())?;
     }
     if let Some(p) = &a.report {
         let text = serde_json::to_string_pretty(&report_json(&r)).map_err(|e| e.to_string())?;

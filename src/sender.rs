@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use zeroize::Zeroizing;
 
 use crate::abr::pacer::{Pacer, DEFAULT_PACING_FACTOR};
+use crate::codec::av1::{Av1Encoder, Av1Settings};
 use crate::codec::h264::{H264Encoder, H264Settings};
 use crate::codec::{Codec, RateSettings, VideoEncoder};
 use crate::error::{invalid, Error, Result};
@@ -198,7 +199,11 @@ impl Sender {
                 keyframe_interval_frames: cfg.keyframe_interval_frames,
                 temporal_layers: cfg.temporal_layers,
             })?),
-            Codec::Av1 => return Err(Error::Unsupported("AV1 encoding is not built yet".into())),
+            Codec::Av1 => Box::new(Av1Encoder::new(Av1Settings {
+                keyframe_interval_frames: cfg.keyframe_interval_frames,
+                threads: cfg.encoder_threads.max(1) as usize,
+                ..Av1Settings::realtime(rates)
+            })?),
         };
         let key = SealKey::for_stream(cfg.suite, &cfg.base_secret, &cfg.stream_id, cfg.key_epoch)?;
         let pacer = Pacer::new((cfg.bitrate_bps as f64 * cfg.pacing_factor as f64) as u64);
@@ -300,12 +305,17 @@ impl Sender {
             && self
                 .last_keyframe_us
                 .is_none_or(|t| now_us.saturating_sub(t) >= self.cfg.min_keyframe_interval_ms as u64 * 1000);
+        if force {
+            // Cleared when asked for, not when it comes out: an encoder with frame delay
+            // (AV1) emits it a few calls later, and must not be asked again meanwhile.
+            self.keyframe_requested = false;
+            self.last_keyframe_us = Some(now_us);
+        }
         let Some(info) = self.encoder.encode(&self.i420, frame.timestamp_us, force, &mut self.bitstream)? else {
             return Ok(FrameOutcome::Skipped);
         };
         if info.keyframe {
-            self.keyframe_requested = false;
-            self.last_keyframe_us = Some(now_us);
+            self.last_keyframe_us.get_or_insert(now_us);
             self.stats.keyframes += 1;
         }
         let frame_id = self.next_frame_id;
@@ -319,11 +329,11 @@ impl Sender {
             ref_distance: info.ref_distance,
             width: info.width as u16,
             height: info.height as u16,
-            capture_time_us: frame.timestamp_us,
+            capture_time_us: info.capture_us,
         }
         .encode(&mut self.plaintext);
         self.plaintext.extend_from_slice(&self.bitstream);
-        let rtp_ts = rtp_timestamp(frame.timestamp_us);
+        let rtp_ts = rtp_timestamp(info.capture_us);
         seal::stream_metadata(&self.cfg.stream_id, self.cfg.ssrc, rtp_ts, &mut self.metadata);
         self.key.seal(&self.metadata, &self.plaintext, &mut self.sealed)?;
 

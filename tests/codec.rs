@@ -113,3 +113,45 @@ fn h264_temporal_layers_base_layer_decodes_alone() {
         assert_eq!(&tids[4..8], pattern, "L1T{layers} layer pattern");
     }
 }
+
+mod av1 {
+    use super::*;
+    use sealcam::codec::av1::{Av1Encoder, Av1Settings};
+
+    fn av1(bitrate_bps: u32) -> Av1Encoder {
+        Av1Encoder::new(Av1Settings::realtime(RateSettings { bitrate_bps, framerate_fps: 30.0 })).unwrap()
+    }
+
+    /// Encodes `frames` frames; returns the frame delay (calls before the first packet) and
+    /// the (capture time, keyframe) of each packet.
+    fn encode_all(enc: &mut Av1Encoder, frames: u64, force_at: u64) -> (u64, Vec<(u64, bool)>) {
+        let scene = SyntheticScene::new(320, 240, 30.0).unwrap();
+        let (mut pic, mut out) = (I420Buffer::default(), Vec::new());
+        let mut delay = None;
+        let mut packets = Vec::new();
+        for n in 0..frames {
+            scene.render(n, &mut pic).unwrap();
+            if let Some(info) = enc.encode(&pic, n * 33_333, n == force_at, &mut out).unwrap() {
+                delay.get_or_insert(n);
+                assert!(!out.is_empty());
+                packets.push((info.capture_us, info.keyframe));
+            }
+        }
+        (delay.unwrap_or(frames), packets)
+    }
+
+    #[test]
+    fn av1_frame_delay_is_small_and_packets_carry_their_own_capture_time() {
+        let mut enc = av1(600_000);
+        let (delay, packets) = encode_all(&mut enc, 30, 12);
+        // rav1e's minimum in low-latency mode: one frame of RDO look-ahead plus its
+        // keyframe look-ahead of three frames.
+        assert!(delay <= 4, "AV1 frame delay {delay} frames");
+        for (k, (capture, keyframe)) in packets.iter().enumerate() {
+            let frame = k as u64;
+            assert_eq!(*capture, frame * 33_333, "packet {k} is frame {frame}");
+            assert_eq!(*keyframe, frame == 0 || frame == 12, "frame {frame}");
+        }
+        println!("AV1 frame delay: {delay} frame(s)");
+    }
+}

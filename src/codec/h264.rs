@@ -150,14 +150,14 @@ impl H264Encoder {
     fn configure(&mut self, width: u32, height: u32) -> Result<()> {
         let mut p = self.params(width, height)?;
         if self.size.is_none() {
-            let mut quiet = WELS_LOG_QUIET as i32;
+            let mut quiet = WELS_LOG_QUIET;
             self.set_option(ENCODER_OPTION_TRACE_LEVEL, &mut quiet)?;
             let f =
                 self.vt().InitializeExt.ok_or_else(|| Error::Codec("openh264 vtable lacks InitializeExt".into()))?;
             // SAFETY: `p` is a complete parameter set for the call.
             rc(unsafe { f(self.enc, &p) }, "InitializeExt")?;
             self.set_option(ENCODER_OPTION_TRACE_LEVEL, &mut quiet)?;
-            let mut fmt = videoFormatI420 as i32;
+            let mut fmt = videoFormatI420;
             self.set_option(ENCODER_OPTION_DATAFORMAT, &mut fmt)?;
         } else {
             self.set_option(ENCODER_OPTION_SVC_ENCODE_PARAM_EXT, &mut p)?;
@@ -243,7 +243,7 @@ impl VideoEncoder for H264Encoder {
         let (ys, us, vs) = (frame.y_stride() as i32, frame.uv_stride() as i32, frame.uv_stride() as i32);
         let (py, pu, pv) = frame.planes();
         let pic = SSourcePicture {
-            iColorFormat: videoFormatI420 as i32,
+            iColorFormat: videoFormatI420,
             iStride: [ys, us, vs, 0],
             pData: [py.as_ptr().cast_mut(), pu.as_ptr().cast_mut(), pv.as_ptr().cast_mut(), ptr::null_mut()],
             iPicWidth: w as i32,
@@ -295,7 +295,14 @@ impl VideoEncoder for H264Encoder {
         };
         self.last_of_layer[t] = Some(id);
         let ref_distance = reference.map_or(if keyframe { 0 } else { 1 }, |r| (id - r).min(u16::MAX as u64) as u16);
-        Ok(Some(EncodedInfo { keyframe, temporal_layer: t as u8, ref_distance, width: w, height: h }))
+        Ok(Some(EncodedInfo {
+            capture_us: timestamp_us,
+            keyframe,
+            temporal_layer: t as u8,
+            ref_distance,
+            width: w,
+            height: h,
+        }))
     }
 
     fn set_rates(&mut self, rates: RateSettings) -> Result<()> {

@@ -6,6 +6,7 @@
 //! Sender decides what to drop) and report per frame whether it is a keyframe, so the
 //! frame's reference structure can be sealed with it.
 
+pub mod av1;
 pub mod h264;
 
 use crate::error::Result;
@@ -46,6 +47,9 @@ pub struct RateSettings {
 /// What an encoder reports for each frame it produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncodedInfo {
+    /// Capture time of the frame this output belongs to (an encoder with frame delay
+    /// returns an earlier frame than the one just given).
+    pub capture_us: u64,
     /// Decodable without any earlier frame.
     pub keyframe: bool,
     /// Temporal layer (0 = base).

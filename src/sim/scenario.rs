@@ -146,7 +146,8 @@ pub struct Report {
     /// Bits delivered to the hub over what the link could have delivered (offer capped at
     /// the sender's maximum bitrate).
     pub utilization: f64,
-    /// Mean PSNR (Y, U and V samples together) of displayed frames against the source.
+    /// Mean PSNR (Y, U and V samples together) of displayed frames against the source
+    /// (H.264, decoded with openh264; 0 for AV1, which has no in-process decoder here).
     pub psnr_db_mean: f64,
     /// Retransmitted packets.
     pub retransmissions: u64,
@@ -311,7 +312,11 @@ impl Scenario {
         let mut delivered: Vec<(u64, Vec<u8>)> = Vec::new();
         // Every frame any camera sent, for the cross-stream check: digest -> camera.
         let mut all_sent: HashMap<[u8; 16], usize> = HashMap::new();
-        let mut rep = Report { codec: "h264", seconds: self.seconds, cameras: n_cams, ..Report::default() };
+        let codec = match self.codec {
+            Codec::H264 => "h264",
+            Codec::Av1 => "av1",
+        };
+        let mut rep = Report { codec, seconds: self.seconds, cameras: n_cams, ..Report::default() };
         rep.stream_memory_bound_bytes = self.receiver_config(0).memory_bound_bytes();
         let mut display_us: Vec<Vec<u64>> = vec![Vec::new(); n_cams];
         let mut delays = Vec::new();
