@@ -122,3 +122,35 @@ fn example_refuses_bad_flags_with_a_clear_message() {
         assert!(e.contains(needle), "{args:?}: {e}");
     }
 }
+
+#[test]
+fn example_av1_output_plays_in_ffprobe() {
+    let dir = std::env::temp_dir().join(format!("sealcam-av1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (report, out) = (dir.join("r.json"), dir.join("o.ivf"));
+    let st = Command::new(example())
+        .args(["--codec", "av1", "--seconds", "1", "--capacity-kbps", "8000", "--report"])
+        .arg(&report)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["codec"], "av1");
+    assert_eq!(r["corrupt_frames_displayed"], 0);
+    let displayed = r["frames_displayed"].as_u64().unwrap();
+    assert!(displayed >= 20, "{r}");
+    if have("ffprobe") {
+        let o = Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+            .args(["-show_entries", "stream=codec_name,nb_read_frames", "-of", "csv=p=0"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let s = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success() && o.stderr.is_empty(), "{s} {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(s.trim(), format!("av1,{displayed}"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
