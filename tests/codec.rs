@@ -154,4 +154,24 @@ mod av1 {
         }
         println!("AV1 frame delay: {delay} frame(s)");
     }
+
+    #[test]
+    fn av1_bitrate_steps_restart_the_context_and_the_output_follows() {
+        let scene = SyntheticScene::new(320, 240, 30.0).unwrap();
+        let mut enc = av1(2_000_000);
+        let mut keyframes = 0;
+        let mut per_step = Vec::new();
+        let mut n = 0;
+        for target in [2_000_000u32, 500_000, 1_500_000] {
+            enc.set_rates(RateSettings { bitrate_bps: target, framerate_fps: 30.0 }).unwrap();
+            let rates = run(&mut enc, &scene, n, 3, &mut keyframes);
+            n += 90;
+            println!("AV1 target {target}: produced per second {rates:?}");
+            per_step.push(rates[1..].iter().sum::<f64>() / 2.0);
+        }
+        // Each step of more than 30 % restarts the context: one keyframe per step.
+        assert_eq!(keyframes, 3);
+        assert!(per_step[1] * 1.5 < per_step[0], "the 500 kbit/s step cuts the output: {per_step:?}");
+        assert!(per_step[2] > per_step[1] * 1.5, "the 1.5 Mbit/s step raises it: {per_step:?}");
+    }
 }
