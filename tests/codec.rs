@@ -62,6 +62,7 @@ fn forced_keyframe_is_a_keyframe_and_everything_decodes() {
         let info = enc.encode(&pic, n * 33_333, n == 20, &mut out).unwrap().unwrap();
         assert_eq!(info.keyframe, n == 0 || n == 20, "frame {n}");
         assert_eq!(info.ref_distance, if info.keyframe { 0 } else { 1 });
+        assert!(info.qp.is_some_and(|q| (1..=51).contains(&q)), "QP reported: {:?}", info.qp);
         assert!(dec.decode(&out, &mut shown).unwrap(), "frame {n} decodes");
         assert_eq!((shown.width(), shown.height()), (320, 240));
     }

@@ -187,6 +187,7 @@ impl VideoEncoder for Av1Encoder {
                         keyframe,
                         temporal_layer: 0,
                         ref_distance: u16::from(!keyframe),
+                        qp: Some(p.qp),
                         width: w,
                         height: h,
                     }));

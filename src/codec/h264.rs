@@ -295,11 +295,13 @@ impl VideoEncoder for H264Encoder {
         };
         self.last_of_layer[t] = Some(id);
         let ref_distance = reference.map_or(if keyframe { 0 } else { 1 }, |r| (id - r).min(u16::MAX as u64) as u16);
+        let qp = self.average_qp().map(|q| q.min(51) as u8);
         Ok(Some(EncodedInfo {
             capture_us: timestamp_us,
             keyframe,
             temporal_layer: t as u8,
             ref_distance,
+            qp,
             width: w,
             height: h,
         }))

@@ -56,6 +56,9 @@ pub struct EncodedInfo {
     pub temporal_layer: u8,
     /// Frames back to the frame this one predicts from (0 for a keyframe).
     pub ref_distance: u16,
+    /// Quantizer of the frame: H.264 QP (0-51; openh264's running average over recent
+    /// frames) or AV1 qindex (0-255). `None` when the encoder did not say.
+    pub qp: Option<u8>,
     /// Encoded width and height.
     pub width: u32,
     /// Encoded height.
