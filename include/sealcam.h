@@ -35,6 +35,13 @@
 #define SEALCAM_VERSION_STRING "0.1.0"
 #define SEALCAM_FORMAT_I420 0
 #define SEALCAM_FORMAT_NV12 1
+#define SEALCAM_FORMAT_NV21 2
+#define SEALCAM_FORMAT_YV12 3
+#define SEALCAM_FORMAT_YUYV 4
+#define SEALCAM_FORMAT_UYVY 5
+#define SEALCAM_FORMAT_RGB24 6
+#define SEALCAM_FORMAT_BGRA 7
+#define SEALCAM_FORMAT_RGBA 8
 #define SEALCAM_CODEC_H264 1
 #define SEALCAM_CODEC_AV1 2
 #define SEALCAM_SFRAME_MAX_OVERHEAD 33
@@ -110,6 +117,59 @@ enum sealcam_result
 typedef enum sealcam_result sealcam_result;
 #else
 typedef uint32_t sealcam_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Pixel layouts a camera may hand over.
+ */
+enum PixelFormat
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Planar 4:2:0: Y, then U, then V (three planes).
+   */
+  I420 = 0,
+  /**
+   * Semi-planar 4:2:0: Y, then interleaved U,V (two planes). What most SoC ISPs emit.
+   */
+  Nv12 = 1,
+  /**
+   * Semi-planar 4:2:0 with V before U (Android camera default).
+   */
+  Nv21 = 2,
+  /**
+   * Planar 4:2:0: Y, then V, then U (three planes).
+   */
+  Yv12 = 3,
+  /**
+   * Packed 4:2:2, bytes Y0 U Y1 V (USB/UVC cameras).
+   */
+  Yuyv = 4,
+  /**
+   * Packed 4:2:2, bytes U Y0 V Y1.
+   */
+  Uyvy = 5,
+  /**
+   * Packed RGB, bytes R G B per pixel.
+   */
+  Rgb24 = 6,
+  /**
+   * Packed 32-bit, bytes B G R A per pixel (little-endian ARGB).
+   */
+  Bgra = 7,
+  /**
+   * Packed 32-bit, bytes R G B A per pixel.
+   */
+  Rgba = 8,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum PixelFormat PixelFormat;
+#else
+typedef uint32_t PixelFormat;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 

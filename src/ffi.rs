@@ -166,6 +166,20 @@ pub extern "C" fn sealcam_version() -> *const c_char {
 pub const SEALCAM_FORMAT_I420: u32 = 0;
 /// Pixel format of a [`sealcam_image`]: NV12.
 pub const SEALCAM_FORMAT_NV12: u32 = 1;
+/// Pixel format: NV21 (V before U).
+pub const SEALCAM_FORMAT_NV21: u32 = 2;
+/// Pixel format: YV12 (planes Y, V, U).
+pub const SEALCAM_FORMAT_YV12: u32 = 3;
+/// Pixel format: YUYV packed 4:2:2 (one plane).
+pub const SEALCAM_FORMAT_YUYV: u32 = 4;
+/// Pixel format: UYVY packed 4:2:2 (one plane).
+pub const SEALCAM_FORMAT_UYVY: u32 = 5;
+/// Pixel format: RGB24, bytes R G B (one plane).
+pub const SEALCAM_FORMAT_RGB24: u32 = 6;
+/// Pixel format: BGRA, bytes B G R A (one plane).
+pub const SEALCAM_FORMAT_BGRA: u32 = 7;
+/// Pixel format: RGBA, bytes R G B A (one plane).
+pub const SEALCAM_FORMAT_RGBA: u32 = 8;
 /// Codec: H.264.
 pub const SEALCAM_CODEC_H264: u8 = 1;
 /// Codec: AV1.
@@ -197,11 +211,7 @@ impl sealcam_image {
     /// # Safety
     /// Each used plane pointer must point to `plane_lens[i]` readable bytes.
     unsafe fn as_capture(&self) -> Result<CaptureFrame<'_>, sealcam_result> {
-        let format = match self.format {
-            SEALCAM_FORMAT_I420 => PixelFormat::I420,
-            SEALCAM_FORMAT_NV12 => PixelFormat::Nv12,
-            _ => return Err(SEALCAM_INVALID_INPUT),
-        };
+        let format = PixelFormat::from_u32(self.format).ok_or(SEALCAM_INVALID_INPUT)?;
         let mut planes = [Plane::default(); 3];
         for (i, p) in planes.iter_mut().enumerate().take(format.plane_count()) {
             let data = unsafe { bytes(self.planes[i], self.plane_lens[i]) }.ok_or(SEALCAM_NULL_PARAMETER)?;

@@ -19,14 +19,58 @@ pub enum PixelFormat {
     I420 = 0,
     /// Semi-planar 4:2:0: Y, then interleaved U,V (two planes). What most SoC ISPs emit.
     Nv12 = 1,
+    /// Semi-planar 4:2:0 with V before U (Android camera default).
+    Nv21 = 2,
+    /// Planar 4:2:0: Y, then V, then U (three planes).
+    Yv12 = 3,
+    /// Packed 4:2:2, bytes Y0 U Y1 V (USB/UVC cameras).
+    Yuyv = 4,
+    /// Packed 4:2:2, bytes U Y0 V Y1.
+    Uyvy = 5,
+    /// Packed RGB, bytes R G B per pixel.
+    Rgb24 = 6,
+    /// Packed 32-bit, bytes B G R A per pixel (little-endian ARGB).
+    Bgra = 7,
+    /// Packed 32-bit, bytes R G B A per pixel.
+    Rgba = 8,
+}
+
+/// The RGB to YUV matrix used for RGB inputs (limited range output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(u32)]
+pub enum ColorMatrix {
+    /// ITU-R BT.601, limited range (libyuv's default for RGB sources).
+    #[default]
+    Bt601 = 0,
+    /// ITU-R BT.709, limited range.
+    Bt709 = 1,
 }
 
 impl PixelFormat {
+    /// Every format, in C enum order.
+    pub const ALL: [PixelFormat; 9] = [
+        PixelFormat::I420,
+        PixelFormat::Nv12,
+        PixelFormat::Nv21,
+        PixelFormat::Yv12,
+        PixelFormat::Yuyv,
+        PixelFormat::Uyvy,
+        PixelFormat::Rgb24,
+        PixelFormat::Bgra,
+        PixelFormat::Rgba,
+    ];
+
+    /// The format with this C value.
+    pub fn from_u32(v: u32) -> Option<PixelFormat> {
+        PixelFormat::ALL.get(v as usize).copied()
+    }
+
     /// Number of planes the format uses.
     pub fn plane_count(self) -> usize {
         match self {
-            PixelFormat::I420 => 3,
-            PixelFormat::Nv12 => 2,
+            PixelFormat::I420 | PixelFormat::Yv12 => 3,
+            PixelFormat::Nv12 | PixelFormat::Nv21 => 2,
+            _ => 1,
         }
     }
 
@@ -35,9 +79,12 @@ impl PixelFormat {
         let (w, h) = (width as usize, height as usize);
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
         match (self, i) {
+            (PixelFormat::Yuyv | PixelFormat::Uyvy, _) => (cw * 4, h),
+            (PixelFormat::Rgb24, _) => (w * 3, h),
+            (PixelFormat::Bgra | PixelFormat::Rgba, _) => (w * 4, h),
             (_, 0) => (w, h),
-            (PixelFormat::I420, _) => (cw, ch),
-            (PixelFormat::Nv12, _) => (cw * 2, ch),
+            (PixelFormat::I420 | PixelFormat::Yv12, _) => (cw, ch),
+            (_, _) => (cw * 2, ch),
         }
     }
 }
@@ -108,6 +155,24 @@ impl<'a> CaptureFrame<'a> {
             width,
             height,
             planes: [Plane { data: y, stride: y_stride }, Plane { data: uv, stride: uv_stride }, Plane::default()],
+            timestamp_us,
+        }
+    }
+
+    /// A single-plane packed frame (YUYV, UYVY, RGB24, BGRA, RGBA).
+    pub fn packed(
+        format: PixelFormat,
+        width: u32,
+        height: u32,
+        data: &'a [u8],
+        stride: usize,
+        timestamp_us: u64,
+    ) -> Self {
+        CaptureFrame {
+            format,
+            width,
+            height,
+            planes: [Plane { data, stride }, Plane::default(), Plane::default()],
             timestamp_us,
         }
     }

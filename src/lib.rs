@@ -49,7 +49,7 @@ pub mod sim;
 
 pub use codec::Codec;
 pub use error::{Error, Result};
-pub use frame::{CaptureFrame, I420Buffer, PixelFormat, Plane};
+pub use frame::{CaptureFrame, ColorMatrix, I420Buffer, PixelFormat, Plane};
 pub use hub::{Hub, HubConfig, HubFrame};
 pub use receiver::{ReceivedFrame, Receiver, ReceiverConfig};
 pub use seal::CipherSuite;

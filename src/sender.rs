@@ -18,7 +18,7 @@ use crate::codec::av1::{Av1Encoder, Av1Settings};
 use crate::codec::h264::{H264Encoder, H264Settings};
 use crate::codec::{Codec, RateSettings, VideoEncoder};
 use crate::error::{invalid, Error, Result};
-use crate::frame::{CaptureFrame, I420Buffer};
+use crate::frame::{CaptureFrame, ColorMatrix, I420Buffer};
 use crate::kernels;
 use crate::rtp::{self, packet, rtcp, PacketFields};
 use crate::seal::{self, CipherSuite, FrameInfo, SealKey};
@@ -63,6 +63,11 @@ pub struct SenderConfig {
     /// Temporal layers (1 = none, 2 = L1T2, 3 = L1T3): a hub that loses a top-layer frame
     /// keeps showing the base layer.
     pub temporal_layers: u8,
+    /// Matrix for RGB capture formats.
+    pub color_matrix: ColorMatrix,
+    /// Encode at this size instead of the capture size (a rung of the resolution ladder):
+    /// exact halves use the 2x2 box kernel, other sizes bilinear scaling.
+    pub encode_size: Option<(u32, u32)>,
 }
 
 impl SenderConfig {
@@ -87,6 +92,8 @@ impl SenderConfig {
             min_keyframe_interval_ms: 300,
             encoder_threads: 1,
             temporal_layers: 1,
+            color_matrix: ColorMatrix::Bt601,
+            encode_size: None,
         }
     }
 
@@ -171,6 +178,7 @@ pub struct Sender {
     key: SealKey,
     pacer: Pacer,
     i420: I420Buffer,
+    scaled: I420Buffer,
     bitstream: Vec<u8>,
     plaintext: Vec<u8>,
     sealed: Vec<u8>,
@@ -216,6 +224,7 @@ impl Sender {
             key,
             pacer,
             i420: I420Buffer::default(),
+            scaled: I420Buffer::default(),
             bitstream: Vec::new(),
             plaintext: Vec::new(),
             sealed: Vec::new(),
@@ -285,6 +294,16 @@ impl Sender {
         Ok(())
     }
 
+    /// Encodes at `size` from the next frame on (`None`: the capture size). The encoder starts
+    /// the new size with a keyframe.
+    pub fn set_encode_size(&mut self, size: Option<(u32, u32)>) -> Result<()> {
+        if let Some((w, h)) = size {
+            crate::frame::check_dimensions(w, h)?;
+        }
+        self.cfg.encode_size = size;
+        Ok(())
+    }
+
     /// Asks for a keyframe on the next pushed frame (rate limits do not apply).
     pub fn request_keyframe(&mut self) {
         self.keyframe_requested = true;
@@ -300,7 +319,18 @@ impl Sender {
             self.stats.frames_dropped += 1;
             return Ok(FrameOutcome::DroppedQueueFull);
         }
-        kernels::to_i420(frame, &mut self.i420)?;
+        kernels::to_i420_with(frame, &mut self.i420, self.cfg.color_matrix)?;
+        let picture = match self.cfg.encode_size {
+            Some((w, h)) if (w, h) != (frame.width, frame.height) => {
+                if (w, h) == (frame.width.div_ceil(2), frame.height.div_ceil(2)) {
+                    kernels::scale_i420_half(&self.i420, &mut self.scaled)?;
+                } else {
+                    kernels::scale_i420_bilinear(&self.i420, w, h, &mut self.scaled)?;
+                }
+                &self.scaled
+            }
+            _ => &self.i420,
+        };
         let force = self.keyframe_requested
             && self
                 .last_keyframe_us
@@ -311,7 +341,7 @@ impl Sender {
             self.keyframe_requested = false;
             self.last_keyframe_us = Some(now_us);
         }
-        let Some(info) = self.encoder.encode(&self.i420, frame.timestamp_us, force, &mut self.bitstream)? else {
+        let Some(info) = self.encoder.encode(picture, frame.timestamp_us, force, &mut self.bitstream)? else {
             return Ok(FrameOutcome::Skipped);
         };
         if info.keyframe {

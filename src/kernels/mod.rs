@@ -1,30 +1,56 @@
-//! Pixel kernels: capture formats to I420, the layout both encoders take.
+//! Pixel kernels: every capture format to I420 (the layout both encoders take), and I420
+//! scaling for the resolution ladder.
 //!
 //! Guarantees: each kernel validates its source first (see [`CaptureFrame::validate`])
 //! and writes every byte of the destination, so a reused buffer never leaks pixels of an
 //! earlier frame. Kernels are reentrant and allocate only when the destination must grow.
+//!
+//! Chroma rounding, written down: 4:2:0 chroma planes have `ceil(w/2) x ceil(h/2)` samples.
+//! Packed 4:2:2 sources (YUYV, UYVY) give each output chroma sample the rounded mean of the two
+//! source rows (`(a + b + 1) >> 1`); an odd last row is taken as it is. RGB sources give each
+//! chroma sample the matrix applied to the rounded mean RGB of its (up to) 2x2 pixels. The RGB
+//! matrices are the 8-bit fixed-point BT.601 and BT.709 limited-range ones (as libyuv uses).
+//! These scalar kernels are the reference any SIMD path must match.
+
+mod scale;
+
+pub use scale::{scale_i420_bilinear, scale_i420_half};
 
 use crate::error::Result;
-use crate::frame::{CaptureFrame, I420Buffer, PixelFormat};
+use crate::frame::{CaptureFrame, ColorMatrix, I420Buffer, PixelFormat};
 
-/// Converts any supported capture frame to I420 at the same size. `dst` is resized to
-/// the source size (keeping its allocation when it is large enough).
+/// Converts any supported capture frame to I420 at the same size (BT.601 for RGB sources).
+/// `dst` is resized to the source size (keeping its allocation when it is large enough).
 pub fn to_i420(src: &CaptureFrame<'_>, dst: &mut I420Buffer) -> Result<()> {
+    to_i420_with(src, dst, ColorMatrix::Bt601)
+}
+
+/// [`to_i420`] with an explicit matrix for RGB sources (ignored for YUV sources).
+pub fn to_i420_with(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix: ColorMatrix) -> Result<()> {
     src.validate()?;
     dst.resize(src.width, src.height)?;
     let (w, h) = (src.width as usize, src.height as usize);
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-    let (y_stride, uv_stride) = (dst.y_stride(), dst.uv_stride());
+    let (ys, cs) = (dst.y_stride(), dst.uv_stride());
     let (dy, du, dv) = dst.planes_mut();
-    copy_plane(src.planes[0].data, src.planes[0].stride, dy, y_stride, w, h);
+    let p = &src.planes;
     match src.format {
-        PixelFormat::I420 => {
-            copy_plane(src.planes[1].data, src.planes[1].stride, du, uv_stride, cw, ch);
-            copy_plane(src.planes[2].data, src.planes[2].stride, dv, uv_stride, cw, ch);
+        PixelFormat::I420 | PixelFormat::Yv12 => {
+            let (u, v) = if src.format == PixelFormat::I420 { (&p[1], &p[2]) } else { (&p[2], &p[1]) };
+            copy_plane(p[0].data, p[0].stride, dy, ys, w, h);
+            copy_plane(u.data, u.stride, du, cs, cw, ch);
+            copy_plane(v.data, v.stride, dv, cs, cw, ch);
         }
-        PixelFormat::Nv12 => {
-            deinterleave_plane(src.planes[1].data, src.planes[1].stride, du, dv, uv_stride, cw, ch);
+        PixelFormat::Nv12 | PixelFormat::Nv21 => {
+            copy_plane(p[0].data, p[0].stride, dy, ys, w, h);
+            let (first, second) = if src.format == PixelFormat::Nv12 { (du, dv) } else { (dv, du) };
+            deinterleave_plane(p[1].data, p[1].stride, first, second, cs, cw, ch);
         }
+        PixelFormat::Yuyv => packed422_to_i420(p[0].data, p[0].stride, [0, 1, 2, 3], w, h, dy, du, dv, ys, cs),
+        PixelFormat::Uyvy => packed422_to_i420(p[0].data, p[0].stride, [1, 0, 3, 2], w, h, dy, du, dv, ys, cs),
+        PixelFormat::Rgb24 => rgb_to_i420(p[0].data, p[0].stride, 3, [0, 1, 2], matrix, w, h, dy, du, dv, ys, cs),
+        PixelFormat::Bgra => rgb_to_i420(p[0].data, p[0].stride, 4, [2, 1, 0], matrix, w, h, dy, du, dv, ys, cs),
+        PixelFormat::Rgba => rgb_to_i420(p[0].data, p[0].stride, 4, [0, 1, 2], matrix, w, h, dy, du, dv, ys, cs),
     }
     Ok(())
 }
@@ -44,23 +70,129 @@ pub(crate) fn copy_plane(
     }
 }
 
-/// Splits an interleaved UV plane (`cw` pairs a row) into separate U and V planes.
+/// Splits an interleaved chroma plane (`cw` pairs a row) into its two planes.
 fn deinterleave_plane(
     src: &[u8],
     src_stride: usize,
-    du: &mut [u8],
-    dv: &mut [u8],
+    first: &mut [u8],
+    second: &mut [u8],
     dst_stride: usize,
     cw: usize,
     ch: usize,
 ) {
     for r in 0..ch {
         let s = &src[r * src_stride..r * src_stride + 2 * cw];
-        let u = &mut du[r * dst_stride..r * dst_stride + cw];
-        let v = &mut dv[r * dst_stride..r * dst_stride + cw];
-        for ((pair, u), v) in s.chunks_exact(2).zip(u.iter_mut()).zip(v.iter_mut()) {
-            *u = pair[0];
-            *v = pair[1];
+        let a = &mut first[r * dst_stride..r * dst_stride + cw];
+        let b = &mut second[r * dst_stride..r * dst_stride + cw];
+        for ((pair, a), b) in s.chunks_exact(2).zip(a.iter_mut()).zip(b.iter_mut()) {
+            *a = pair[0];
+            *b = pair[1];
+        }
+    }
+}
+
+/// Packed 4:2:2 to I420. `order` gives the byte offsets of `[Y0, U, Y1, V]` in each
+/// 4-byte macropixel.
+#[allow(clippy::too_many_arguments)]
+fn packed422_to_i420(
+    src: &[u8],
+    stride: usize,
+    order: [usize; 4],
+    w: usize,
+    h: usize,
+    dy: &mut [u8],
+    du: &mut [u8],
+    dv: &mut [u8],
+    ys: usize,
+    cs: usize,
+) {
+    let cw = w.div_ceil(2);
+    let [oy0, ou, oy1, ov] = order;
+    for r in 0..h {
+        let row = &src[r * stride..r * stride + 4 * cw];
+        let out = &mut dy[r * ys..r * ys + w];
+        for (x, px) in out.iter_mut().enumerate() {
+            let m = &row[(x / 2) * 4..];
+            *px = if x % 2 == 0 { m[oy0] } else { m[oy1] };
+        }
+    }
+    for cr in 0..h.div_ceil(2) {
+        let r0 = 2 * cr;
+        let r1 = (r0 + 1).min(h - 1);
+        let a = &src[r0 * stride..r0 * stride + 4 * cw];
+        let b = &src[r1 * stride..r1 * stride + 4 * cw];
+        for x in 0..cw {
+            let (ma, mb) = (&a[4 * x..4 * x + 4], &b[4 * x..4 * x + 4]);
+            du[cr * cs + x] = avg2(ma[ou], mb[ou]);
+            dv[cr * cs + x] = avg2(ma[ov], mb[ov]);
+        }
+    }
+}
+
+#[inline]
+fn avg2(a: u8, b: u8) -> u8 {
+    ((a as u16 + b as u16 + 1) >> 1) as u8
+}
+
+/// Fixed-point RGB to YUV coefficients: `[yr, yg, yb, ur, ug, ub, vr, vg, vb]`.
+fn coefficients(m: ColorMatrix) -> [i32; 9] {
+    match m {
+        ColorMatrix::Bt601 => [66, 129, 25, -38, -74, 112, 112, -94, -18],
+        ColorMatrix::Bt709 => [47, 157, 16, -26, -87, 112, 112, -102, -10],
+    }
+}
+
+#[inline]
+fn luma(c: &[i32; 9], r: i32, g: i32, b: i32) -> u8 {
+    (((c[0] * r + c[1] * g + c[2] * b + 128) >> 8) + 16) as u8
+}
+
+#[inline]
+fn chroma(c: &[i32; 9], r: i32, g: i32, b: i32) -> (u8, u8) {
+    let u = (c[3] * r + c[4] * g + c[5] * b + 32896) >> 8;
+    let v = (c[6] * r + c[7] * g + c[8] * b + 32896) >> 8;
+    (u.clamp(0, 255) as u8, v.clamp(0, 255) as u8)
+}
+
+/// Packed RGB (3 or 4 bytes a pixel) to I420. `rgb` gives the byte offsets of R, G and B.
+#[allow(clippy::too_many_arguments)]
+fn rgb_to_i420(
+    src: &[u8],
+    stride: usize,
+    bpp: usize,
+    rgb: [usize; 3],
+    matrix: ColorMatrix,
+    w: usize,
+    h: usize,
+    dy: &mut [u8],
+    du: &mut [u8],
+    dv: &mut [u8],
+    ys: usize,
+    cs: usize,
+) {
+    let c = coefficients(matrix);
+    let [or, og, ob] = rgb;
+    let px = |r: usize, x: usize| {
+        let p = &src[r * stride + x * bpp..];
+        (p[or] as i32, p[og] as i32, p[ob] as i32)
+    };
+    for r in 0..h {
+        for x in 0..w {
+            let (pr, pg, pb) = px(r, x);
+            dy[r * ys + x] = luma(&c, pr, pg, pb);
+        }
+    }
+    for cr in 0..h.div_ceil(2) {
+        let (r0, r1) = (2 * cr, (2 * cr + 1).min(h - 1));
+        for cx in 0..w.div_ceil(2) {
+            let (x0, x1) = (2 * cx, (2 * cx + 1).min(w - 1));
+            let (a, b, d, e) = (px(r0, x0), px(r0, x1), px(r1, x0), px(r1, x1));
+            // Rounded mean of the 2x2 block (pairs first, as libyuv does).
+            let mean = |p: i32, q: i32, s: i32, t: i32| ((p + q + 1) / 2 + (s + t + 1) / 2 + 1) / 2;
+            let (mr, mg, mb) = (mean(a.0, b.0, d.0, e.0), mean(a.1, b.1, d.1, e.1), mean(a.2, b.2, d.2, e.2));
+            let (u, v) = chroma(&c, mr, mg, mb);
+            du[cr * cs + cx] = u;
+            dv[cr * cs + cx] = v;
         }
     }
 }
@@ -95,11 +227,17 @@ mod tests {
                     assert_eq!(ov[r * cw + c], uv[r * uvs + 2 * c + 1]);
                 }
             }
+            // NV21 is the same with the chroma order swapped.
+            let f = CaptureFrame { format: PixelFormat::Nv21, ..f };
+            let mut out21 = I420Buffer::default();
+            to_i420(&f, &mut out21).unwrap();
+            assert_eq!(out21.planes().1, out.planes().2);
+            assert_eq!(out21.planes().2, out.planes().1);
         }
     }
 
     #[test]
-    fn i420_round_trips_through_as_capture() {
+    fn i420_and_yv12_round_trip() {
         let mut a = I420Buffer::new(7, 5).unwrap();
         let (y, u, v) = a.planes_mut();
         y.copy_from_slice(&pattern(35, 3));
@@ -108,6 +246,109 @@ mod tests {
         let mut b = I420Buffer::default();
         to_i420(&a.as_capture(0), &mut b).unwrap();
         assert_eq!(a, b);
+        let mut f = a.as_capture(0);
+        f.format = PixelFormat::Yv12;
+        f.planes.swap(1, 2);
+        to_i420(&f, &mut b).unwrap();
+        assert_eq!(a, b);
+    }
+
+    /// Packs an I420 image as YUYV or UYVY with both rows of a chroma pair equal, so that
+    /// converting back is exact.
+    fn pack422(src: &I420Buffer, uyvy: bool, stride: usize) -> Vec<u8> {
+        let (w, h) = (src.width() as usize, src.height() as usize);
+        let cw = w.div_ceil(2);
+        let (y, u, v) = src.planes();
+        let mut out = vec![0xAAu8; stride * h];
+        for r in 0..h {
+            for x in 0..cw {
+                let y0 = y[r * w + 2 * x];
+                let y1 = if 2 * x + 1 < w { y[r * w + 2 * x + 1] } else { 0 };
+                let (cu, cv) = (u[(r / 2) * cw + x], v[(r / 2) * cw + x]);
+                let m = if uyvy { [cu, y0, cv, y1] } else { [y0, cu, y1, cv] };
+                out[r * stride + 4 * x..r * stride + 4 * x + 4].copy_from_slice(&m);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn yuyv_and_uyvy_convert_exactly_at_odd_sizes() {
+        for (w, h) in [(1u32, 1u32), (2, 2), (5, 3), (17, 9)] {
+            let mut img = I420Buffer::new(w, h).unwrap();
+            let (y, u, v) = img.planes_mut();
+            let (ny, nc) = (y.len(), u.len());
+            y.copy_from_slice(&pattern(ny, 9));
+            u.copy_from_slice(&pattern(nc, 10));
+            v.copy_from_slice(&pattern(nc, 11));
+            for (uyvy, format) in [(false, PixelFormat::Yuyv), (true, PixelFormat::Uyvy)] {
+                let stride = 4 * (w as usize).div_ceil(2) + 5;
+                let packed = pack422(&img, uyvy, stride);
+                let f = CaptureFrame::packed(format, w, h, &packed, stride, 0);
+                let mut out = I420Buffer::default();
+                to_i420(&f, &mut out).unwrap();
+                assert_eq!(out, img, "{format:?} {w}x{h}");
+            }
+        }
+    }
+
+    #[test]
+    fn packed422_chroma_is_the_rounded_mean_of_two_rows() {
+        // 2x2 YUYV: row 0 has U=10, V=20; row 1 has U=13, V=21.
+        let src = [1, 10, 2, 20, 3, 13, 4, 21];
+        let f = CaptureFrame::packed(PixelFormat::Yuyv, 2, 2, &src, 4, 0);
+        let mut out = I420Buffer::default();
+        to_i420(&f, &mut out).unwrap();
+        assert_eq!(out.planes(), (&[1u8, 2, 3, 4][..], &[12u8][..], &[21u8][..]));
+    }
+
+    fn reference(m: ColorMatrix, r: f64, g: f64, b: f64) -> (f64, f64, f64) {
+        let (kr, kb) = if m == ColorMatrix::Bt601 { (0.299, 0.114) } else { (0.2126, 0.0722) };
+        let kg = 1.0 - kr - kb;
+        let y = kr * r + kg * g + kb * b;
+        let (pb, pr) = ((b - y) / (2.0 * (1.0 - kb)), (r - y) / (2.0 * (1.0 - kr)));
+        (16.0 + 219.0 * y / 255.0, 128.0 + 224.0 * pb / 255.0, 128.0 + 224.0 * pr / 255.0)
+    }
+
+    #[test]
+    fn rgb_sources_are_within_one_of_the_reference_formula() {
+        for m in [ColorMatrix::Bt601, ColorMatrix::Bt709] {
+            for (format, bpp, off) in [
+                (PixelFormat::Rgb24, 3, [0, 1, 2]),
+                (PixelFormat::Bgra, 4, [2, 1, 0]),
+                (PixelFormat::Rgba, 4, [0, 1, 2]),
+            ] {
+                // Flat 2x2 blocks so chroma has one well-defined colour per block.
+                let (w, h) = (32usize, 8usize);
+                let mut src = vec![0u8; w * h * bpp];
+                for r in 0..h {
+                    for x in 0..w {
+                        let block = (r / 2) * 16 + x / 2;
+                        let (cr, cg, cb) = ((block * 37) % 256, (block * 91) % 256, (block * 53 + 7) % 256);
+                        let p = &mut src[(r * w + x) * bpp..];
+                        p[off[0]] = cr as u8;
+                        p[off[1]] = cg as u8;
+                        p[off[2]] = cb as u8;
+                    }
+                }
+                let f = CaptureFrame::packed(format, w as u32, h as u32, &src, w * bpp, 0);
+                let mut out = I420Buffer::default();
+                to_i420_with(&f, &mut out, m).unwrap();
+                let (y, u, v) = out.planes();
+                for r in 0..h {
+                    for x in 0..w {
+                        let p = &src[(r * w + x) * bpp..];
+                        let (ry, ru, rv) = reference(m, p[off[0]] as f64, p[off[1]] as f64, p[off[2]] as f64);
+                        assert!((y[r * w + x] as f64 - ry).abs() <= 1.0, "{m:?} {format:?} Y");
+                        if r % 2 == 0 && x % 2 == 0 {
+                            let c = (r / 2) * (w / 2) + x / 2;
+                            assert!((u[c] as f64 - ru).abs() <= 1.5, "{m:?} {format:?} U {} vs {ru}", u[c]);
+                            assert!((v[c] as f64 - rv).abs() <= 1.5, "{m:?} {format:?} V {} vs {rv}", v[c]);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
@@ -115,8 +356,13 @@ mod tests {
         let mut dst = I420Buffer::new(4, 4).unwrap();
         let before = dst.clone();
         let y = vec![0u8; 3];
-        let f = CaptureFrame::nv12(4, 4, &y, 4, &y, 4, 0);
-        assert!(to_i420(&f, &mut dst).is_err());
-        assert_eq!(dst, before);
+        for f in [
+            CaptureFrame::nv12(4, 4, &y, 4, &y, 4, 0),
+            CaptureFrame::packed(PixelFormat::Yuyv, 4, 4, &y, 8, 0),
+            CaptureFrame::packed(PixelFormat::Bgra, 4, 4, &[0u8; 64], 15, 0),
+        ] {
+            assert!(to_i420(&f, &mut dst).is_err());
+            assert_eq!(dst, before);
+        }
     }
 }

@@ -1,0 +1,136 @@
+//! I420 downscaling for the resolution ladder.
+//!
+//! - [`scale_i420_half`]: 2:1 in both directions with a 2x2 box filter, `(a + b + c + d + 2) >> 2`;
+//!   an odd last row or column is averaged with itself.
+//! - [`scale_i420_bilinear`]: any size, bilinear with 16.16 fixed-point positions sampled at
+//!   pixel centres (`src_x = (dst_x + 0.5) * src_w / dst_w - 0.5`, clamped to the image).
+
+use crate::error::{invalid, Result};
+use crate::frame::I420Buffer;
+
+/// Halves an I420 image: `dst` becomes `ceil(w/2) x ceil(h/2)`.
+pub fn scale_i420_half(src: &I420Buffer, dst: &mut I420Buffer) -> Result<()> {
+    let (w, h) = (src.width() as usize, src.height() as usize);
+    if w == 0 || h == 0 {
+        return Err(invalid!("source image is empty"));
+    }
+    dst.resize(w.div_ceil(2) as u32, h.div_ceil(2) as u32)?;
+    let (dw, dh) = (dst.width() as usize, dst.height() as usize);
+    let (sy, su, sv) = src.planes();
+    let (ss_y, ss_c, ds_y, ds_c) = (src.y_stride(), src.uv_stride(), dst.y_stride(), dst.uv_stride());
+    let (dy, du, dv) = dst.planes_mut();
+    half_plane(sy, ss_y, w, h, dy, ds_y, dw, dh);
+    let (cw, ch, dcw, dch) = (w.div_ceil(2), h.div_ceil(2), dw.div_ceil(2), dh.div_ceil(2));
+    half_plane(su, ss_c, cw, ch, du, ds_c, dcw, dch);
+    half_plane(sv, ss_c, cw, ch, dv, ds_c, dcw, dch);
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn half_plane(src: &[u8], ss: usize, w: usize, h: usize, dst: &mut [u8], ds: usize, dw: usize, dh: usize) {
+    for r in 0..dh {
+        let r0 = &src[(2 * r) * ss..];
+        let r1 = &src[(2 * r + 1).min(h - 1) * ss..];
+        let out = &mut dst[r * ds..r * ds + dw];
+        for (x, o) in out.iter_mut().enumerate() {
+            let (x0, x1) = (2 * x, (2 * x + 1).min(w - 1));
+            let sum = r0[x0] as u16 + r0[x1] as u16 + r1[x0] as u16 + r1[x1] as u16;
+            *o = ((sum + 2) >> 2) as u8;
+        }
+    }
+}
+
+/// Scales an I420 image to `width x height` (bilinear). Both sizes must be at least 1x1;
+/// upscaling works too but the ladder only scales down.
+pub fn scale_i420_bilinear(src: &I420Buffer, width: u32, height: u32, dst: &mut I420Buffer) -> Result<()> {
+    let (w, h) = (src.width() as usize, src.height() as usize);
+    if w == 0 || h == 0 {
+        return Err(invalid!("source image is empty"));
+    }
+    dst.resize(width, height)?;
+    let (dw, dh) = (width as usize, height as usize);
+    let (sy, su, sv) = src.planes();
+    let (ss_y, ss_c, ds_y, ds_c) = (src.y_stride(), src.uv_stride(), dst.y_stride(), dst.uv_stride());
+    let (dy, du, dv) = dst.planes_mut();
+    bilinear_plane(sy, ss_y, w, h, dy, ds_y, dw, dh);
+    let (cw, ch, dcw, dch) = (w.div_ceil(2), h.div_ceil(2), dw.div_ceil(2), dh.div_ceil(2));
+    bilinear_plane(su, ss_c, cw, ch, du, ds_c, dcw, dch);
+    bilinear_plane(sv, ss_c, cw, ch, dv, ds_c, dcw, dch);
+    Ok(())
+}
+
+/// Source position of destination index `d` in 16.16 fixed point, and its clamped
+/// neighbour indices and weight.
+fn source_pos(d: usize, src_len: usize, dst_len: usize) -> (usize, usize, u32) {
+    let scale = ((src_len as u64) << 16) / dst_len as u64;
+    let pos = ((d as i64 * 2 + 1) * scale as i64 / 2 - (1 << 15)).max(0);
+    let i0 = ((pos >> 16) as usize).min(src_len - 1);
+    let i1 = (i0 + 1).min(src_len - 1);
+    (i0, i1, (pos & 0xffff) as u32)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bilinear_plane(src: &[u8], ss: usize, w: usize, h: usize, dst: &mut [u8], ds: usize, dw: usize, dh: usize) {
+    for r in 0..dh {
+        let (y0, y1, fy) = source_pos(r, h, dh);
+        let (a, b) = (&src[y0 * ss..], &src[y1 * ss..]);
+        let out = &mut dst[r * ds..r * ds + dw];
+        for (x, o) in out.iter_mut().enumerate() {
+            let (x0, x1, fx) = source_pos(x, w, dw);
+            let top = a[x0] as u32 * (65536 - fx) + a[x1] as u32 * fx;
+            let bottom = b[x0] as u32 * (65536 - fx) + b[x1] as u32 * fx;
+            let v = (top as u64 * (65536 - fy) as u64 + bottom as u64 * fy as u64 + (1 << 31)) >> 32;
+            *o = v as u8;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(w: u32, h: u32, f: impl Fn(usize, usize) -> u8) -> I420Buffer {
+        let mut b = I420Buffer::new(w, h).unwrap();
+        let ys = b.y_stride();
+        let (y, _, _) = b.planes_mut();
+        for r in 0..h as usize {
+            for x in 0..w as usize {
+                y[r * ys + x] = f(r, x);
+            }
+        }
+        b
+    }
+
+    #[test]
+    fn half_is_a_rounded_box_filter_with_odd_edges() {
+        let src = filled(3, 3, |r, x| (r * 3 + x) as u8 * 10);
+        let mut dst = I420Buffer::default();
+        scale_i420_half(&src, &mut dst).unwrap();
+        assert_eq!((dst.width(), dst.height()), (2, 2));
+        // Blocks: [0,10,30,40] -> 20; [20,20,50,50] -> 35; [60,70,60,70] -> 65; [80,80,80,80] -> 80.
+        assert_eq!(dst.planes().0, &[20, 35, 65, 80]);
+    }
+
+    #[test]
+    fn bilinear_identity_copies_and_flat_stays_flat() {
+        let src = filled(13, 7, |r, x| (r * 17 + x * 5) as u8);
+        let mut dst = I420Buffer::default();
+        scale_i420_bilinear(&src, 13, 7, &mut dst).unwrap();
+        assert_eq!(dst, src);
+        let flat = filled(64, 48, |_, _| 77);
+        for (w, h) in [(1, 1), (17, 9), (32, 24), (100, 70)] {
+            scale_i420_bilinear(&flat, w, h, &mut dst).unwrap();
+            assert!(dst.planes().0.iter().all(|&v| v == 77), "{w}x{h}");
+        }
+    }
+
+    #[test]
+    fn bilinear_keeps_a_gradient_monotonic() {
+        let src = filled(200, 4, |_, x| x as u8);
+        let mut dst = I420Buffer::default();
+        scale_i420_bilinear(&src, 67, 2, &mut dst).unwrap();
+        let row = &dst.planes().0[..67];
+        assert!(row.windows(2).all(|p| p[0] <= p[1]), "{row:?}");
+        assert!(row[0] <= 2 && row[66] >= 196);
+    }
+}
