@@ -1,0 +1,210 @@
+//! Each capture kernel at 640x480, 1280x720 and 1920x1080, next to a memcpy of the same
+//! source bytes in the same run, and next to libyuv's equivalent when the system has
+//! libyuv (Debian's libyuv-dev; loaded at run time, skipped with a message otherwise).
+//!
+//! Run: `cargo bench --bench kernels` (`SEALCAM_BENCH_QUICK=1` shortens it).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use sealcam::kernels::{scale_i420_bilinear, scale_i420_half, to_i420};
+use sealcam::{CaptureFrame, I420Buffer, PixelFormat, Plane};
+
+type Packed = unsafe extern "C" fn(*const u8, i32, *mut u8, i32, *mut u8, i32, *mut u8, i32, i32, i32) -> i32;
+type SemiPlanar =
+    unsafe extern "C" fn(*const u8, i32, *const u8, i32, *mut u8, i32, *mut u8, i32, *mut u8, i32, i32, i32) -> i32;
+type Scale = unsafe extern "C" fn(
+    *const u8,
+    i32,
+    *const u8,
+    i32,
+    *const u8,
+    i32,
+    i32,
+    i32,
+    *mut u8,
+    i32,
+    *mut u8,
+    i32,
+    *mut u8,
+    i32,
+    i32,
+    i32,
+    i32,
+) -> i32;
+
+struct LibYuv {
+    _lib: libloading::Library,
+    nv12: SemiPlanar,
+    nv21: SemiPlanar,
+    yuy2: Packed,
+    uyvy: Packed,
+    raw: Packed,
+    argb: Packed,
+    abgr: Packed,
+    scale: Scale,
+}
+
+fn libyuv() -> Option<LibYuv> {
+    // SAFETY: libyuv's C functions have the signatures declared above (libyuv/convert.h,
+    // libyuv/scale.h); the library stays loaded as long as the struct lives.
+    unsafe {
+        let lib = libloading::Library::new("libyuv.so.0").ok()?;
+        let get = |name: &[u8]| lib.get::<*const ()>(name).ok().map(|s| *s);
+        Some(LibYuv {
+            nv12: std::mem::transmute::<*const (), SemiPlanar>(get(b"NV12ToI420")?),
+            nv21: std::mem::transmute::<*const (), SemiPlanar>(get(b"NV21ToI420")?),
+            yuy2: std::mem::transmute::<*const (), Packed>(get(b"YUY2ToI420")?),
+            uyvy: std::mem::transmute::<*const (), Packed>(get(b"UYVYToI420")?),
+            raw: std::mem::transmute::<*const (), Packed>(get(b"RAWToI420")?),
+            argb: std::mem::transmute::<*const (), Packed>(get(b"ARGBToI420")?),
+            abgr: std::mem::transmute::<*const (), Packed>(get(b"ABGRToI420")?),
+            scale: std::mem::transmute::<*const (), Scale>(get(b"I420Scale")?),
+            _lib: lib,
+        })
+    }
+}
+
+fn source(format: PixelFormat, w: u32, h: u32) -> (Vec<Vec<u8>>, Vec<usize>) {
+    let n = format.plane_count();
+    let mut planes = Vec::new();
+    let mut strides = Vec::new();
+    for i in 0..n {
+        let (row, rows) = format.plane_shape(i, w, h);
+        planes.push((0..row * rows).map(|k| (k * 7 + i * 13) as u8).collect());
+        strides.push(row);
+    }
+    (planes, strides)
+}
+
+fn bench(c: &mut Criterion) {
+    let quick = std::env::var_os("SEALCAM_BENCH_QUICK").is_some();
+    let yuv = libyuv();
+    if yuv.is_none() {
+        eprintln!("libyuv not found (apt-get install libyuv-dev): the libyuv comparison is skipped");
+    }
+    let formats = [
+        PixelFormat::Nv12,
+        PixelFormat::Nv21,
+        PixelFormat::Yuyv,
+        PixelFormat::Uyvy,
+        PixelFormat::I420,
+        PixelFormat::Rgb24,
+        PixelFormat::Bgra,
+        PixelFormat::Rgba,
+    ];
+    for (w, h) in [(640u32, 480u32), (1280, 720), (1920, 1080)] {
+        for format in formats {
+            let (planes, strides) = source(format, w, h);
+            let bytes: usize = planes.iter().map(Vec::len).sum();
+            let mut g = c.benchmark_group(format!("kernels/{format:?}/{w}x{h}"));
+            g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(if quick { 700 } else { 2000 }));
+            g.throughput(Throughput::Bytes(bytes as u64));
+            let mut copy = vec![0u8; bytes];
+            g.bench_function(BenchmarkId::new("memcpy", bytes), |b| {
+                b.iter(|| {
+                    let mut o = 0;
+                    for p in &planes {
+                        copy[o..o + p.len()].copy_from_slice(p);
+                        o += p.len();
+                    }
+                    black_box(&copy);
+                })
+            });
+            let mut f = CaptureFrame::packed(format, w, h, &planes[0], strides[0], 0);
+            for i in 1..planes.len() {
+                f.planes[i] = Plane { data: &planes[i], stride: strides[i] };
+            }
+            let mut dst = I420Buffer::new(w, h).unwrap();
+            g.bench_function(BenchmarkId::new("sealcam", bytes), |b| b.iter(|| to_i420(black_box(&f), &mut dst).unwrap()));
+            if let Some(y) = &yuv {
+                let (ys, cs) = (dst.y_stride() as i32, dst.uv_stride() as i32);
+                let (dy, du, dv) = dst.planes_mut();
+                let (dy, du, dv) = (dy.as_mut_ptr(), du.as_mut_ptr(), dv.as_mut_ptr());
+                let (wi, hi) = (w as i32, h as i32);
+                let s0 = (planes[0].as_ptr(), strides[0] as i32);
+                // SAFETY: every pointer covers its plane at the given stride for w x h.
+                let call = || unsafe {
+                    match format {
+                        PixelFormat::Nv12 => (y.nv12)(s0.0, s0.1, planes[1].as_ptr(), strides[1] as i32, dy, ys, du, cs, dv, cs, wi, hi),
+                        PixelFormat::Nv21 => (y.nv21)(s0.0, s0.1, planes[1].as_ptr(), strides[1] as i32, dy, ys, du, cs, dv, cs, wi, hi),
+                        PixelFormat::Yuyv => (y.yuy2)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
+                        PixelFormat::Uyvy => (y.uyvy)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
+                        PixelFormat::Rgb24 => (y.raw)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
+                        PixelFormat::Bgra => (y.argb)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
+                        PixelFormat::Rgba => (y.abgr)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
+                        _ => -1,
+                    }
+                };
+                if format != PixelFormat::I420 {
+                    g.bench_function(BenchmarkId::new("libyuv", bytes), |b| b.iter(|| black_box(call())));
+                }
+            }
+            g.finish();
+        }
+
+        // Scaling: 1/2 box and 2/3 bilinear of an I420 frame.
+        let (planes, _) = source(PixelFormat::I420, w, h);
+        let mut src = I420Buffer::new(w, h).unwrap();
+        {
+            let (y, u, v) = src.planes_mut();
+            y.copy_from_slice(&planes[0]);
+            u.copy_from_slice(&planes[1][..u.len()]);
+            v.copy_from_slice(&planes[1][..v.len()]);
+        }
+        let bytes = src.as_bytes().len();
+        let mut g = c.benchmark_group(format!("kernels/scale/{w}x{h}"));
+        g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(if quick { 700 } else { 2000 }));
+        g.throughput(Throughput::Bytes(bytes as u64));
+        let mut dst = I420Buffer::default();
+        g.bench_function("memcpy", |b| {
+            let mut copy = vec![0u8; bytes];
+            b.iter(|| {
+                copy.copy_from_slice(src.as_bytes());
+                black_box(&copy);
+            })
+        });
+        g.bench_function("sealcam_half_box", |b| b.iter(|| scale_i420_half(black_box(&src), &mut dst).unwrap()));
+        let (tw, th) = (w * 2 / 3 / 2 * 2, h * 2 / 3 / 2 * 2);
+        g.bench_function("sealcam_bilinear_2_3", |b| b.iter(|| scale_i420_bilinear(black_box(&src), tw, th, &mut dst).unwrap()));
+        if let Some(y) = &yuv {
+            for (name, dw, dh, filter) in [("libyuv_half_box", w / 2, h / 2, 3), ("libyuv_bilinear_2_3", tw, th, 2)] {
+                let mut out = I420Buffer::new(dw, dh).unwrap();
+                let (sy, su, sv) = src.planes();
+                let (ss, sc) = (src.y_stride() as i32, src.uv_stride() as i32);
+                let (ds, dc) = (out.y_stride() as i32, out.uv_stride() as i32);
+                let (oy, ou, ov) = out.planes_mut();
+                let (oy, ou, ov) = (oy.as_mut_ptr(), ou.as_mut_ptr(), ov.as_mut_ptr());
+                g.bench_function(name, |b| {
+                    // SAFETY: planes and strides describe valid I420 images of the given sizes.
+                    b.iter(|| unsafe {
+                        (y.scale)(
+                            sy.as_ptr(),
+                            ss,
+                            su.as_ptr(),
+                            sc,
+                            sv.as_ptr(),
+                            sc,
+                            w as i32,
+                            h as i32,
+                            oy,
+                            ds,
+                            ou,
+                            dc,
+                            ov,
+                            dc,
+                            dw as i32,
+                            dh as i32,
+                            filter,
+                        )
+                    })
+                });
+            }
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
