@@ -99,7 +99,11 @@ fn bench(c: &mut Criterion) {
             let (planes, strides) = source(format, w, h);
             let bytes: usize = planes.iter().map(Vec::len).sum();
             let mut g = c.benchmark_group(format!("kernels/{format:?}/{w}x{h}"));
-            g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(if quick { 700 } else { 2000 }));
+            g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(if quick {
+                700
+            } else {
+                2000
+            }));
             g.throughput(Throughput::Bytes(bytes as u64));
             let mut copy = vec![0u8; bytes];
             g.bench_function(BenchmarkId::new("memcpy", bytes), |b| {
@@ -117,7 +121,9 @@ fn bench(c: &mut Criterion) {
                 f.planes[i] = Plane { data: &planes[i], stride: strides[i] };
             }
             let mut dst = I420Buffer::new(w, h).unwrap();
-            g.bench_function(BenchmarkId::new("sealcam", bytes), |b| b.iter(|| to_i420(black_box(&f), &mut dst).unwrap()));
+            g.bench_function(BenchmarkId::new("sealcam", bytes), |b| {
+                b.iter(|| to_i420(black_box(&f), &mut dst).unwrap())
+            });
             if let Some(y) = &yuv {
                 let (ys, cs) = (dst.y_stride() as i32, dst.uv_stride() as i32);
                 let (dy, du, dv) = dst.planes_mut();
@@ -127,8 +133,12 @@ fn bench(c: &mut Criterion) {
                 // SAFETY: every pointer covers its plane at the given stride for w x h.
                 let call = || unsafe {
                     match format {
-                        PixelFormat::Nv12 => (y.nv12)(s0.0, s0.1, planes[1].as_ptr(), strides[1] as i32, dy, ys, du, cs, dv, cs, wi, hi),
-                        PixelFormat::Nv21 => (y.nv21)(s0.0, s0.1, planes[1].as_ptr(), strides[1] as i32, dy, ys, du, cs, dv, cs, wi, hi),
+                        PixelFormat::Nv12 => {
+                            (y.nv12)(s0.0, s0.1, planes[1].as_ptr(), strides[1] as i32, dy, ys, du, cs, dv, cs, wi, hi)
+                        }
+                        PixelFormat::Nv21 => {
+                            (y.nv21)(s0.0, s0.1, planes[1].as_ptr(), strides[1] as i32, dy, ys, du, cs, dv, cs, wi, hi)
+                        }
                         PixelFormat::Yuyv => (y.yuy2)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
                         PixelFormat::Uyvy => (y.uyvy)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
                         PixelFormat::Rgb24 => (y.raw)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
@@ -155,7 +165,11 @@ fn bench(c: &mut Criterion) {
         }
         let bytes = src.as_bytes().len();
         let mut g = c.benchmark_group(format!("kernels/scale/{w}x{h}"));
-        g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(if quick { 700 } else { 2000 }));
+        g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(if quick {
+            700
+        } else {
+            2000
+        }));
         g.throughput(Throughput::Bytes(bytes as u64));
         let mut dst = I420Buffer::default();
         g.bench_function("memcpy", |b| {
@@ -167,7 +181,9 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function("sealcam_half_box", |b| b.iter(|| scale_i420_half(black_box(&src), &mut dst).unwrap()));
         let (tw, th) = (w * 2 / 3 / 2 * 2, h * 2 / 3 / 2 * 2);
-        g.bench_function("sealcam_bilinear_2_3", |b| b.iter(|| scale_i420_bilinear(black_box(&src), tw, th, &mut dst).unwrap()));
+        g.bench_function("sealcam_bilinear_2_3", |b| {
+            b.iter(|| scale_i420_bilinear(black_box(&src), tw, th, &mut dst).unwrap())
+        });
         if let Some(y) = &yuv {
             for (name, dw, dh, filter) in [("libyuv_half_box", w / 2, h / 2, 3), ("libyuv_bilinear_2_3", tw, th, 2)] {
                 let mut out = I420Buffer::new(dw, dh).unwrap();

@@ -13,8 +13,10 @@
 //! These scalar kernels are the reference any SIMD path must match.
 
 mod scale;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
-pub use scale::{scale_i420_bilinear, scale_i420_half};
+pub use scale::{scale_i420_bilinear, scale_i420_half, scale_i420_half_scalar};
 
 use crate::error::Result;
 use crate::frame::{CaptureFrame, ColorMatrix, I420Buffer, PixelFormat};
@@ -27,6 +29,17 @@ pub fn to_i420(src: &CaptureFrame<'_>, dst: &mut I420Buffer) -> Result<()> {
 
 /// [`to_i420`] with an explicit matrix for RGB sources (ignored for YUV sources).
 pub fn to_i420_with(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix: ColorMatrix) -> Result<()> {
+    convert(src, dst, matrix, true)
+}
+
+/// The scalar reference of [`to_i420_with`] (what every SIMD path must equal; for tests
+/// and benchmarks).
+#[doc(hidden)]
+pub fn to_i420_scalar(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix: ColorMatrix) -> Result<()> {
+    convert(src, dst, matrix, false)
+}
+
+fn convert(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix: ColorMatrix, simd: bool) -> Result<()> {
     src.validate()?;
     dst.resize(src.width, src.height)?;
     let (w, h) = (src.width as usize, src.height as usize);
@@ -44,10 +57,10 @@ pub fn to_i420_with(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix: ColorM
         PixelFormat::Nv12 | PixelFormat::Nv21 => {
             copy_plane(p[0].data, p[0].stride, dy, ys, w, h);
             let (first, second) = if src.format == PixelFormat::Nv12 { (du, dv) } else { (dv, du) };
-            deinterleave_plane(p[1].data, p[1].stride, first, second, cs, cw, ch);
+            deinterleave_plane(p[1].data, p[1].stride, first, second, cs, cw, ch, simd);
         }
-        PixelFormat::Yuyv => packed422_to_i420(p[0].data, p[0].stride, [0, 1, 2, 3], w, h, dy, du, dv, ys, cs),
-        PixelFormat::Uyvy => packed422_to_i420(p[0].data, p[0].stride, [1, 0, 3, 2], w, h, dy, du, dv, ys, cs),
+        PixelFormat::Yuyv => packed422_to_i420(p[0].data, p[0].stride, [0, 1, 2, 3], w, h, dy, du, dv, ys, cs, simd),
+        PixelFormat::Uyvy => packed422_to_i420(p[0].data, p[0].stride, [1, 0, 3, 2], w, h, dy, du, dv, ys, cs, simd),
         PixelFormat::Rgb24 => rgb_to_i420(p[0].data, p[0].stride, 3, [0, 1, 2], matrix, w, h, dy, du, dv, ys, cs),
         PixelFormat::Bgra => rgb_to_i420(p[0].data, p[0].stride, 4, [2, 1, 0], matrix, w, h, dy, du, dv, ys, cs),
         PixelFormat::Rgba => rgb_to_i420(p[0].data, p[0].stride, 4, [0, 1, 2], matrix, w, h, dy, du, dv, ys, cs),
@@ -71,6 +84,7 @@ pub(crate) fn copy_plane(
 }
 
 /// Splits an interleaved chroma plane (`cw` pairs a row) into its two planes.
+#[allow(clippy::too_many_arguments)]
 fn deinterleave_plane(
     src: &[u8],
     src_stride: usize,
@@ -79,16 +93,27 @@ fn deinterleave_plane(
     dst_stride: usize,
     cw: usize,
     ch: usize,
+    simd: bool,
 ) {
     for r in 0..ch {
         let s = &src[r * src_stride..r * src_stride + 2 * cw];
         let a = &mut first[r * dst_stride..r * dst_stride + cw];
         let b = &mut second[r * dst_stride..r * dst_stride + cw];
-        for ((pair, a), b) in s.chunks_exact(2).zip(a.iter_mut()).zip(b.iter_mut()) {
+        let done = if simd { simd_deinterleave(s, a, b) } else { 0 };
+        for ((pair, a), b) in s[2 * done..].chunks_exact(2).zip(a[done..].iter_mut()).zip(b[done..].iter_mut()) {
             *a = pair[0];
             *b = pair[1];
         }
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn simd_deinterleave(s: &[u8], a: &mut [u8], b: &mut [u8]) -> usize {
+    x86::deinterleave(s, a, b)
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn simd_deinterleave(_: &[u8], _: &mut [u8], _: &mut [u8]) -> usize {
+    0
 }
 
 /// Packed 4:2:2 to I420. `order` gives the byte offsets of `[Y0, U, Y1, V]` in each
@@ -105,13 +130,16 @@ fn packed422_to_i420(
     dv: &mut [u8],
     ys: usize,
     cs: usize,
+    simd: bool,
 ) {
     let cw = w.div_ceil(2);
     let [oy0, ou, oy1, ov] = order;
+    let luma_odd = oy0 == 1;
     for r in 0..h {
         let row = &src[r * stride..r * stride + 4 * cw];
         let out = &mut dy[r * ys..r * ys + w];
-        for (x, px) in out.iter_mut().enumerate() {
+        let done = if simd { simd_packed422_luma(row, out, luma_odd) } else { 0 };
+        for (x, px) in out.iter_mut().enumerate().skip(done) {
             let m = &row[(x / 2) * 4..];
             *px = if x % 2 == 0 { m[oy0] } else { m[oy1] };
         }
@@ -121,12 +149,32 @@ fn packed422_to_i420(
         let r1 = (r0 + 1).min(h - 1);
         let a = &src[r0 * stride..r0 * stride + 4 * cw];
         let b = &src[r1 * stride..r1 * stride + 4 * cw];
-        for x in 0..cw {
+        let u = &mut du[cr * cs..cr * cs + cw];
+        let v = &mut dv[cr * cs..cr * cs + cw];
+        let done = if simd { simd_packed422_chroma(a, b, u, v, !luma_odd) } else { 0 };
+        for x in done..cw {
             let (ma, mb) = (&a[4 * x..4 * x + 4], &b[4 * x..4 * x + 4]);
-            du[cr * cs + x] = avg2(ma[ou], mb[ou]);
-            dv[cr * cs + x] = avg2(ma[ov], mb[ov]);
+            u[x] = avg2(ma[ou], mb[ou]);
+            v[x] = avg2(ma[ov], mb[ov]);
         }
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn simd_packed422_luma(row: &[u8], y: &mut [u8], odd: bool) -> usize {
+    x86::packed422_luma(row, y, odd)
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn simd_packed422_luma(_: &[u8], _: &mut [u8], _: bool) -> usize {
+    0
+}
+#[cfg(target_arch = "x86_64")]
+fn simd_packed422_chroma(a: &[u8], b: &[u8], u: &mut [u8], v: &mut [u8], odd: bool) -> usize {
+    x86::packed422_chroma(a, b, u, v, odd)
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn simd_packed422_chroma(_: &[u8], _: &[u8], _: &mut [u8], _: &mut [u8], _: bool) -> usize {
+    0
 }
 
 #[inline]
@@ -348,6 +396,47 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn simd_paths_equal_the_scalar_reference_bit_for_bit() {
+        let mut rng = fastrand::Rng::with_seed(42);
+        let mut sizes = vec![(1u32, 1u32), (2, 2), (3, 3), (31, 17), (33, 5), (64, 2), (65, 3)];
+        for _ in 0..40 {
+            sizes.push((rng.u32(1..200), rng.u32(1..40)));
+        }
+        for (w, h) in sizes {
+            for format in PixelFormat::ALL {
+                let n = format.plane_count();
+                let mut planes = Vec::new();
+                let mut strides = Vec::new();
+                for i in 0..n {
+                    let (row, rows) = format.plane_shape(i, w, h);
+                    let stride = row + rng.usize(0..9);
+                    // One spare byte in front so the plane starts unaligned.
+                    let data: Vec<u8> = (0..stride * rows + 1).map(|_| rng.u8(..)).collect();
+                    planes.push(data);
+                    strides.push(stride);
+                }
+                let mut f = CaptureFrame::packed(format, w, h, &planes[0][1..], strides[0], 0);
+                for i in 1..n {
+                    f.planes[i] = crate::frame::Plane { data: &planes[i][1..], stride: strides[i] };
+                }
+                let (mut a, mut b) = (I420Buffer::default(), I420Buffer::default());
+                for m in [ColorMatrix::Bt601, ColorMatrix::Bt709] {
+                    to_i420_scalar(&f, &mut a, m).unwrap();
+                    to_i420_with(&f, &mut b, m).unwrap();
+                    assert_eq!(a, b, "{format:?} {w}x{h} {m:?}");
+                }
+            }
+            let mut src = I420Buffer::new(w, h).unwrap();
+            let (y, u, v) = src.planes_mut();
+            y.iter_mut().chain(u.iter_mut()).chain(v.iter_mut()).for_each(|p| *p = rng.u8(..));
+            let (mut a, mut b) = (I420Buffer::default(), I420Buffer::default());
+            scale::scale_i420_half_scalar(&src, &mut a).unwrap();
+            scale_i420_half(&src, &mut b).unwrap();
+            assert_eq!(a, b, "half {w}x{h}");
         }
     }
 

@@ -10,6 +10,16 @@ use crate::frame::I420Buffer;
 
 /// Halves an I420 image: `dst` becomes `ceil(w/2) x ceil(h/2)`.
 pub fn scale_i420_half(src: &I420Buffer, dst: &mut I420Buffer) -> Result<()> {
+    half(src, dst, true)
+}
+
+/// The scalar reference of [`scale_i420_half`].
+#[doc(hidden)]
+pub fn scale_i420_half_scalar(src: &I420Buffer, dst: &mut I420Buffer) -> Result<()> {
+    half(src, dst, false)
+}
+
+fn half(src: &I420Buffer, dst: &mut I420Buffer, simd: bool) -> Result<()> {
     let (w, h) = (src.width() as usize, src.height() as usize);
     if w == 0 || h == 0 {
         return Err(invalid!("source image is empty"));
@@ -19,25 +29,35 @@ pub fn scale_i420_half(src: &I420Buffer, dst: &mut I420Buffer) -> Result<()> {
     let (sy, su, sv) = src.planes();
     let (ss_y, ss_c, ds_y, ds_c) = (src.y_stride(), src.uv_stride(), dst.y_stride(), dst.uv_stride());
     let (dy, du, dv) = dst.planes_mut();
-    half_plane(sy, ss_y, w, h, dy, ds_y, dw, dh);
+    half_plane(sy, ss_y, w, h, dy, ds_y, dw, dh, simd);
     let (cw, ch, dcw, dch) = (w.div_ceil(2), h.div_ceil(2), dw.div_ceil(2), dh.div_ceil(2));
-    half_plane(su, ss_c, cw, ch, du, ds_c, dcw, dch);
-    half_plane(sv, ss_c, cw, ch, dv, ds_c, dcw, dch);
+    half_plane(su, ss_c, cw, ch, du, ds_c, dcw, dch, simd);
+    half_plane(sv, ss_c, cw, ch, dv, ds_c, dcw, dch, simd);
     Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
-fn half_plane(src: &[u8], ss: usize, w: usize, h: usize, dst: &mut [u8], ds: usize, dw: usize, dh: usize) {
+fn half_plane(src: &[u8], ss: usize, w: usize, h: usize, dst: &mut [u8], ds: usize, dw: usize, dh: usize, simd: bool) {
     for r in 0..dh {
-        let r0 = &src[(2 * r) * ss..];
-        let r1 = &src[(2 * r + 1).min(h - 1) * ss..];
+        let r0 = &src[(2 * r) * ss..(2 * r) * ss + w];
+        let r1 = &src[(2 * r + 1).min(h - 1) * ss..(2 * r + 1).min(h - 1) * ss + w];
         let out = &mut dst[r * ds..r * ds + dw];
-        for (x, o) in out.iter_mut().enumerate() {
+        let done = if simd { simd_half_row(r0, r1, out) } else { 0 };
+        for (x, o) in out.iter_mut().enumerate().skip(done) {
             let (x0, x1) = (2 * x, (2 * x + 1).min(w - 1));
             let sum = r0[x0] as u16 + r0[x1] as u16 + r1[x0] as u16 + r1[x1] as u16;
             *o = ((sum + 2) >> 2) as u8;
         }
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn simd_half_row(r0: &[u8], r1: &[u8], out: &mut [u8]) -> usize {
+    super::x86::half_row(r0, r1, out)
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn simd_half_row(_: &[u8], _: &[u8], _: &mut [u8]) -> usize {
+    0
 }
 
 /// Scales an I420 image to `width x height` (bilinear). Both sizes must be at least 1x1;
