@@ -109,7 +109,13 @@ fn deinterleave_plane(
 
 #[cfg(target_arch = "x86_64")]
 fn simd_deinterleave(s: &[u8], a: &mut [u8], b: &mut [u8]) -> usize {
-    x86::deinterleave(s, a, b)
+    if x86::has_avx2() {
+        // SAFETY: AVX2 was detected on this CPU.
+        let done = unsafe { x86::deinterleave_avx2(s, a, b) };
+        done + x86::deinterleave(&s[2 * done..], &mut a[done..], &mut b[done..])
+    } else {
+        x86::deinterleave(s, a, b)
+    }
 }
 #[cfg(not(target_arch = "x86_64"))]
 fn simd_deinterleave(_: &[u8], _: &mut [u8], _: &mut [u8]) -> usize {
@@ -135,18 +141,23 @@ fn packed422_to_i420(
     let cw = w.div_ceil(2);
     let [oy0, ou, oy1, ov] = order;
     let luma_odd = oy0 == 1;
-    for r in 0..h {
+    let luma_row = |r: usize, out: &mut [u8]| {
         let row = &src[r * stride..r * stride + 4 * cw];
-        let out = &mut dy[r * ys..r * ys + w];
         let done = if simd { simd_packed422_luma(row, out, luma_odd) } else { 0 };
         for (x, px) in out.iter_mut().enumerate().skip(done) {
             let m = &row[(x / 2) * 4..];
             *px = if x % 2 == 0 { m[oy0] } else { m[oy1] };
         }
-    }
+    };
+    // One pass per pair of rows: both rows' luma, then their chroma, while the rows are
+    // still in cache.
     for cr in 0..h.div_ceil(2) {
         let r0 = 2 * cr;
         let r1 = (r0 + 1).min(h - 1);
+        luma_row(r0, &mut dy[r0 * ys..r0 * ys + w]);
+        if r1 != r0 {
+            luma_row(r1, &mut dy[r1 * ys..r1 * ys + w]);
+        }
         let a = &src[r0 * stride..r0 * stride + 4 * cw];
         let b = &src[r1 * stride..r1 * stride + 4 * cw];
         let u = &mut du[cr * cs..cr * cs + cw];
@@ -162,7 +173,13 @@ fn packed422_to_i420(
 
 #[cfg(target_arch = "x86_64")]
 fn simd_packed422_luma(row: &[u8], y: &mut [u8], odd: bool) -> usize {
-    x86::packed422_luma(row, y, odd)
+    if x86::has_avx2() {
+        // SAFETY: AVX2 was detected on this CPU.
+        let done = unsafe { x86::packed422_luma_avx2(row, y, odd) };
+        done + x86::packed422_luma(&row[2 * done..], &mut y[done..], odd)
+    } else {
+        x86::packed422_luma(row, y, odd)
+    }
 }
 #[cfg(not(target_arch = "x86_64"))]
 fn simd_packed422_luma(_: &[u8], _: &mut [u8], _: bool) -> usize {
@@ -170,7 +187,13 @@ fn simd_packed422_luma(_: &[u8], _: &mut [u8], _: bool) -> usize {
 }
 #[cfg(target_arch = "x86_64")]
 fn simd_packed422_chroma(a: &[u8], b: &[u8], u: &mut [u8], v: &mut [u8], odd: bool) -> usize {
-    x86::packed422_chroma(a, b, u, v, odd)
+    if x86::has_avx2() {
+        // SAFETY: AVX2 was detected on this CPU.
+        let done = unsafe { x86::packed422_chroma_avx2(a, b, u, v, odd) };
+        done + x86::packed422_chroma(&a[4 * done..], &b[4 * done..], &mut u[done..], &mut v[done..], odd)
+    } else {
+        x86::packed422_chroma(a, b, u, v, odd)
+    }
 }
 #[cfg(not(target_arch = "x86_64"))]
 fn simd_packed422_chroma(_: &[u8], _: &[u8], _: &mut [u8], _: &mut [u8], _: bool) -> usize {
@@ -401,6 +424,16 @@ mod tests {
 
     #[test]
     fn simd_paths_equal_the_scalar_reference_bit_for_bit() {
+        simd_matches_scalar();
+        #[cfg(target_arch = "x86_64")]
+        {
+            x86::set_avx2_off(true);
+            simd_matches_scalar();
+            x86::set_avx2_off(false);
+        }
+    }
+
+    fn simd_matches_scalar() {
         let mut rng = fastrand::Rng::with_seed(42);
         let mut sizes = vec![(1u32, 1u32), (2, 2), (3, 3), (31, 17), (33, 5), (64, 2), (65, 3)];
         for _ in 0..40 {

@@ -53,7 +53,14 @@ fn half_plane(src: &[u8], ss: usize, w: usize, h: usize, dst: &mut [u8], ds: usi
 
 #[cfg(target_arch = "x86_64")]
 fn simd_half_row(r0: &[u8], r1: &[u8], out: &mut [u8]) -> usize {
-    super::x86::half_row(r0, r1, out)
+    use super::x86;
+    if x86::has_avx2() {
+        // SAFETY: AVX2 was detected on this CPU.
+        let done = unsafe { x86::half_row_avx2(r0, r1, out) };
+        done + x86::half_row(&r0[2 * done..], &r1[2 * done..], &mut out[done..])
+    } else {
+        x86::half_row(r0, r1, out)
+    }
 }
 #[cfg(not(target_arch = "x86_64"))]
 fn simd_half_row(_: &[u8], _: &[u8], _: &mut [u8]) -> usize {
