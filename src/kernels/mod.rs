@@ -61,9 +61,9 @@ fn convert(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix: ColorMatrix, si
         }
         PixelFormat::Yuyv => packed422_to_i420(p[0].data, p[0].stride, [0, 1, 2, 3], w, h, dy, du, dv, ys, cs, simd),
         PixelFormat::Uyvy => packed422_to_i420(p[0].data, p[0].stride, [1, 0, 3, 2], w, h, dy, du, dv, ys, cs, simd),
-        PixelFormat::Rgb24 => rgb_to_i420(p[0].data, p[0].stride, 3, [0, 1, 2], matrix, w, h, dy, du, dv, ys, cs),
-        PixelFormat::Bgra => rgb_to_i420(p[0].data, p[0].stride, 4, [2, 1, 0], matrix, w, h, dy, du, dv, ys, cs),
-        PixelFormat::Rgba => rgb_to_i420(p[0].data, p[0].stride, 4, [0, 1, 2], matrix, w, h, dy, du, dv, ys, cs),
+        PixelFormat::Rgb24 => rgb_to_i420(p[0].data, p[0].stride, 3, [0, 1, 2], matrix, w, h, dy, du, dv, ys, cs, simd),
+        PixelFormat::Bgra => rgb_to_i420(p[0].data, p[0].stride, 4, [2, 1, 0], matrix, w, h, dy, du, dv, ys, cs, simd),
+        PixelFormat::Rgba => rgb_to_i420(p[0].data, p[0].stride, 4, [0, 1, 2], matrix, w, h, dy, du, dv, ys, cs, simd),
     }
     Ok(())
 }
@@ -240,32 +240,98 @@ fn rgb_to_i420(
     dv: &mut [u8],
     ys: usize,
     cs: usize,
+    simd: bool,
+) {
+    // Monomorphised per pixel size and channel order so the inner loops have constant
+    // offsets (which lets the compiler vectorise them).
+    match (bpp, rgb) {
+        (3, [0, 1, 2]) => rgb_rows::<3, 0, 1, 2>(src, stride, matrix, w, h, dy, du, dv, ys, cs, false),
+        (4, [2, 1, 0]) => rgb_rows::<4, 2, 1, 0>(src, stride, matrix, w, h, dy, du, dv, ys, cs, simd),
+        (4, [0, 1, 2]) => rgb_rows::<4, 0, 1, 2>(src, stride, matrix, w, h, dy, du, dv, ys, cs, simd),
+        _ => unreachable!("only the formats above are packed RGB"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rgb_rows<const BPP: usize, const R: usize, const G: usize, const B: usize>(
+    src: &[u8],
+    stride: usize,
+    matrix: ColorMatrix,
+    w: usize,
+    h: usize,
+    dy: &mut [u8],
+    du: &mut [u8],
+    dv: &mut [u8],
+    ys: usize,
+    cs: usize,
+    simd: bool,
 ) {
     let c = coefficients(matrix);
-    let [or, og, ob] = rgb;
-    let px = |r: usize, x: usize| {
-        let p = &src[r * stride + x * bpp..];
-        (p[or] as i32, p[og] as i32, p[ob] as i32)
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    // Coefficients at the byte positions of a 4-byte pixel (alpha gets 0).
+    let at = |cr: i32, cg: i32, cb: i32| {
+        let mut k = [0i16; 4];
+        k[R] = cr as i16;
+        k[G] = cg as i16;
+        k[B] = cb as i16;
+        k
     };
+    let (ky, ku, kv) = (at(c[0], c[1], c[2]), at(c[3], c[4], c[5]), at(c[6], c[7], c[8]));
     for r in 0..h {
-        for x in 0..w {
-            let (pr, pg, pb) = px(r, x);
-            dy[r * ys + x] = luma(&c, pr, pg, pb);
+        let row = &src[r * stride..r * stride + w * BPP];
+        let out = &mut dy[r * ys..r * ys + w];
+        let done = if simd && BPP == 4 { simd_rgba_luma(row, out, ky) } else { 0 };
+        for (p, y) in row.chunks_exact(BPP).skip(done).zip(out.iter_mut().skip(done)) {
+            *y = luma(&c, p[R] as i32, p[G] as i32, p[B] as i32);
         }
     }
-    for cr in 0..h.div_ceil(2) {
+    for cr in 0..ch {
         let (r0, r1) = (2 * cr, (2 * cr + 1).min(h - 1));
-        for cx in 0..w.div_ceil(2) {
-            let (x0, x1) = (2 * cx, (2 * cx + 1).min(w - 1));
-            let (a, b, d, e) = (px(r0, x0), px(r0, x1), px(r1, x0), px(r1, x1));
-            // Rounded mean of the 2x2 block (pairs first, as libyuv does).
-            let mean = |p: i32, q: i32, s: i32, t: i32| ((p + q + 1) / 2 + (s + t + 1) / 2 + 1) / 2;
-            let (mr, mg, mb) = (mean(a.0, b.0, d.0, e.0), mean(a.1, b.1, d.1, e.1), mean(a.2, b.2, d.2, e.2));
-            let (u, v) = chroma(&c, mr, mg, mb);
-            du[cr * cs + cx] = u;
-            dv[cr * cs + cx] = v;
+        let a = &src[r0 * stride..r0 * stride + w * BPP];
+        let b = &src[r1 * stride..r1 * stride + w * BPP];
+        let u = &mut du[cr * cs..cr * cs + cw];
+        let v = &mut dv[cr * cs..cr * cs + cw];
+        // Rounded mean of each 2x2 block (pairs first, as libyuv does); an odd last column
+        // pairs with itself.
+        let mean = |p: i32, q: i32, s: i32, t: i32| ((p + q + 1) / 2 + (s + t + 1) / 2 + 1) / 2;
+        let full = w / 2;
+        let done = if simd && BPP == 4 {
+            simd_rgba_chroma(&a[..full * 2 * BPP], &b[..full * 2 * BPP], u, v, ku, kv)
+        } else {
+            0
+        };
+        let pairs = a.chunks_exact(2 * BPP).zip(b.chunks_exact(2 * BPP)).zip(u.iter_mut()).zip(v.iter_mut());
+        for (((pa, pb), u), v) in pairs.skip(done) {
+            let ch = |k: usize| mean(pa[k] as i32, pa[BPP + k] as i32, pb[k] as i32, pb[BPP + k] as i32);
+            let (uu, vv) = chroma(&c, ch(R), ch(G), ch(B));
+            *u = uu;
+            *v = vv;
+        }
+        if cw > full {
+            let (pa, pb) = (&a[full * 2 * BPP..], &b[full * 2 * BPP..]);
+            let ch = |k: usize| mean(pa[k] as i32, pa[k] as i32, pb[k] as i32, pb[k] as i32);
+            let (uu, vv) = chroma(&c, ch(R), ch(G), ch(B));
+            u[full] = uu;
+            v[full] = vv;
         }
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn simd_rgba_luma(row: &[u8], y: &mut [u8], k: [i16; 4]) -> usize {
+    x86::rgba_luma(row, y, k)
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn simd_rgba_luma(_: &[u8], _: &mut [u8], _: [i16; 4]) -> usize {
+    0
+}
+#[cfg(target_arch = "x86_64")]
+fn simd_rgba_chroma(a: &[u8], b: &[u8], u: &mut [u8], v: &mut [u8], ku: [i16; 4], kv: [i16; 4]) -> usize {
+    x86::rgba_chroma(a, b, u, v, ku, kv)
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn simd_rgba_chroma(_: &[u8], _: &[u8], _: &mut [u8], _: &mut [u8], _: [i16; 4], _: [i16; 4]) -> usize {
+    0
 }
 
 #[cfg(test)]

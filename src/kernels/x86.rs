@@ -241,3 +241,100 @@ pub(super) unsafe fn half_row_avx2(r0: &[u8], r1: &[u8], out: &mut [u8]) -> usiz
     }
     n
 }
+
+/// Sums of adjacent 32-bit lane pairs of `lo` and `hi`: `[lo0+lo1, lo2+lo3, hi0+hi1, hi2+hi3]`.
+#[inline]
+fn pair_sums(lo: __m128i, hi: __m128i) -> __m128i {
+    // SAFETY: plain SSE2 register operations.
+    unsafe {
+        let (l, h) = (_mm_castsi128_ps(lo), _mm_castsi128_ps(hi));
+        let even = _mm_castps_si128(_mm_shuffle_ps(l, h, 0b10_00_10_00));
+        let odd = _mm_castps_si128(_mm_shuffle_ps(l, h, 0b11_01_11_01));
+        _mm_add_epi32(even, odd)
+    }
+}
+
+/// `(sum(coef . pixel) + add) >> 8` for four 4-byte pixels in `px` (coefficients per byte
+/// position in `coef`, repeated twice), as four i32 lanes.
+#[inline]
+fn dot4(px: __m128i, coef: __m128i, add: __m128i) -> __m128i {
+    // SAFETY: plain SSE2 register operations.
+    unsafe {
+        let zero = _mm_setzero_si128();
+        let lo = _mm_madd_epi16(_mm_unpacklo_epi8(px, zero), coef);
+        let hi = _mm_madd_epi16(_mm_unpackhi_epi8(px, zero), coef);
+        _mm_srai_epi32(_mm_add_epi32(pair_sums(lo, hi), add), 8)
+    }
+}
+
+/// Luma of one row of 4-byte pixels: `y = ((c . px + 128) >> 8) + 16`, `coef` holding the
+/// luma coefficients at the byte positions of R, G, B (0 for alpha). Returns how many
+/// pixels it handled (a multiple of 16).
+pub(super) fn rgba_luma(row: &[u8], y: &mut [u8], coef: [i16; 4]) -> usize {
+    let n = y.len().min(row.len() / 4) / 16 * 16;
+    // SAFETY: register setup only.
+    let (cv, add, sixteen) = unsafe {
+        (
+            _mm_setr_epi16(coef[0], coef[1], coef[2], coef[3], coef[0], coef[1], coef[2], coef[3]),
+            _mm_set1_epi32(128),
+            _mm_set1_epi16(16),
+        )
+    };
+    let mut i = 0;
+    while i < n {
+        // SAFETY: 64 row bytes and 16 output bytes exist at these offsets.
+        unsafe {
+            let p = row.as_ptr().add(4 * i);
+            let q0 = dot4(_mm_loadu_si128(p.cast()), cv, add);
+            let q1 = dot4(_mm_loadu_si128(p.add(16).cast()), cv, add);
+            let q2 = dot4(_mm_loadu_si128(p.add(32).cast()), cv, add);
+            let q3 = dot4(_mm_loadu_si128(p.add(48).cast()), cv, add);
+            let w0 = _mm_add_epi16(_mm_packs_epi32(q0, q1), sixteen);
+            let w1 = _mm_add_epi16(_mm_packs_epi32(q2, q3), sixteen);
+            _mm_storeu_si128(y.as_mut_ptr().add(i).cast(), _mm_packus_epi16(w0, w1));
+        }
+        i += 16;
+    }
+    n
+}
+
+/// Chroma of two rows of 4-byte pixels: each output is the matrix applied to the rounded
+/// mean of a 2x2 block (pairs first, `pavgb`), plus 128 (`+ 32896 >> 8`). Returns how many
+/// chroma samples it wrote (a multiple of 4).
+pub(super) fn rgba_chroma(r0: &[u8], r1: &[u8], u: &mut [u8], v: &mut [u8], cu: [i16; 4], cvv: [i16; 4]) -> usize {
+    let n = u.len().min(v.len()).min(r0.len() / 8).min(r1.len() / 8) / 4 * 4;
+    // SAFETY: register setup only.
+    let (ucoef, vcoef, add) = unsafe {
+        (
+            _mm_setr_epi16(cu[0], cu[1], cu[2], cu[3], cu[0], cu[1], cu[2], cu[3]),
+            _mm_setr_epi16(cvv[0], cvv[1], cvv[2], cvv[3], cvv[0], cvv[1], cvv[2], cvv[3]),
+            _mm_set1_epi32(32896),
+        )
+    };
+    let mut i = 0;
+    while i < n {
+        // SAFETY: 32 bytes of each row (8 pixels) and 4 bytes of each output exist here.
+        unsafe {
+            let a0 = _mm_loadu_si128(r0.as_ptr().add(8 * i).cast());
+            let a1 = _mm_loadu_si128(r0.as_ptr().add(8 * i + 16).cast());
+            let b0 = _mm_loadu_si128(r1.as_ptr().add(8 * i).cast());
+            let b1 = _mm_loadu_si128(r1.as_ptr().add(8 * i + 16).cast());
+            // Horizontal pairs: even and odd pixels of each row, averaged.
+            let pair = |x0: __m128i, x1: __m128i| {
+                let (f0, f1) = (_mm_castsi128_ps(x0), _mm_castsi128_ps(x1));
+                let even = _mm_castps_si128(_mm_shuffle_ps(f0, f1, 0b10_00_10_00));
+                let odd = _mm_castps_si128(_mm_shuffle_ps(f0, f1, 0b11_01_11_01));
+                _mm_avg_epu8(even, odd)
+            };
+            let m = _mm_avg_epu8(pair(a0, a1), pair(b0, b1));
+            let uq = dot4(m, ucoef, add);
+            let vq = dot4(m, vcoef, add);
+            let uu = _mm_packus_epi16(_mm_packs_epi32(uq, uq), _mm_setzero_si128());
+            let vv = _mm_packus_epi16(_mm_packs_epi32(vq, vq), _mm_setzero_si128());
+            (u.as_mut_ptr().add(i) as *mut i32).write_unaligned(_mm_cvtsi128_si32(uu));
+            (v.as_mut_ptr().add(i) as *mut i32).write_unaligned(_mm_cvtsi128_si32(vv));
+        }
+        i += 4;
+    }
+    n
+}
