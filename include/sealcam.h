@@ -828,11 +828,21 @@ sealcam_result sealcam_stream_metadata(const uint8_t *stream_id,
 
 /**
  * Converts an image to tightly packed I420 in `dst` (Y then U then V, `dst_len` bytes:
- * `w*h + 2*ceil(w/2)*ceil(h/2)`). Reentrant; usable without a sender.
+ * `w*h + 2*ceil(w/2)*ceil(h/2)`), BT.601 for RGB sources. Reentrant and allocation-free;
+ * usable without a sender.
  */
 sealcam_result sealcam_convert_to_i420(const struct sealcam_image *image,
                                        uint8_t *dst,
                                        uintptr_t dst_len);
+
+/**
+ * [`sealcam_convert_to_i420`] with a matrix for RGB sources: 0 = BT.601, 1 = BT.709
+ * (limited range).
+ */
+sealcam_result sealcam_convert_to_i420_matrix(const struct sealcam_image *image,
+                                              uint32_t matrix,
+                                              uint8_t *dst,
+                                              uintptr_t dst_len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -16,7 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use crate::error::Error;
-use crate::frame::{CaptureFrame, I420Buffer, PixelFormat, Plane};
+use crate::frame::{CaptureFrame, PixelFormat, Plane};
 use crate::hub::{Hub, HubConfig};
 use crate::receiver::{ReceivedFrame, Receiver, ReceiverConfig, ReceiverStats};
 use crate::seal::CipherSuite;
@@ -1301,10 +1301,23 @@ pub unsafe extern "C" fn sealcam_stream_metadata(
 }
 
 /// Converts an image to tightly packed I420 in `dst` (Y then U then V, `dst_len` bytes:
-/// `w*h + 2*ceil(w/2)*ceil(h/2)`). Reentrant; usable without a sender.
+/// `w*h + 2*ceil(w/2)*ceil(h/2)`), BT.601 for RGB sources. Reentrant and allocation-free;
+/// usable without a sender.
 #[no_mangle]
 pub unsafe extern "C" fn sealcam_convert_to_i420(
     image: *const sealcam_image,
+    dst: *mut u8,
+    dst_len: usize,
+) -> sealcam_result {
+    unsafe { sealcam_convert_to_i420_matrix(image, 0, dst, dst_len) }
+}
+
+/// [`sealcam_convert_to_i420`] with a matrix for RGB sources: 0 = BT.601, 1 = BT.709
+/// (limited range).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_convert_to_i420_matrix(
+    image: *const sealcam_image,
+    matrix: u32,
     dst: *mut u8,
     dst_len: usize,
 ) -> sealcam_result {
@@ -1314,18 +1327,22 @@ pub unsafe extern "C" fn sealcam_convert_to_i420(
             Ok(f) => f,
             Err(r) => return r,
         };
+        let matrix = match matrix {
+            0 => crate::frame::ColorMatrix::Bt601,
+            1 => crate::frame::ColorMatrix::Bt709,
+            _ => return SEALCAM_INVALID_INPUT,
+        };
         try_rs!(frame.validate());
         let (w, h) = (frame.width as usize, frame.height as usize);
-        let need = w * h + 2 * w.div_ceil(2) * h.div_ceil(2);
-        let Some(out) = (unsafe { bytes_mut(dst, dst_len) }) else {
-            return SEALCAM_NULL_PARAMETER;
-        };
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let need = w * h + 2 * cw * ch;
+        let Some(out) = (unsafe { bytes_mut(dst, dst_len) }) else { return SEALCAM_NULL_PARAMETER };
         if out.len() < need {
             return SEALCAM_BUFFER_TOO_SMALL;
         }
-        let mut tmp = I420Buffer::default();
-        try_rs!(crate::kernels::to_i420(&frame, &mut tmp));
-        out[..need].copy_from_slice(tmp.as_bytes());
+        let (y, rest) = out[..need].split_at_mut(w * h);
+        let (u, v) = rest.split_at_mut(cw * ch);
+        try_rs!(crate::kernels::to_i420_planes(&frame, y, w, u, v, cw, matrix));
         SEALCAM_OK
     })
 }

@@ -42,10 +42,57 @@ pub fn to_i420_scalar(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix: Colo
 fn convert(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix: ColorMatrix, simd: bool) -> Result<()> {
     src.validate()?;
     dst.resize(src.width, src.height)?;
-    let (w, h) = (src.width as usize, src.height as usize);
-    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
     let (ys, cs) = (dst.y_stride(), dst.uv_stride());
     let (dy, du, dv) = dst.planes_mut();
+    convert_into(src, dy, du, dv, ys, cs, matrix, simd);
+    Ok(())
+}
+
+/// Converts into caller-owned I420 planes with their own strides (nothing is allocated).
+/// Each destination stride must cover its row and each plane its rows, or nothing is
+/// written and an error says which.
+#[allow(clippy::too_many_arguments)]
+pub fn to_i420_planes(
+    src: &CaptureFrame<'_>,
+    dst_y: &mut [u8],
+    y_stride: usize,
+    dst_u: &mut [u8],
+    dst_v: &mut [u8],
+    uv_stride: usize,
+    matrix: ColorMatrix,
+) -> Result<()> {
+    src.validate()?;
+    let (w, h) = (src.width as usize, src.height as usize);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    for (name, len, stride, row, rows) in [
+        ("Y", dst_y.len(), y_stride, w, h),
+        ("U", dst_u.len(), uv_stride, cw, ch),
+        ("V", dst_v.len(), uv_stride, cw, ch),
+    ] {
+        if stride < row || len < stride * (rows - 1) + row {
+            return Err(crate::error::invalid!(
+                "destination {name} plane: stride {stride} and {len} bytes cannot hold {rows} rows of {row}"
+            ));
+        }
+    }
+    convert_into(src, dst_y, dst_u, dst_v, y_stride, uv_stride, matrix, true);
+    Ok(())
+}
+
+/// The conversion proper, on a validated source and destinations known to be large enough.
+#[allow(clippy::too_many_arguments)]
+fn convert_into(
+    src: &CaptureFrame<'_>,
+    dy: &mut [u8],
+    du: &mut [u8],
+    dv: &mut [u8],
+    ys: usize,
+    cs: usize,
+    matrix: ColorMatrix,
+    simd: bool,
+) {
+    let (w, h) = (src.width as usize, src.height as usize);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
     let p = &src.planes;
     match src.format {
         PixelFormat::I420 | PixelFormat::Yv12 => {
@@ -65,7 +112,6 @@ fn convert(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix: ColorMatrix, si
         PixelFormat::Bgra => rgb_to_i420(p[0].data, p[0].stride, 4, [2, 1, 0], matrix, w, h, dy, du, dv, ys, cs, simd),
         PixelFormat::Rgba => rgb_to_i420(p[0].data, p[0].stride, 4, [0, 1, 2], matrix, w, h, dy, du, dv, ys, cs, simd),
     }
-    Ok(())
 }
 
 /// Copies `rows` rows of `row_bytes` between strided planes.
@@ -537,6 +583,28 @@ mod tests {
             scale_i420_half(&src, &mut b).unwrap();
             assert_eq!(a, b, "half {w}x{h}");
         }
+    }
+
+    #[test]
+    fn caller_planes_are_filled_or_refused_whole() {
+        let img = {
+            let mut b = I420Buffer::new(6, 4).unwrap();
+            let (y, u, v) = b.planes_mut();
+            y.copy_from_slice(&pattern(24, 1));
+            u.copy_from_slice(&pattern(6, 2));
+            v.copy_from_slice(&pattern(6, 3));
+            b
+        };
+        let f = img.as_capture(0);
+        let (mut y, mut u, mut v) = (vec![0u8; 8 * 4], vec![0u8; 5 * 2], vec![0u8; 5 * 2]);
+        to_i420_planes(&f, &mut y, 8, &mut u, &mut v, 5, ColorMatrix::Bt601).unwrap();
+        assert_eq!(&y[8..14], &img.planes().0[6..12]);
+        assert_eq!(&u[5..8], &img.planes().1[3..6]);
+        let mut short = vec![7u8; 8 * 3];
+        let e = to_i420_planes(&f, &mut short, 8, &mut u, &mut v, 5, ColorMatrix::Bt601).unwrap_err();
+        assert!(e.to_string().contains("destination Y plane"), "{e}");
+        assert!(short.iter().all(|&b| b == 7));
+        assert!(to_i420_planes(&f, &mut y, 5, &mut u, &mut v, 5, ColorMatrix::Bt601).is_err(), "stride < width");
     }
 
     #[test]
