@@ -1121,18 +1121,27 @@ pub struct sealcam_open_key {
     scratch: Vec<u8>,
 }
 
-/// A key from an RFC 9605 base key. `for_stream` = 0: `base` is the SFrame base key and
-/// `kid` its KID. `for_stream` = 1: `base` is a base secret, the key is the stream's for
-/// epoch `kid`, derived with `stream_id` exactly as the sender and receiver derive it.
-unsafe fn key_material<'a>(
+/// Builds a key from the C arguments: with a stream id, `base` is the stream's base secret
+/// and `kid` its epoch; without, `base` is the RFC 9605 base key and `kid` the KID.
+#[allow(clippy::too_many_arguments)]
+unsafe fn new_key<K>(
+    cipher_suite: u16,
+    kid: u64,
     base: *const u8,
     base_len: usize,
     stream_id: *const u8,
     stream_id_len: usize,
-) -> Result<(&'a [u8], Option<&'a [u8]>), sealcam_result> {
+    for_stream: fn(CipherSuite, &[u8], &[u8], u64) -> crate::Result<K>,
+    from_base: fn(CipherSuite, u64, &[u8]) -> crate::Result<K>,
+) -> Result<K, sealcam_result> {
     let base = unsafe { bytes(base, base_len) }.ok_or(SEALCAM_NULL_PARAMETER)?;
     let id = unsafe { optional_bytes(stream_id, stream_id_len) }?;
-    Ok((base, id))
+    let suite = CipherSuite::from_u16(cipher_suite).map_err(|e| sealcam_result::from(&e))?;
+    match id {
+        Some(id) => for_stream(suite, base, id, kid),
+        None => from_base(suite, kid, base),
+    }
+    .map_err(|e| sealcam_result::from(&e))
 }
 
 /// Creates a sealing key. With `stream_id` NULL (length 0), `base` is the RFC 9605 base key
@@ -1149,17 +1158,16 @@ pub unsafe extern "C" fn sealcam_seal_key_new(
 ) -> sealcam_result {
     guard(|| {
         let out = try_mut!(out);
-        let (base, id) = match unsafe { key_material(base, base_len, stream_id, stream_id_len) } {
-            Ok(v) => v,
-            Err(e) => return e,
+        let key = unsafe {
+            new_key(cipher_suite, kid, base, base_len, stream_id, stream_id_len, SealKey::for_stream, SealKey::new)
         };
-        let suite = try_rs!(CipherSuite::from_u16(cipher_suite));
-        let inner = match id {
-            Some(id) => try_rs!(SealKey::for_stream(suite, base, id, kid)),
-            None => try_rs!(SealKey::new(suite, kid, base)),
-        };
-        *out = Box::into_raw(Box::new(sealcam_seal_key { inner, scratch: Vec::new() }));
-        SEALCAM_OK
+        match key {
+            Ok(inner) => {
+                *out = Box::into_raw(Box::new(sealcam_seal_key { inner, scratch: Vec::new() }));
+                SEALCAM_OK
+            }
+            Err(e) => e,
+        }
     })
 }
 
@@ -1184,17 +1192,16 @@ pub unsafe extern "C" fn sealcam_open_key_new(
 ) -> sealcam_result {
     guard(|| {
         let out = try_mut!(out);
-        let (base, id) = match unsafe { key_material(base, base_len, stream_id, stream_id_len) } {
-            Ok(v) => v,
-            Err(e) => return e,
+        let key = unsafe {
+            new_key(cipher_suite, kid, base, base_len, stream_id, stream_id_len, OpenKey::for_stream, OpenKey::new)
         };
-        let suite = try_rs!(CipherSuite::from_u16(cipher_suite));
-        let inner = match id {
-            Some(id) => try_rs!(OpenKey::for_stream(suite, base, id, kid)),
-            None => try_rs!(OpenKey::new(suite, kid, base)),
-        };
-        *out = Box::into_raw(Box::new(sealcam_open_key { inner, scratch: Vec::new() }));
-        SEALCAM_OK
+        match key {
+            Ok(inner) => {
+                *out = Box::into_raw(Box::new(sealcam_open_key { inner, scratch: Vec::new() }));
+                SEALCAM_OK
+            }
+            Err(e) => e,
+        }
     })
 }
 

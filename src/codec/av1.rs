@@ -120,12 +120,7 @@ impl Av1Encoder {
 }
 
 fn check(s: Av1Settings) -> Result<()> {
-    if !(10_000..=100_000_000).contains(&s.rates.bitrate_bps) {
-        return Err(invalid!("bitrate {} bit/s is outside 10 kbit/s to 100 Mbit/s", s.rates.bitrate_bps));
-    }
-    if !(s.rates.framerate_fps >= 1.0 && s.rates.framerate_fps <= 240.0) {
-        return Err(invalid!("frame rate {} is outside 1 to 240 fps", s.rates.framerate_fps));
-    }
+    s.rates.validate()?;
     if s.speed > 10 {
         return Err(invalid!("rav1e speed {} is above 10", s.speed));
     }

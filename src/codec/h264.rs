@@ -53,16 +53,6 @@ pub struct H264Encoder {
 // SAFETY: the encoder handle is owned by this value and only used through `&mut self`.
 unsafe impl Send for H264Encoder {}
 
-fn check_rates(r: RateSettings) -> Result<()> {
-    if !(10_000..=100_000_000).contains(&r.bitrate_bps) {
-        return Err(invalid!("bitrate {} bit/s is outside 10 kbit/s to 100 Mbit/s", r.bitrate_bps));
-    }
-    if !(r.framerate_fps >= 1.0 && r.framerate_fps <= 240.0) {
-        return Err(invalid!("frame rate {} is outside 1 to 240 fps", r.framerate_fps));
-    }
-    Ok(())
-}
-
 fn rc(code: i32, what: &str) -> Result<()> {
     if code == 0 {
         Ok(())
@@ -74,7 +64,7 @@ fn rc(code: i32, what: &str) -> Result<()> {
 impl H264Encoder {
     /// A camera real-time encoder in bitrate mode. Width and height come from the frames.
     pub fn new(s: H264Settings) -> Result<Self> {
-        check_rates(s.rates)?;
+        s.rates.validate()?;
         if !(1..=3).contains(&s.temporal_layers) {
             return Err(invalid!("{} temporal layers: 1 to 3 are supported", s.temporal_layers));
         }
@@ -308,7 +298,7 @@ impl VideoEncoder for H264Encoder {
     }
 
     fn set_rates(&mut self, rates: RateSettings) -> Result<()> {
-        check_rates(rates)?;
+        rates.validate()?;
         self.rates = rates;
         Ok(())
     }

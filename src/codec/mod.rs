@@ -44,6 +44,22 @@ pub struct RateSettings {
     pub framerate_fps: f32,
 }
 
+impl RateSettings {
+    /// Checks the ranges every encoder accepts: 10 kbit/s to 100 Mbit/s, 1 to 240 fps.
+    pub fn validate(&self) -> Result<()> {
+        if !(10_000..=100_000_000).contains(&self.bitrate_bps) {
+            return Err(crate::error::invalid!(
+                "bitrate {} bit/s is outside 10 kbit/s to 100 Mbit/s",
+                self.bitrate_bps
+            ));
+        }
+        if !(self.framerate_fps >= 1.0 && self.framerate_fps <= 240.0) {
+            return Err(crate::error::invalid!("frame rate {} is outside 1 to 240 fps", self.framerate_fps));
+        }
+        Ok(())
+    }
+}
+
 /// What an encoder reports for each frame it produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncodedInfo {
