@@ -548,7 +548,13 @@ mod tests {
     fn simd_matches_scalar() {
         let mut rng = fastrand::Rng::with_seed(42);
         let mut sizes = vec![(1u32, 1u32), (2, 2), (3, 3), (31, 17), (33, 5), (64, 2), (65, 3)];
-        for _ in 0..40 {
+        // Miri interprets every instruction: a few sizes that still reach every SIMD path.
+        let random = if cfg!(miri) { 0 } else { 40 };
+        if cfg!(miri) {
+            sizes.truncate(5);
+            sizes.push((70, 2));
+        }
+        for _ in 0..random {
             sizes.push((rng.u32(1..200), rng.u32(1..40)));
         }
         for (w, h) in sizes {
