@@ -19,8 +19,9 @@ use zeroize::Zeroizing;
 use crate::codec::Codec;
 use crate::error::{invalid, Error, Result};
 use crate::rtp::nack::NackTracker;
+use crate::rtp::packet::SeqUnwrapper;
 use crate::rtp::reassembly::{Inserted, Reassembler, Refusal};
-use crate::rtp::{rtcp, RtpView};
+use crate::rtp::{rtcp, twcc, RtpView};
 use crate::seal::{self, CipherSuite, FrameInfo, Keyring, OpenKey};
 
 /// A missing packet is asked for during at most this long (the sender keeps packets for
@@ -29,6 +30,12 @@ const NACK_MAX_AGE_US: u64 = 1_500_000;
 
 /// Repair round trips a frame may wait for its predecessor (one NACK, one retry, margin).
 const WAIT_REPAIR_ROUND_TRIPS: u64 = 3;
+
+/// Interval between two transport-wide feedback messages (libwebrtc sends them every 50 to
+/// 100 ms).
+const TWCC_INTERVAL_US: u64 = 50_000;
+/// Most packet arrivals held for the next transport-wide feedback message.
+const TWCC_MAX_PENDING: usize = 2048;
 
 /// Age after which a packet still held below a frame that completed is asked for again.
 const STALE_HELD_US: u64 = 30_000;
@@ -279,6 +286,10 @@ pub struct Receiver {
     last_pli_us: Option<u64>,
     last_progress_us: Option<u64>,
     refused_since_progress: u64,
+    twcc_unwrap: SeqUnwrapper,
+    twcc_arrivals: Vec<(u64, u64)>,
+    twcc_last_us: Option<u64>,
+    twcc_count: u8,
     stats: ReceiverStats,
 }
 
@@ -317,6 +328,10 @@ impl Receiver {
             last_pli_us: None,
             last_progress_us: None,
             refused_since_progress: 0,
+            twcc_unwrap: SeqUnwrapper::default(),
+            twcc_arrivals: Vec::with_capacity(TWCC_MAX_PENDING),
+            twcc_last_us: None,
+            twcc_count: 0,
             stats: ReceiverStats::default(),
             cfg,
         })
@@ -395,6 +410,15 @@ impl Receiver {
         }
         if p.payload_type != self.cfg.payload_type {
             return Err((DropReason::Malformed, 1));
+        }
+        // Every packet of this stream that reached the hub counts for congestion control,
+        // whatever becomes of it below.
+        if let Some(tw) = p.twcc_seq {
+            let ext = self.twcc_unwrap.peek(tw);
+            self.twcc_unwrap.advance(ext);
+            if self.twcc_arrivals.len() < TWCC_MAX_PENDING {
+                self.twcc_arrivals.push((ext, now_us));
+            }
         }
         let highest = self.reasm.highest();
         let ext = self.reasm.unwrap_seq(p.seq);
@@ -645,6 +669,22 @@ impl Receiver {
             let n = rtcp::write_nack(self.cfg.feedback_ssrc, self.cfg.ssrc, &self.nack_seqs, &mut self.feedback);
             self.stats.nacked += n as u64;
         }
+        let twcc_due =
+            !self.twcc_arrivals.is_empty() && self.twcc_last_us.is_none_or(|t| now_us >= t + TWCC_INTERVAL_US);
+        if twcc_due {
+            self.twcc_arrivals.sort_unstable();
+            self.twcc_arrivals.dedup_by_key(|a| a.0);
+            let done = twcc::write_feedback(
+                self.cfg.feedback_ssrc,
+                self.cfg.ssrc,
+                self.twcc_count,
+                &self.twcc_arrivals,
+                &mut self.feedback,
+            );
+            self.twcc_arrivals.drain(..done);
+            self.twcc_count = self.twcc_count.wrapping_add(1);
+            self.twcc_last_us = Some(now_us);
+        }
         let pli_due =
             self.pli_wanted && self.last_pli_us.is_none_or(|t| now_us >= t + self.cfg.pli_interval_ms as u64 * 1000);
         if pli_due {
@@ -672,6 +712,7 @@ impl Receiver {
         let resync = (self.refused_since_progress > 0)
             .then(|| self.last_progress_us.map(|t| t + self.cfg.resync_after_ms as u64 * 1000))
             .flatten();
-        [wait, pli, self.nack.next_due_us(), self.keys.next_expiry_us(), resync].into_iter().flatten().min()
+        let twcc = (!self.twcc_arrivals.is_empty()).then(|| self.twcc_last_us.map_or(0, |t| t + TWCC_INTERVAL_US));
+        [wait, pli, self.nack.next_due_us(), self.keys.next_expiry_us(), resync, twcc].into_iter().flatten().min()
     }
 }

@@ -20,7 +20,7 @@ use crate::codec::{Codec, RateSettings, VideoEncoder};
 use crate::error::{invalid, Error, Result};
 use crate::frame::{CaptureFrame, ColorMatrix, I420Buffer};
 use crate::kernels;
-use crate::rtp::{self, packet, rtcp, PacketFields};
+use crate::rtp::{self, packet, rtcp, twcc, PacketFields};
 use crate::seal::{self, CipherSuite, FrameInfo, SealKey};
 
 /// Sender settings. Build with [`SenderConfig::new`] and change fields as needed.
@@ -118,6 +118,22 @@ impl SenderConfig {
     }
 }
 
+/// What transport-wide feedback said about one packet the sender sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketResult {
+    /// Transport-wide sequence number.
+    pub twcc_seq: u16,
+    /// When the packet left (`poll_transmit` time).
+    pub sent_us: u64,
+    /// Its size in bytes.
+    pub size: u16,
+    /// When it reached the hub, on the hub's clock; `None` if reported lost.
+    pub arrival_us: Option<i64>,
+}
+
+/// Packets whose send time is remembered for matching transport-wide feedback.
+const TWCC_HISTORY: usize = 4096;
+
 /// What happened to a pushed frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameOutcome {
@@ -161,6 +177,8 @@ pub struct SenderStats {
     pub plis_received: u64,
     /// RTCP datagrams that did not parse.
     pub malformed_feedback: u64,
+    /// Transport-wide feedback messages received.
+    pub transport_feedback: u64,
 }
 
 #[derive(Debug, Default)]
@@ -192,6 +210,9 @@ pub struct Sender {
     next_frame_id: u64,
     keyframe_requested: bool,
     last_keyframe_us: Option<u64>,
+    /// `(twcc seq, sent_us, size)` of recent packets, indexed by sequence number.
+    twcc_sent: Vec<(u16, u64, u16)>,
+    results: VecDeque<PacketResult>,
     stats: SenderStats,
 }
 
@@ -238,6 +259,8 @@ impl Sender {
             next_frame_id: 0,
             keyframe_requested: true,
             last_keyframe_us: None,
+            twcc_sent: vec![(0, u64::MAX, 0); TWCC_HISTORY],
+            results: VecDeque::with_capacity(TWCC_HISTORY),
             stats: SenderStats::default(),
             cfg,
         })
@@ -413,6 +436,25 @@ impl Sender {
                         }
                     });
                 }
+                Ok(rtcp::Feedback::TransportCc { media_ssrc, fci }) if media_ssrc == self.cfg.ssrc => {
+                    let (sent, results) = (&self.twcc_sent, &mut self.results);
+                    let parsed = twcc::parse_feedback(fci, |r| {
+                        let (seq, sent_us, size) = sent[r.seq as usize % TWCC_HISTORY];
+                        if seq == r.seq && sent_us != u64::MAX {
+                            if results.len() == TWCC_HISTORY {
+                                results.pop_front();
+                            }
+                            results.push_back(PacketResult { twcc_seq: seq, sent_us, size, arrival_us: r.arrival_us });
+                        }
+                    });
+                    match parsed {
+                        Ok(_) => self.stats.transport_feedback += 1,
+                        Err(e) => {
+                            self.stats.malformed_feedback += 1;
+                            first_err.get_or_insert(e);
+                        }
+                    }
+                }
                 Ok(rtcp::Feedback::Pli { media_ssrc }) if media_ssrc == self.cfg.ssrc => {
                     self.stats.plis_received += 1;
                     self.keyframe_requested = true;
@@ -461,6 +503,7 @@ impl Sender {
             return Err(Error::BufferTooSmall { needed: len });
         }
         packet::set_twcc_seq(&mut slot.data, self.next_twcc);
+        self.twcc_sent[self.next_twcc as usize % TWCC_HISTORY] = (self.next_twcc, now_us, len as u16);
         self.next_twcc = self.next_twcc.wrapping_add(1);
         buf[..len].copy_from_slice(&slot.data);
         if retransmit {
@@ -472,6 +515,12 @@ impl Sender {
         self.stats.bytes_sent += len as u64;
         self.pacer.on_sent(now_us, len);
         Ok(Some(len))
+    }
+
+    /// The next per-packet result of transport-wide feedback (send time, size, arrival or
+    /// loss), oldest first: the input of a bandwidth estimator. At most 4096 are kept.
+    pub fn poll_packet_result(&mut self) -> Option<PacketResult> {
+        self.results.pop_front()
     }
 
     /// When `poll_transmit` will next have a packet, if any is waiting.

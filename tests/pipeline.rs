@@ -275,3 +275,35 @@ fn garbage_packets_are_counted_not_fatal() {
     p.deliver(&pk);
     assert_eq!(p.outputs(), [0]);
 }
+
+#[test]
+fn transport_wide_feedback_reports_every_packet_and_its_arrival() {
+    let mut p = Pair::new(b"cam-a", 1111);
+    let mut delivered = 0u64;
+    let mut lost = 0u64;
+    for i in 0..10 {
+        let (_, pk) = p.next_packets();
+        for (k, packet) in pk.iter().enumerate() {
+            if i == 5 && k == 0 {
+                lost += 1; // never arrives
+                continue;
+            }
+            // Each packet arrives 1 ms after the previous one.
+            let _ = p.rx.handle_packet(delivered * 1000, packet);
+            delivered += 1;
+        }
+    }
+    let now = delivered * 1000 + 100_000;
+    p.feedback(now);
+    let mut results = Vec::new();
+    while let Some(r) = p.tx.poll_packet_result() {
+        results.push(r);
+    }
+    assert_eq!(results.len() as u64, delivered + lost, "every sent packet is reported");
+    assert_eq!(results.iter().filter(|r| r.arrival_us.is_none()).count() as u64, lost);
+    // Arrivals come back 1 ms apart (quantised to 250 us), in sequence order.
+    let arrivals: Vec<i64> = results.iter().filter_map(|r| r.arrival_us).collect();
+    assert!(arrivals.windows(2).all(|w| (w[1] - w[0] - 1000).abs() <= 250), "{arrivals:?}");
+    assert!(results.windows(2).all(|w| w[1].twcc_seq == w[0].twcc_seq.wrapping_add(1)));
+    assert!(p.tx.stats().transport_feedback >= 1);
+}

@@ -11,6 +11,7 @@ pub mod nack;
 pub mod packet;
 pub mod reassembly;
 pub mod rtcp;
+pub mod twcc;
 
 pub use packet::{PacketFields, RtpView, PACKET_OVERHEAD_BYTES};
 

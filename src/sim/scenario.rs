@@ -402,6 +402,7 @@ impl Scenario {
             while let Some(n) = hub.poll_feedback(now, &mut buf)? {
                 let Some(i) = crate::rtp::rtcp::parse(&buf[..n]).find_map(|fb| match fb {
                     Ok(crate::rtp::rtcp::Feedback::Nack { media_ssrc, .. })
+                    | Ok(crate::rtp::rtcp::Feedback::TransportCc { media_ssrc, .. })
                     | Ok(crate::rtp::rtcp::Feedback::Pli { media_ssrc }) => {
                         (0..n_cams).find(|&i| ssrc(i) == media_ssrc)
                     }
