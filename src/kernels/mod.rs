@@ -123,6 +123,12 @@ pub(crate) fn copy_plane(
     row_bytes: usize,
     rows: usize,
 ) {
+    if src_stride == row_bytes && dst_stride == row_bytes {
+        // Both planes are tightly packed: one copy.
+        let n = row_bytes * rows;
+        dst[..n].copy_from_slice(&src[..n]);
+        return;
+    }
     for r in 0..rows {
         let s = &src[r * src_stride..r * src_stride + row_bytes];
         dst[r * dst_stride..r * dst_stride + row_bytes].copy_from_slice(s);
@@ -141,6 +147,16 @@ fn deinterleave_plane(
     ch: usize,
     simd: bool,
 ) {
+    if src_stride == 2 * cw && dst_stride == cw {
+        // Tightly packed: the whole plane is one long row.
+        let (s, a, b) = (&src[..2 * cw * ch], &mut first[..cw * ch], &mut second[..cw * ch]);
+        let done = if simd { simd_deinterleave(s, a, b) } else { 0 };
+        for ((pair, a), b) in s[2 * done..].chunks_exact(2).zip(a[done..].iter_mut()).zip(b[done..].iter_mut()) {
+            *a = pair[0];
+            *b = pair[1];
+        }
+        return;
+    }
     for r in 0..ch {
         let s = &src[r * src_stride..r * src_stride + 2 * cw];
         let a = &mut first[r * dst_stride..r * dst_stride + cw];
