@@ -61,6 +61,15 @@ fn sender(codec: Codec, bitrate_bps: u32) -> Sender {
     Sender::new(c).unwrap()
 }
 
+/// Sends every queued packet, moving virtual time forward as the pacer asks.
+fn drain(tx: &mut Sender, now: u64, buf: &mut [u8]) {
+    let mut vt = now;
+    while let Some(next) = tx.poll_timeout() {
+        vt = vt.max(next);
+        while tx.poll_transmit(vt, buf).unwrap().is_some() {}
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let quick = std::env::var_os("SEALCAM_BENCH_QUICK").is_some();
     let mut buf = vec![0u8; 1500];
@@ -112,11 +121,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let now = n * 33_333;
                 tx.push_frame(now, &pics[n as usize % FRAMES].as_capture(now)).unwrap();
-                let mut vt = now;
-                while let Some(next) = tx.poll_timeout() {
-                    vt = vt.max(next);
-                    while tx.poll_transmit(vt, &mut buf).unwrap().is_some() {}
-                }
+                drain(&mut tx, now, &mut buf);
                 n += 1;
             })
         });
@@ -180,11 +185,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let now = n * 33_333;
                 tx.push_frame(now, &pics[n as usize % FRAMES].as_capture(now)).unwrap();
-                let mut vt = now;
-                while let Some(next) = tx.poll_timeout() {
-                    vt = vt.max(next);
-                    while tx.poll_transmit(vt, &mut buf).unwrap().is_some() {}
-                }
+                drain(&mut tx, now, &mut buf);
                 n += 1;
             })
         });

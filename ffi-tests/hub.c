@@ -10,20 +10,13 @@
 #include <string.h>
 
 #include "sealcam.h"
+#include "check.h"
 
 #define W 128
 #define H 96
 #define CAMS 3
 #define FRAMES 20
 
-static int failures = 0;
-#define CHECK(cond)                                                                     \
-    do {                                                                                \
-        if (!(cond)) {                                                                  \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);    \
-            failures++;                                                                 \
-        }                                                                               \
-    } while (0)
 #define CHECK_OK(expr) CHECK((expr) == SEALCAM_OK)
 
 static const uint8_t SECRET[] = "hub test base secret, 32 bytes!";

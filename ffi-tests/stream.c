@@ -10,19 +10,12 @@
 #include <string.h>
 
 #include "sealcam.h"
+#include "check.h"
 
 #define W 160
 #define H 120
 #define FRAMES 30
 
-static int failures = 0;
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
 #define CHECK_OK(expr)                                                     \
     do {                                                                   \
         sealcam_result r_ = (expr);                                        \

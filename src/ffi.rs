@@ -134,6 +134,17 @@ unsafe fn bytes_mut<'a>(p: *mut u8, len: usize) -> Option<&'a mut [u8]> {
     Some(unsafe { std::slice::from_raw_parts_mut(p, len) })
 }
 
+/// Drops a handle made by `Box::into_raw`; NULL is allowed; a panic in a destructor is
+/// caught. Every `sealcam_*_free` goes through here.
+///
+/// # Safety
+/// `p` is NULL or a pointer from `Box::into_raw` not freed before.
+unsafe fn free_handle<T>(p: *mut T) {
+    if !p.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(p) })));
+    }
+}
+
 /// Static text for a result code (never NULL).
 #[no_mangle]
 pub extern "C" fn sealcam_result_text(r: sealcam_result) -> *const c_char {
@@ -445,9 +456,7 @@ pub unsafe extern "C" fn sealcam_sender_new(
 /// Releases a sender (NULL is allowed).
 #[no_mangle]
 pub unsafe extern "C" fn sealcam_sender_free(s: *mut sealcam_sender) {
-    if !s.is_null() {
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(s) })));
-    }
+    unsafe { free_handle(s) }
 }
 
 /// Converts, encodes, seals and queues one image. `*queued` (optional) is set to 1 when the
@@ -620,9 +629,7 @@ pub unsafe extern "C" fn sealcam_receiver_new(
 /// Releases a receiver (NULL is allowed).
 #[no_mangle]
 pub unsafe extern "C" fn sealcam_receiver_free(r: *mut sealcam_receiver) {
-    if !r.is_null() {
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(r) })));
-    }
+    unsafe { free_handle(r) }
 }
 
 /// Handles one RTP datagram. `SEALCAM_DROPPED` when the packet was refused; the reason is
@@ -946,9 +953,7 @@ pub unsafe extern "C" fn sealcam_hub_new(cfg: *const sealcam_hub_config, out: *m
 /// Releases a hub and every stream in it (NULL is allowed).
 #[no_mangle]
 pub unsafe extern "C" fn sealcam_hub_free(h: *mut sealcam_hub) {
-    if !h.is_null() {
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(h) })));
-    }
+    unsafe { free_handle(h) }
 }
 
 /// Starts serving a stream (its own keys, buffers and memory bound).
@@ -1174,9 +1179,7 @@ pub unsafe extern "C" fn sealcam_seal_key_new(
 /// Releases (and zeroizes) a sealing key (NULL is allowed).
 #[no_mangle]
 pub unsafe extern "C" fn sealcam_seal_key_free(k: *mut sealcam_seal_key) {
-    if !k.is_null() {
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(k) })));
-    }
+    unsafe { free_handle(k) }
 }
 
 /// Creates an opening key; arguments as for `sealcam_seal_key_new`.
@@ -1208,9 +1211,7 @@ pub unsafe extern "C" fn sealcam_open_key_new(
 /// Releases (and zeroizes) an opening key (NULL is allowed).
 #[no_mangle]
 pub unsafe extern "C" fn sealcam_open_key_free(k: *mut sealcam_open_key) {
-    if !k.is_null() {
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(k) })));
-    }
+    unsafe { free_handle(k) }
 }
 
 /// Seals `plaintext` as one SFrame (`header || ciphertext || tag`) bound to `metadata`.

@@ -108,9 +108,11 @@ fn convert_into(
         }
         PixelFormat::Yuyv => packed422_to_i420(p[0].data, p[0].stride, [0, 1, 2, 3], w, h, dy, du, dv, ys, cs, simd),
         PixelFormat::Uyvy => packed422_to_i420(p[0].data, p[0].stride, [1, 0, 3, 2], w, h, dy, du, dv, ys, cs, simd),
-        PixelFormat::Rgb24 => rgb_to_i420(p[0].data, p[0].stride, 3, [0, 1, 2], matrix, w, h, dy, du, dv, ys, cs, simd),
-        PixelFormat::Bgra => rgb_to_i420(p[0].data, p[0].stride, 4, [2, 1, 0], matrix, w, h, dy, du, dv, ys, cs, simd),
-        PixelFormat::Rgba => rgb_to_i420(p[0].data, p[0].stride, 4, [0, 1, 2], matrix, w, h, dy, du, dv, ys, cs, simd),
+        // Monomorphised per pixel size and channel order (byte offsets of R, G, B) so the
+        // inner loops have constant offsets. RGB24 has no SIMD path yet.
+        PixelFormat::Rgb24 => rgb_rows::<3, 0, 1, 2>(p[0].data, p[0].stride, matrix, w, h, dy, du, dv, ys, cs, false),
+        PixelFormat::Bgra => rgb_rows::<4, 2, 1, 0>(p[0].data, p[0].stride, matrix, w, h, dy, du, dv, ys, cs, simd),
+        PixelFormat::Rgba => rgb_rows::<4, 0, 1, 2>(p[0].data, p[0].stride, matrix, w, h, dy, du, dv, ys, cs, simd),
     }
 }
 
@@ -287,33 +289,7 @@ fn chroma(c: &[i32; 9], r: i32, g: i32, b: i32) -> (u8, u8) {
     (u.clamp(0, 255) as u8, v.clamp(0, 255) as u8)
 }
 
-/// Packed RGB (3 or 4 bytes a pixel) to I420. `rgb` gives the byte offsets of R, G and B.
-#[allow(clippy::too_many_arguments)]
-fn rgb_to_i420(
-    src: &[u8],
-    stride: usize,
-    bpp: usize,
-    rgb: [usize; 3],
-    matrix: ColorMatrix,
-    w: usize,
-    h: usize,
-    dy: &mut [u8],
-    du: &mut [u8],
-    dv: &mut [u8],
-    ys: usize,
-    cs: usize,
-    simd: bool,
-) {
-    // Monomorphised per pixel size and channel order so the inner loops have constant
-    // offsets (which lets the compiler vectorise them).
-    match (bpp, rgb) {
-        (3, [0, 1, 2]) => rgb_rows::<3, 0, 1, 2>(src, stride, matrix, w, h, dy, du, dv, ys, cs, false),
-        (4, [2, 1, 0]) => rgb_rows::<4, 2, 1, 0>(src, stride, matrix, w, h, dy, du, dv, ys, cs, simd),
-        (4, [0, 1, 2]) => rgb_rows::<4, 0, 1, 2>(src, stride, matrix, w, h, dy, du, dv, ys, cs, simd),
-        _ => unreachable!("only the formats above are packed RGB"),
-    }
-}
-
+/// Packed RGB (3 or 4 bytes a pixel, R, G, B at byte offsets `R`, `G`, `B`) to I420.
 #[allow(clippy::too_many_arguments)]
 fn rgb_rows<const BPP: usize, const R: usize, const G: usize, const B: usize>(
     src: &[u8],
