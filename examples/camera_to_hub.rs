@@ -10,10 +10,11 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use sealcam::sim::pcap::{Endpoint, PcapWriter};
 use sealcam::sim::scenario::{Report, Scenario, Tap};
-use sealcam::sim::{FrameSource, SyntheticScene};
+use sealcam::sim::{Capacity, DeliveryTrace, FrameSource, SyntheticScene};
 use sealcam::{Codec, I420Buffer};
 
 const HELP: &str = "\
@@ -24,17 +25,34 @@ USAGE: camera_to_hub [FLAGS]
   --input FILE.y4m      real footage (8-bit 4:2:0 Y4M; frame rate from the file; loops)
                         default: a built-in synthetic 640x480 30 fps scene
   --codec h264|av1      video codec (default h264; AV1 through rav1e, real-time preset)
-  --seconds S           seconds of capture (default 10)
+  --network NAME        built-in network (default clean):
+                          clean        2 Mbit/s, 50 ms one way, 300 ms queue, 10 s
+                          poor         3G-like: 0.25-1.5 Mbit/s random walk, two 1.5 s
+                                       outages a minute, 80 ms, burst + random loss,
+                                       10 ms jitter, lossy feedback path, 120 s
+                          rfc8867-5.1  1 -> 2.5 -> 0.6 -> 1 Mbit/s at 0/40/60/80 s, 100 s
+                          rfc8867-5.2  two flows, 4/2/3.5/1/2 Mbit/s at 0/25/50/75/100 s
+                          rfc8867-5.4  three flows joining at 0/20/40 s on 3.5 Mbit/s
+                          lossy-2m     2 Mbit/s with 5% random loss, 60 s
+  --trace FILE          mahimahi uplink trace (one 1500-byte delivery opportunity per
+                        line, ms timestamps, repeats) as the bottleneck capacity
+  --abr on|off          adaptive bitrate (default on); off = fixed --bitrate-kbps
+  --max-kbps K          the camera's ceiling with --abr on (default 2500)
+  --start-kbps K        the rate the camera starts at with --abr on (default 500)
+  --plot FILE.svg       draw capacity, target, sent rate and frame delay over time
+  --seconds S           seconds of capture (default: the network's)
   --seed N              seed of the random processes (default 1)
-  --capacity-kbps K     bottleneck capacity (default 2000)
-  --delay-ms D          one-way propagation delay (default 50)
-  --loss P              random packet loss probability, 0..1 (default 0)
-  --queue-ms Q          drop-tail queue limit in ms of capacity (default 300)
+  --capacity-kbps K     fixed bottleneck capacity (overrides the network's)
+  --delay-ms D          one-way propagation delay (overrides the network's)
+  --loss P              random packet loss probability, 0..1 (overrides)
+  --queue-ms Q          drop-tail queue limit in ms (overrides; default 300)
+  --queue-bytes B       drop-tail queue limit in bytes (in addition)
   --jitter-ms J         extra random delay 0..J per packet (reorders)
   --reorder P           probability a packet is held back 5-30 ms
   --duplicate P         probability a packet is delivered twice
-  --bitrate-kbps B      the camera's fixed target bitrate (default 1200)
-  --cameras N           stream N cameras (each on its own link) into one hub (default 1)
+  --bitrate-kbps B      the camera's fixed target bitrate with --abr off (default 1200)
+  --cameras N           stream N cameras (each on its own link) into one hub (default:
+                        the network's)
   --attack P            an adversary on the path tampers with a fraction P of packets:
                         misroutes, swaps SSRCs, replays, truncates, flips bits, injects
                         frames sealed with another stream's key or metadata
@@ -48,17 +66,24 @@ USAGE: camera_to_hub [FLAGS]
 struct Args {
     input: Option<PathBuf>,
     codec: Codec,
-    seconds: f64,
+    network: String,
+    trace: Option<PathBuf>,
+    abr: bool,
+    max_kbps: u32,
+    start_kbps: u32,
+    plot: Option<PathBuf>,
+    queue_bytes: Option<u64>,
+    seconds: Option<f64>,
     seed: u64,
-    capacity_kbps: u64,
-    delay_ms: u64,
-    loss: f64,
-    queue_ms: u64,
+    capacity_kbps: Option<u64>,
+    delay_ms: Option<u64>,
+    loss: Option<f64>,
+    queue_ms: Option<u64>,
     bitrate_kbps: u32,
     jitter_ms: u64,
     reorder: f64,
     duplicate: f64,
-    cameras: usize,
+    cameras: Option<usize>,
     attack: f64,
     out: Option<PathBuf>,
     pcap: Option<PathBuf>,
@@ -69,17 +94,24 @@ fn parse_args() -> Result<Option<Args>, String> {
     let mut a = Args {
         input: None,
         codec: Codec::H264,
-        seconds: 10.0,
+        network: "clean".into(),
+        trace: None,
+        abr: true,
+        max_kbps: 2500,
+        start_kbps: 500,
+        plot: None,
+        queue_bytes: None,
+        seconds: None,
         seed: 1,
-        capacity_kbps: 2000,
-        delay_ms: 50,
-        loss: 0.0,
-        queue_ms: 300,
+        capacity_kbps: None,
+        delay_ms: None,
+        loss: None,
+        queue_ms: None,
         bitrate_kbps: 1200,
         jitter_ms: 0,
         reorder: 0.0,
         duplicate: 0.0,
-        cameras: 1,
+        cameras: None,
         attack: 0.0,
         out: None,
         pcap: None,
@@ -103,17 +135,30 @@ fn parse_args() -> Result<Option<Args>, String> {
                     other => return Err(format!("--codec: unknown codec '{other}' (h264 or av1)")),
                 }
             }
-            "--seconds" => a.seconds = num(&flag, value()?)?,
+            "--network" => a.network = value()?,
+            "--trace" => a.trace = Some(value()?.into()),
+            "--abr" => {
+                a.abr = match value()?.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    other => return Err(format!("--abr: '{other}' is neither on nor off")),
+                }
+            }
+            "--max-kbps" => a.max_kbps = num(&flag, value()?)?,
+            "--start-kbps" => a.start_kbps = num(&flag, value()?)?,
+            "--plot" => a.plot = Some(value()?.into()),
+            "--queue-bytes" => a.queue_bytes = Some(num(&flag, value()?)?),
+            "--seconds" => a.seconds = Some(num(&flag, value()?)?),
             "--seed" => a.seed = num(&flag, value()?)?,
-            "--capacity-kbps" => a.capacity_kbps = num(&flag, value()?)?,
-            "--delay-ms" => a.delay_ms = num(&flag, value()?)?,
-            "--loss" => a.loss = num(&flag, value()?)?,
-            "--queue-ms" => a.queue_ms = num(&flag, value()?)?,
+            "--capacity-kbps" => a.capacity_kbps = Some(num(&flag, value()?)?),
+            "--delay-ms" => a.delay_ms = Some(num(&flag, value()?)?),
+            "--loss" => a.loss = Some(num(&flag, value()?)?),
+            "--queue-ms" => a.queue_ms = Some(num(&flag, value()?)?),
             "--bitrate-kbps" => a.bitrate_kbps = num(&flag, value()?)?,
             "--jitter-ms" => a.jitter_ms = num(&flag, value()?)?,
             "--reorder" => a.reorder = num(&flag, value()?)?,
             "--duplicate" => a.duplicate = num(&flag, value()?)?,
-            "--cameras" => a.cameras = num(&flag, value()?)?,
+            "--cameras" => a.cameras = Some(num(&flag, value()?)?),
             "--attack" => a.attack = num(&flag, value()?)?,
             "--out" => a.out = Some(value()?.into()),
             "--pcap" => a.pcap = Some(value()?.into()),
@@ -121,30 +166,44 @@ fn parse_args() -> Result<Option<Args>, String> {
             other => return Err(format!("unknown flag '{other}' (see --help)")),
         }
     }
-    if !(a.seconds > 0.0 && a.seconds <= 86_400.0) {
-        return Err(format!("--seconds must be in (0, 86400], got {}", a.seconds));
+    if let Some(s) = a.seconds {
+        if !(s > 0.0 && s <= 86_400.0) {
+            return Err(format!("--seconds must be in (0, 86400], got {s}"));
+        }
     }
-    for (flag, p) in
-        [("--loss", a.loss), ("--reorder", a.reorder), ("--duplicate", a.duplicate), ("--attack", a.attack)]
-    {
+    for (flag, p) in [
+        ("--loss", a.loss.unwrap_or(0.0)),
+        ("--reorder", a.reorder),
+        ("--duplicate", a.duplicate),
+        ("--attack", a.attack),
+    ] {
         if !(0.0..=1.0).contains(&p) {
             return Err(format!("{flag} must be between 0 and 1, got {p}"));
         }
     }
-    if !(1..=256).contains(&a.cameras) {
-        return Err(format!("--cameras must be between 1 and 256, got {}", a.cameras));
+    if let Some(c) = a.cameras {
+        if !(1..=256).contains(&c) {
+            return Err(format!("--cameras must be between 1 and 256, got {c}"));
+        }
     }
     if a.jitter_ms > 10_000 {
         return Err(format!("--jitter-ms must be at most 10000, got {}", a.jitter_ms));
     }
-    if !(16..=10_000_000).contains(&a.capacity_kbps) {
-        return Err(format!("--capacity-kbps must be between 16 and 10000000, got {}", a.capacity_kbps));
+    if let Some(c) = a.capacity_kbps {
+        if !(16..=10_000_000).contains(&c) {
+            return Err(format!("--capacity-kbps must be between 16 and 10000000, got {c}"));
+        }
     }
-    if a.delay_ms > 10_000 || a.queue_ms > 60_000 {
+    if a.delay_ms.unwrap_or(0) > 10_000 || a.queue_ms.unwrap_or(0) > 60_000 {
         return Err("--delay-ms must be at most 10000 and --queue-ms at most 60000".into());
     }
-    if !(10..=100_000).contains(&a.bitrate_kbps) {
-        return Err(format!("--bitrate-kbps must be between 10 and 100000, got {}", a.bitrate_kbps));
+    for (flag, k) in [("--bitrate-kbps", a.bitrate_kbps), ("--max-kbps", a.max_kbps), ("--start-kbps", a.start_kbps)] {
+        if !(10..=100_000).contains(&k) {
+            return Err(format!("{flag} must be between 10 and 100000, got {k}"));
+        }
+    }
+    if a.queue_bytes.is_some_and(|b| b < 1500) {
+        return Err("--queue-bytes must be at least 1500 (one packet)".into());
     }
     Ok(Some(a))
 }
@@ -302,7 +361,7 @@ fn report_json(r: &Report) -> serde_json::Value {
         .map(|p| {
             serde_json::json!({
                 "t_ms": p.t_ms, "capacity_bps": p.capacity_bps, "target_bps": p.target_bps,
-                "sent_bps": p.sent_bps, "delay_ms": p.delay_ms,
+                "sent_bps": p.sent_bps, "delay_ms": p.delay_ms, "delivered_bps": p.delivered_bps,
             })
         })
         .collect();
@@ -341,13 +400,24 @@ fn report_json(r: &Report) -> serde_json::Value {
         },
         "retransmissions": r.retransmissions,
         "plis_sent": r.plis_sent,
+        "post_repair_loss": r.post_repair_loss,
+        "flow_kbps": r.flow_kbps,
+        "jain_index": r.jain_index,
+        "frames_dropped_congestion": r.frames_dropped_congestion,
+        "ladder_switches": r.ladder_switches,
+        "probe_padding_packets": r.probe_padding_packets,
+        "mean_target_kbps": r.mean_target_kbps,
+        "freeze_list": r.freeze_list.iter().map(|f| serde_json::json!({"camera": f.0, "at_ms": f.1, "ms": f.2})).collect::<Vec<_>>(),
         "series": series,
     })
 }
 
 fn run(a: Args) -> Result<(), String> {
+    let profile = sealcam::sim::network(&a.network, a.seed).map_err(|e| e.to_string())?;
+    let cameras = a.cameras.unwrap_or(profile.cameras);
+    let seconds = a.seconds.unwrap_or(profile.seconds);
     let mut sources: Vec<Box<dyn FrameSource>> = Vec::new();
-    for i in 0..a.cameras {
+    for i in 0..cameras {
         sources.push(match &a.input {
             Some(p) => Box::new(Y4mSource::open(p.clone(), i * 13)?),
             None => {
@@ -369,14 +439,39 @@ fn run(a: Args) -> Result<(), String> {
     if let (Some(o), true) = (files.out.as_mut(), files.ivf.is_some()) {
         o.write_all(&ivf_header(w, h, fps, 0)).map_err(|e| format!("writing output: {e}"))?;
     }
-    let mut sc = Scenario::simple(a.seconds, a.capacity_kbps * 1000, a.delay_ms, a.queue_ms, a.loss, a.seed);
+    let mut sc = Scenario::simple(seconds, 1, 0, 0, 0.0, a.seed);
+    sc.forward = profile.forward.clone();
+    sc.feedback = profile.feedback.clone();
+    sc.shared_bottleneck = profile.shared_bottleneck;
+    sc.start_offsets_us = profile.start_offsets_us.clone();
+    if let Some(c) = a.capacity_kbps {
+        sc.forward.capacity = Capacity::Fixed(c * 1000);
+    }
+    if let Some(t) = &a.trace {
+        sc.forward.capacity = Capacity::Trace(Arc::new(DeliveryTrace::from_file(t).map_err(|e| e.to_string())?));
+    }
+    if let Some(d) = a.delay_ms {
+        sc.forward.delay_us = d * 1000;
+        sc.feedback.delay_us = d * 1000;
+    }
+    if let Some(l) = a.loss {
+        sc.forward.loss = l;
+    }
+    if let Some(q) = a.queue_ms {
+        sc.forward.queue_us = q * 1000;
+    }
+    sc.forward.queue_bytes = a.queue_bytes.or(sc.forward.queue_bytes);
     sc.codec = a.codec;
     if a.codec == Codec::Av1 && (w % 2 != 0 || h % 2 != 0) {
         return Err(format!("AV1 needs even frame sizes; the input is {w}x{h}"));
     }
-    sc.bitrate_bps = a.bitrate_kbps * 1000;
+    sc.adaptive = a.abr;
+    sc.bitrate_bps = if a.abr { a.max_kbps * 1000 } else { a.bitrate_kbps * 1000 };
+    sc.start_bitrate_bps = a.start_kbps * 1000;
     sc.attack = a.attack;
-    sc.forward.jitter_us = a.jitter_ms * 1000;
+    if a.jitter_ms > 0 {
+        sc.forward.jitter_us = a.jitter_ms * 1000;
+    }
     sc.forward.reorder = a.reorder;
     sc.forward.duplicate = a.duplicate;
     let r = sc.run(sources, &mut files).map_err(|e| e.to_string())?;
@@ -399,15 +494,32 @@ fn run(a: Args) -> Result<(), String> {
         let text = serde_json::to_string_pretty(&report_json(&r)).map_err(|e| e.to_string())?;
         std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()))?;
     }
+    if let Some(p) = &a.plot {
+        let title = format!(
+            "{} ({}), abr {}",
+            a.trace.as_ref().map_or(a.network.clone(), |t| t.display().to_string()),
+            r.codec,
+            if a.abr { "on" } else { "off" }
+        );
+        std::fs::write(p, plot_svg(&r, &title)).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
     let src = a.input.as_ref().map_or("built-in scene".to_string(), |p| p.display().to_string());
-    println!("sealcam {} camera(s) -> hub, {} s of {src} ({w}x{h} @ {fps:.2} fps), {}", a.cameras, a.seconds, r.codec);
+    println!("sealcam {cameras} camera(s) -> hub, {seconds} s of {src} ({w}x{h} @ {fps:.2} fps), {}", r.codec);
+    let capacity = match &sc.forward.capacity {
+        Capacity::Fixed(b) => format!("{} kbit/s", b / 1000),
+        Capacity::Schedule(_) => format!("network {}", a.network),
+        Capacity::Trace(t) => format!("trace of mean {} kbit/s", t.mean_bps() / 1000),
+    };
+    let camera = if a.abr {
+        format!("adaptive {}..{} kbit/s from {}", 50, a.max_kbps, a.start_kbps.min(a.max_kbps))
+    } else {
+        format!("fixed {} kbit/s", a.bitrate_kbps)
+    };
     println!(
-        "link: {} kbit/s, {} ms one way, {} ms queue, {:.1}% random loss; camera target {} kbit/s",
-        a.capacity_kbps,
-        a.delay_ms,
-        a.queue_ms,
-        a.loss * 100.0,
-        a.bitrate_kbps
+        "link: {capacity}, {} ms one way, {} ms queue, {:.1}% random loss; camera {camera}",
+        sc.forward.delay_us / 1000,
+        sc.forward.queue_us / 1000,
+        sc.forward.loss * 100.0,
     );
     println!(
         "frames: {} captured, {} sent, {} displayed ({} dropped at camera, {} never shown), {} keyframes",
@@ -451,11 +563,127 @@ fn run(a: Args) -> Result<(), String> {
             t.injected_foreign_metadata
         );
     }
+    println!(
+        "rate: mean target {:.0} kbit/s; post-repair loss {:.3}%; {} frames dropped on a full window; \
+         {} probe padding packets; {} ladder switches",
+        r.mean_target_kbps,
+        r.post_repair_loss * 100.0,
+        r.frames_dropped_congestion,
+        r.probe_padding_packets,
+        r.ladder_switches
+    );
+    if r.flow_kbps.len() > 1 {
+        let flows: Vec<String> = r.flow_kbps.iter().map(|k| format!("{k:.0}")).collect();
+        println!("flows (kbit/s while all stream): {}; Jain's index {:.3}", flows.join(", "), r.jain_index);
+    }
     let reasons: Vec<String> = r.rejected.iter().filter(|(_, &n)| n > 0).map(|(k, n)| format!("{k} {n}")).collect();
     if !reasons.is_empty() {
         println!("hub drops by reason: {}", reasons.join(", "));
     }
     Ok(())
+}
+
+/// An SVG with two panels sharing the time axis: rates (capacity, target, sent) above,
+/// mean frame delay per 100 ms below.
+fn plot_svg(r: &Report, title: &str) -> String {
+    use std::fmt::Write as _;
+    let (w, h, left, right) = (1000.0, 520.0, 70.0, 20.0);
+    let (top1, h1, top2, h2) = (40.0, 260.0, 340.0, 140.0);
+    let pts = &r.series;
+    let t_max = pts.last().map_or(1.0, |p| p.t_ms as f64).max(1.0);
+    let rate_max =
+        pts.iter().map(|p| p.capacity_bps.max(p.target_bps).max(p.sent_bps)).max().unwrap_or(1).max(1) as f64;
+    let rate_max = (rate_max / 1e6 * 1.1).ceil().max(0.5);
+    let delay_max = pts.iter().filter_map(|p| p.delay_ms).fold(100.0f64, f64::max).min(2000.0);
+    let delay_max = (delay_max / 100.0).ceil() * 100.0;
+    let x = |t: f64| left + (w - left - right) * t / t_max;
+    let y1 = |bps: f64| top1 + h1 - h1 * (bps / 1e6 / rate_max).min(1.0);
+    let y2 = |ms: f64| top2 + h2 - h2 * (ms / delay_max).min(1.0);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" \
+         font-size=\"12\"><rect width=\"100%\" height=\"100%\" fill=\"white\"/>\
+         <text x=\"{left}\" y=\"22\" font-size=\"15\">{}</text>",
+        title.replace('&', "&amp;").replace('<', "&lt;")
+    );
+    for (top, hh, label) in [(top1, h1, "Mbit/s"), (top2, h2, "frame delay, ms")] {
+        let _ = write!(
+            s,
+            "<rect x=\"{left}\" y=\"{top}\" width=\"{}\" height=\"{hh}\" fill=\"none\" stroke=\"#999\"/>\
+             <text x=\"8\" y=\"{}\" transform=\"rotate(-90 8,{})\" dy=\"8\">{label}</text>",
+            w - left - right,
+            top + hh / 2.0,
+            top + hh / 2.0
+        );
+    }
+    for k in 0..=4 {
+        let v = rate_max * k as f64 / 4.0;
+        let yy = y1(v * 1e6);
+        let _ = write!(s, "<text x=\"{}\" y=\"{yy}\" text-anchor=\"end\" dy=\"4\">{v:.1}</text>", left - 6.0);
+        let d = delay_max * k as f64 / 4.0;
+        let yy = y2(d);
+        let _ = write!(s, "<text x=\"{}\" y=\"{yy}\" text-anchor=\"end\" dy=\"4\">{d:.0}</text>", left - 6.0);
+    }
+    let step = if t_max > 60_000.0 {
+        20_000.0
+    } else if t_max > 20_000.0 {
+        10_000.0
+    } else {
+        2_000.0
+    };
+    let mut t = 0.0;
+    while t <= t_max {
+        let xx = x(t);
+        let _ = write!(
+            s,
+            "<line x1=\"{xx}\" x2=\"{xx}\" y1=\"{top1}\" y2=\"{}\" stroke=\"#eee\"/>\
+             <text x=\"{xx}\" y=\"{}\" text-anchor=\"middle\">{:.0} s</text>",
+            top2 + h2,
+            top2 + h2 + 16.0,
+            t / 1000.0
+        );
+        t += step;
+    }
+    let mut line = |color: &str, width: f64, f: &dyn Fn(&sealcam::sim::scenario::SeriesPoint) -> Option<(f64, f64)>| {
+        let mut d = String::new();
+        let mut pen_up = true;
+        for p in pts {
+            match f(p) {
+                Some((xx, yy)) => {
+                    let _ = write!(d, "{}{xx:.1},{yy:.1} ", if pen_up { "M" } else { "L" });
+                    pen_up = false;
+                }
+                None => pen_up = true,
+            }
+        }
+        let _ = write!(s, "<path d=\"{d}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"{width}\"/>");
+    };
+    line("#888", 2.5, &|p| Some((x(p.t_ms as f64), y1(p.capacity_bps as f64))));
+    line("#2a7", 1.0, &|p| Some((x(p.t_ms as f64), y1(p.sent_bps as f64))));
+    line("#d33", 2.0, &|p| Some((x(p.t_ms as f64), y1(p.target_bps as f64))));
+    line("#36c", 1.5, &|p| p.delay_ms.map(|d| (x(p.t_ms as f64), y2(d))));
+    for (i, (name, color)) in
+        [("capacity", "#888"), ("target", "#d33"), ("sent", "#2a7"), ("frame delay", "#36c")].iter().enumerate()
+    {
+        let xx = w - right - 430.0 + i as f64 * 110.0;
+        let _ = write!(
+            s,
+            "<rect x=\"{xx}\" y=\"12\" width=\"14\" height=\"4\" fill=\"{color}\"/>\
+             <text x=\"{}\" y=\"18\">{name}</text>",
+            xx + 18.0
+        );
+    }
+    let _ = write!(
+        s,
+        "<text x=\"{left}\" y=\"{}\">utilization {:.0}%, frame delay p95 {:.0} ms, {} freezes, {:.1} dB</text></svg>",
+        h - 8.0,
+        r.utilization * 100.0,
+        r.delay_ms_p95,
+        r.freezes,
+        r.psnr_db_mean
+    );
+    s
 }
 
 fn main() -> ExitCode {

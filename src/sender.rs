@@ -8,12 +8,21 @@
 //! steady-state streaming does not allocate per frame. The send queue is bounded in time:
 //! when it would exceed `max_queue_delay_ms` at the pacing rate, new frames are dropped
 //! before encoding (so no reference chain breaks).
+//!
+//! With `adaptive_bitrate` on, transport-wide feedback drives a [`RateController`]: its
+//! target sets the encoder's bitrate, the pacing rate, the congestion window (when the
+//! bytes in flight fill it, nothing more is sent and new frames are dropped before
+//! encoding) and the resolution [`Ladder`]; its probe clusters are sent at their rate,
+//! padded with copies of recent packets (the hub counts them as duplicates).
 
 use std::collections::VecDeque;
 
 use zeroize::Zeroizing;
 
+use crate::abr::ladder::Ladder;
 use crate::abr::pacer::{Pacer, DEFAULT_PACING_FACTOR};
+use crate::abr::probe::ProbeCluster;
+use crate::abr::{AbrConfig, AbrState, RateController};
 use crate::codec::av1::{Av1Encoder, Av1Settings};
 use crate::codec::h264::{H264Encoder, H264Settings};
 use crate::codec::{Codec, RateSettings, VideoEncoder};
@@ -66,8 +75,19 @@ pub struct SenderConfig {
     /// Matrix for RGB capture formats.
     pub color_matrix: ColorMatrix,
     /// Encode at this size instead of the capture size (a rung of the resolution ladder):
-    /// exact halves use the 2x2 box kernel, other sizes bilinear scaling.
+    /// exact halves use the 2x2 box kernel, other sizes bilinear scaling. With
+    /// `resolution_ladder` on, the ladder sets it.
     pub encode_size: Option<(u32, u32)>,
+    /// Adapt the bitrate to the path from transport-wide feedback (the hub sends it).
+    /// Off: `bitrate_bps` holds until [`Sender::set_target_bitrate`].
+    pub adaptive_bitrate: bool,
+    /// Floor of the adaptive bitrate.
+    pub min_bitrate_bps: u32,
+    /// Ceiling of the adaptive bitrate (and the start rate's upper bound).
+    pub max_bitrate_bps: u32,
+    /// With `adaptive_bitrate`: lower the encode size and then the frame rate when the
+    /// target leaves too few bits per pixel ([`crate::abr::ladder`]).
+    pub resolution_ladder: bool,
 }
 
 impl SenderConfig {
@@ -94,6 +114,10 @@ impl SenderConfig {
             temporal_layers: 1,
             color_matrix: ColorMatrix::Bt601,
             encode_size: None,
+            adaptive_bitrate: false,
+            min_bitrate_bps: 50_000,
+            max_bitrate_bps: 2_500_000,
+            resolution_ladder: true,
         }
     }
 
@@ -114,6 +138,16 @@ impl SenderConfig {
         if self.max_queue_delay_ms == 0 {
             return Err(invalid!("max queue delay must be positive"));
         }
+        if self.bitrate_bps < 1000 {
+            return Err(invalid!("bitrate {} bit/s is below 1 kbit/s", self.bitrate_bps));
+        }
+        if self.adaptive_bitrate && !(1000..=self.max_bitrate_bps).contains(&self.min_bitrate_bps) {
+            return Err(invalid!(
+                "adaptive bitrate bounds {}..{} bit/s are empty or below 1 kbit/s",
+                self.min_bitrate_bps,
+                self.max_bitrate_bps
+            ));
+        }
         Ok(())
     }
 }
@@ -130,6 +164,13 @@ pub struct PacketResult {
     /// When it reached the hub, on the hub's clock; `None` if reported lost.
     pub arrival_us: Option<i64>,
 }
+
+/// A target that falls below this fraction of the rate in use in one step counts as a
+/// collapse of the path (see `Sender::apply_target`).
+const COLLAPSE_RATIO: f64 = 0.5;
+
+/// Background (non-congestive) loss above which retransmissions are sent twice.
+const REDUNDANT_RTX_LOSS: f64 = 0.01;
 
 /// Packets whose send time is remembered for matching transport-wide feedback.
 const TWCC_HISTORY: usize = 4096;
@@ -148,8 +189,10 @@ pub enum FrameOutcome {
         /// Packets queued.
         packets: usize,
     },
-    /// Dropped before encoding because the send queue is full.
+    /// Dropped before encoding because the send queue or the congestion window is full.
     DroppedQueueFull,
+    /// Dropped before encoding because the ladder lowered the frame rate.
+    DroppedFrameRate,
     /// The encoder produced nothing for it.
     Skipped,
 }
@@ -179,6 +222,39 @@ pub struct SenderStats {
     pub malformed_feedback: u64,
     /// Transport-wide feedback messages received.
     pub transport_feedback: u64,
+    /// Probe padding packets sent (copies of recent packets).
+    pub probe_padding_packets: u64,
+    /// Frames dropped because the congestion window was full.
+    pub frames_dropped_congestion: u64,
+    /// Retransmissions refused because the packet was older than the last keyframe or
+    /// the retransmission age limit.
+    pub nacks_too_old: u64,
+    /// Resolution or frame-rate switches made by the ladder.
+    pub ladder_switches: u64,
+    /// Times the target fell below half the rate in use at once: the unsent queue was
+    /// dropped and a keyframe sent at the new rate.
+    pub collapses: u64,
+}
+
+/// One sent packet, remembered for matching transport-wide feedback.
+#[derive(Debug, Clone, Copy)]
+struct SentRecord {
+    seq: u16,
+    sent_us: u64,
+    size: u16,
+    cluster: u16,
+    cumulative: u64,
+}
+
+/// A probe cluster being sent.
+#[derive(Debug, Clone, Copy)]
+struct ActiveProbe {
+    cluster: ProbeCluster,
+    bytes: usize,
+    packets: u32,
+    /// Next history sequence number (going back) to copy as padding.
+    pad_seq: u16,
+    pad_tries: u32,
 }
 
 #[derive(Debug, Default)]
@@ -203,17 +279,24 @@ pub struct Sender {
     metadata: Vec<u8>,
     history: Vec<HistorySlot>,
     queue: VecDeque<u16>,
-    rtx_queue: VecDeque<u16>,
+    /// Retransmissions waiting: sequence number and copies still to send.
+    rtx_queue: VecDeque<(u16, u8)>,
     queued_bytes: usize,
     next_seq: u16,
     next_twcc: u16,
     next_frame_id: u64,
     keyframe_requested: bool,
     last_keyframe_us: Option<u64>,
-    /// `(twcc seq, sent_us, size)` of recent packets, indexed by sequence number.
-    twcc_sent: Vec<(u16, u64, u16)>,
+    /// Recent packets, indexed by transport-wide sequence number.
+    twcc_sent: Vec<SentRecord>,
     results: VecDeque<PacketResult>,
     stats: SenderStats,
+    abr: Option<RateController>,
+    ladder: Option<Ladder>,
+    probe: Option<ActiveProbe>,
+    bytes_cumulative: u64,
+    /// Sequence number of the first packet of the newest keyframe queued.
+    keyframe_seq: Option<u16>,
 }
 
 impl Sender {
@@ -221,7 +304,7 @@ impl Sender {
     pub fn new(cfg: SenderConfig) -> Result<Self> {
         cfg.validate()?;
         let rates = RateSettings { bitrate_bps: cfg.bitrate_bps, framerate_fps: cfg.framerate_fps };
-        let encoder: Box<dyn VideoEncoder> = match cfg.codec {
+        let mut encoder: Box<dyn VideoEncoder> = match cfg.codec {
             Codec::H264 => Box::new(H264Encoder::new(H264Settings {
                 rates,
                 threads: cfg.encoder_threads,
@@ -235,7 +318,14 @@ impl Sender {
             })?),
         };
         let key = SealKey::for_stream(cfg.suite, &cfg.base_secret, &cfg.stream_id, cfg.key_epoch)?;
-        let pacer = Pacer::new((cfg.bitrate_bps as f64 * cfg.pacing_factor as f64) as u64);
+        let start_bps = if cfg.adaptive_bitrate {
+            cfg.bitrate_bps.clamp(cfg.min_bitrate_bps, cfg.max_bitrate_bps)
+        } else {
+            cfg.bitrate_bps
+        };
+        let rates = RateSettings { bitrate_bps: start_bps, ..rates };
+        encoder.set_rates(rates)?;
+        let pacer = Pacer::new((start_bps as f64 * cfg.pacing_factor as f64) as u64);
         // Every slot holds one packet of at most the MTU: allocated once, here.
         let history = (0..cfg.history_packets)
             .map(|_| HistorySlot { data: Vec::with_capacity(cfg.mtu_bytes), ..HistorySlot::default() })
@@ -259,9 +349,20 @@ impl Sender {
             next_frame_id: 0,
             keyframe_requested: true,
             last_keyframe_us: None,
-            twcc_sent: vec![(0, u64::MAX, 0); TWCC_HISTORY],
+            twcc_sent: vec![SentRecord { seq: 0, sent_us: u64::MAX, size: 0, cluster: 0, cumulative: 0 }; TWCC_HISTORY],
             results: VecDeque::with_capacity(TWCC_HISTORY),
             stats: SenderStats::default(),
+            abr: cfg.adaptive_bitrate.then(|| {
+                RateController::new(AbrConfig {
+                    start_bps: cfg.bitrate_bps,
+                    min_bps: cfg.min_bitrate_bps,
+                    max_bps: cfg.max_bitrate_bps,
+                })
+            }),
+            ladder: None,
+            probe: None,
+            bytes_cumulative: 0,
+            keyframe_seq: None,
             cfg,
         })
     }
@@ -288,15 +389,78 @@ impl Sender {
     pub fn queued_bytes(&self) -> usize {
         self.queued_bytes
     }
+    /// What the rate controller believes (`None` without `adaptive_bitrate`).
+    pub fn abr_state(&self) -> Option<AbrState> {
+        self.abr.as_ref().map(|a| a.state())
+    }
+    /// The size frames are encoded at now (`None`: the capture size).
+    pub fn encode_size(&self) -> Option<(u32, u32)> {
+        self.cfg.encode_size
+    }
 
     // ---- mutators ----
 
-    /// Sets the encoder's target bitrate (and the pacing rate with it).
+    /// Sets the encoder's target bitrate (and the pacing rate with it). With
+    /// `adaptive_bitrate` on, the controller overrides it at its next feedback: use
+    /// [`Sender::set_bitrate_bounds`] there.
     pub fn set_target_bitrate(&mut self, bitrate_bps: u32) -> Result<()> {
+        if bitrate_bps < 1000 {
+            return Err(invalid!("bitrate {bitrate_bps} bit/s is below 1 kbit/s"));
+        }
         let mut r = self.encoder.rates();
         r.bitrate_bps = bitrate_bps;
         self.encoder.set_rates(r)?;
-        self.pacer.set_rate((bitrate_bps as f64 * self.cfg.pacing_factor as f64) as u64);
+        if self.probe.is_none() {
+            self.pacer.set_rate((bitrate_bps as f64 * self.cfg.pacing_factor as f64) as u64);
+        }
+        Ok(())
+    }
+
+    /// Changes the adaptive bitrate's floor and ceiling at run time.
+    pub fn set_bitrate_bounds(&mut self, min_bps: u32, max_bps: u32) -> Result<()> {
+        if !(1000..=max_bps).contains(&min_bps) {
+            return Err(invalid!("bitrate bounds {min_bps}..{max_bps} bit/s are empty or below 1 kbit/s"));
+        }
+        self.cfg.min_bitrate_bps = min_bps;
+        self.cfg.max_bitrate_bps = max_bps;
+        if let Some(a) = self.abr.as_mut() {
+            a.set_bounds(min_bps, max_bps);
+        }
+        self.apply_target(0)
+    }
+
+    /// Hands the controller's target to the encoder (when it moved by more than 2 %), the
+    /// pacer and the ladder.
+    fn apply_target(&mut self, now_us: u64) -> Result<()> {
+        let Some(abr) = self.abr.as_ref() else { return Ok(()) };
+        let target = abr.target_bps();
+        let current = self.encoder.rates().bitrate_bps;
+        if (target as f64) < COLLAPSE_RATIO * current as f64 {
+            // The path lost most of its capacity: what is queued and in flight was sized for
+            // a rate it no longer has, and much of it is being dropped in the network.
+            // Repairing it would take longer than starting over: drop the unsent packets
+            // and send a keyframe at the new rate (earlier packets are then not repaired).
+            let n = self.history.len();
+            for seq in self.queue.drain(..) {
+                self.history[seq as usize % n].in_use = false;
+            }
+            self.queued_bytes = 0;
+            self.rtx_queue.clear();
+            self.keyframe_requested = true;
+            self.stats.collapses += 1;
+        }
+        if (target as f64 - current as f64).abs() > 0.02 * current as f64 {
+            self.set_target_bitrate(target)?;
+        }
+        if let (Some(ladder), true) = (self.ladder.as_mut(), self.cfg.resolution_ladder) {
+            if let Some(c) = ladder.update(now_us, target as f64) {
+                self.stats.ladder_switches += 1;
+                self.cfg.encode_size = Some((c.width, c.height));
+                let mut r = self.encoder.rates();
+                r.framerate_fps = self.cfg.framerate_fps / c.frame_divisor as f32;
+                self.encoder.set_rates(r)?;
+            }
+        }
         Ok(())
     }
 
@@ -337,9 +501,26 @@ impl Sender {
     pub fn push_frame(&mut self, now_us: u64, frame: &CaptureFrame<'_>) -> Result<FrameOutcome> {
         frame.validate()?;
         self.stats.frames_pushed += 1;
+        if let Some(abr) = self.abr.as_mut() {
+            abr.on_tick(now_us);
+            if self.cfg.resolution_ladder {
+                let fps = self.cfg.framerate_fps as f64;
+                let ladder = self.ladder.get_or_insert_with(|| Ladder::new((frame.width, frame.height), fps));
+                ladder.set_capture((frame.width, frame.height));
+                let divisor = ladder.choice().frame_divisor as u64;
+                if divisor > 1 && self.stats.frames_pushed % divisor != 0 {
+                    return Ok(FrameOutcome::DroppedFrameRate);
+                }
+            }
+        }
         let limit_us = self.cfg.max_queue_delay_ms as u64 * 1000;
         if self.pacer.transmit_time_us(self.queued_bytes) > limit_us || self.queue.len() + 64 > self.history.len() / 2 {
             self.stats.frames_dropped += 1;
+            return Ok(FrameOutcome::DroppedQueueFull);
+        }
+        if self.abr.as_ref().is_some_and(|a| a.window_full(now_us)) && self.queued_bytes > 0 {
+            self.stats.frames_dropped += 1;
+            self.stats.frames_dropped_congestion += 1;
             return Ok(FrameOutcome::DroppedQueueFull);
         }
         kernels::to_i420_with(frame, &mut self.i420, self.cfg.color_matrix)?;
@@ -370,6 +551,12 @@ impl Sender {
         if info.keyframe {
             self.last_keyframe_us.get_or_insert(now_us);
             self.stats.keyframes += 1;
+            self.keyframe_seq = Some(self.next_seq);
+        }
+        if let (Some(ladder), Some(qp)) = (self.ladder.as_mut(), info.qp) {
+            // AV1 reports rav1e's 0-255 quantizer index: brought to H.264's 0-51 scale.
+            let qp = if self.encoder.codec() == Codec::Av1 { (qp as u32 * 51 / 255) as u8 } else { qp };
+            ladder.on_qp(qp);
         }
         let frame_id = self.next_frame_id;
         self.next_frame_id += 1;
@@ -427,28 +614,56 @@ impl Sender {
                 Ok(rtcp::Feedback::Nack { media_ssrc, items }) if media_ssrc == self.cfg.ssrc => {
                     let max_age = self.cfg.max_retransmit_age_ms as u64 * 1000;
                     let (history, rtx, stats) = (&self.history, &mut self.rtx_queue, &mut self.stats);
+                    // On a path with steady non-congestive loss a retransmission is sent
+                    // twice: losing both is p^2, so a repair rarely takes a second round trip.
+                    let copies = if self.abr.as_ref().is_some_and(|a| a.state().background_loss > REDUNDANT_RTX_LOSS) {
+                        2
+                    } else {
+                        1
+                    };
+                    let keyframe_seq = self.keyframe_seq;
                     rtcp::nack_seqs(items, |seq| {
                         stats.nacks_received += 1;
                         let slot = &history[seq as usize % history.len()];
                         let fresh = slot.first_sent_us.is_some_and(|t| now_us.saturating_sub(t) <= max_age);
-                        if slot.in_use && slot.seq == seq && fresh && !rtx.contains(&seq) {
-                            rtx.push_back(seq);
+                        // A packet from before the newest keyframe no longer matters: the
+                        // hub resumes from that keyframe.
+                        let superseded = keyframe_seq.is_some_and(|k| (k.wrapping_sub(seq) as i16) > 0);
+                        if slot.in_use && slot.seq == seq && (!fresh || superseded) {
+                            stats.nacks_too_old += 1;
+                        } else if slot.in_use && slot.seq == seq && !rtx.iter().any(|r| r.0 == seq) {
+                            rtx.push_back((seq, copies));
                         }
                     });
                 }
                 Ok(rtcp::Feedback::TransportCc { media_ssrc, fci }) if media_ssrc == self.cfg.ssrc => {
-                    let (sent, results) = (&self.twcc_sent, &mut self.results);
+                    let (sent, results, abr) = (&self.twcc_sent, &mut self.results, &mut self.abr);
                     let parsed = twcc::parse_feedback(fci, |r| {
-                        let (seq, sent_us, size) = sent[r.seq as usize % TWCC_HISTORY];
-                        if seq == r.seq && sent_us != u64::MAX {
+                        let rec = sent[r.seq as usize % TWCC_HISTORY];
+                        if rec.seq == r.seq && rec.sent_us != u64::MAX {
                             if results.len() == TWCC_HISTORY {
                                 results.pop_front();
                             }
-                            results.push_back(PacketResult { twcc_seq: seq, sent_us, size, arrival_us: r.arrival_us });
+                            let (sent_us, size) = (rec.sent_us, rec.size);
+                            results.push_back(PacketResult {
+                                twcc_seq: rec.seq,
+                                sent_us,
+                                size,
+                                arrival_us: r.arrival_us,
+                            });
+                            if let Some(a) = abr.as_mut() {
+                                a.on_result(now_us, sent_us, size as usize, r.arrival_us, rec.cluster, rec.cumulative);
+                            }
                         }
                     });
                     match parsed {
-                        Ok(_) => self.stats.transport_feedback += 1,
+                        Ok(_) => {
+                            self.stats.transport_feedback += 1;
+                            if let Some(a) = self.abr.as_mut() {
+                                a.on_feedback(now_us);
+                            }
+                            self.apply_target(now_us)?;
+                        }
                         Err(e) => {
                             self.stats.malformed_feedback += 1;
                             first_err.get_or_insert(e);
@@ -474,15 +689,36 @@ impl Sender {
     /// Writes the next packet due at `now_us` into `buf`; returns its length, or `None` when
     /// nothing may leave yet. `buf` must hold `mtu_bytes`.
     pub fn poll_transmit(&mut self, now_us: u64, buf: &mut [u8]) -> Result<Option<usize>> {
+        if let Some(abr) = self.abr.as_mut() {
+            abr.on_tick(now_us);
+            if self.probe.is_none() {
+                if let Some(cluster) = abr.take_probe() {
+                    self.pacer.set_rate(cluster.rate_bps as u64);
+                    self.probe = Some(ActiveProbe {
+                        cluster,
+                        bytes: 0,
+                        packets: 0,
+                        pad_seq: self.next_seq.wrapping_sub(1),
+                        pad_tries: 0,
+                    });
+                }
+            }
+        }
         if !self.pacer.can_send(now_us) {
             return Ok(None);
         }
+        if self.probe.is_none() && self.abr.as_ref().is_some_and(|a| a.window_full(now_us)) {
+            return Ok(None);
+        }
         let n = self.history.len();
-        let (seq, retransmit) = loop {
-            if let Some(seq) = self.rtx_queue.pop_front() {
+        let (seq, kind) = loop {
+            if let Some((seq, copies)) = self.rtx_queue.pop_front() {
                 let s = &self.history[seq as usize % n];
+                if copies > 1 {
+                    self.rtx_queue.push_back((seq, copies - 1));
+                }
                 if s.in_use && s.seq == seq {
-                    break (seq, true);
+                    break (seq, Kind::Retransmission);
                 }
             } else if let Some(&seq) = self.queue.front() {
                 let len = self.history[seq as usize % n].data.len();
@@ -491,7 +727,20 @@ impl Sender {
                 }
                 self.queue.pop_front();
                 self.queued_bytes -= len;
-                break (seq, false);
+                break (seq, Kind::Media);
+            } else if let Some(p) = self.probe.as_mut() {
+                // Padding: a copy of a recent packet that has been sent.
+                let seq = p.pad_seq;
+                p.pad_seq = seq.wrapping_sub(1);
+                p.pad_tries += 1;
+                let s = &self.history[seq as usize % n];
+                if s.in_use && s.seq == seq && s.first_sent_us.is_some() {
+                    break (seq, Kind::Padding);
+                }
+                if p.pad_tries > 64 {
+                    self.end_probe();
+                    return Ok(None);
+                }
             } else {
                 return Ok(None);
             }
@@ -499,22 +748,47 @@ impl Sender {
         let slot = &mut self.history[seq as usize % n];
         let len = slot.data.len();
         if buf.len() < len {
-            self.rtx_queue.push_front(seq);
+            if kind != Kind::Media {
+                self.rtx_queue.push_front((seq, 1));
+            }
             return Err(Error::BufferTooSmall { needed: len });
         }
-        packet::set_twcc_seq(&mut slot.data, self.next_twcc);
-        self.twcc_sent[self.next_twcc as usize % TWCC_HISTORY] = (self.next_twcc, now_us, len as u16);
-        self.next_twcc = self.next_twcc.wrapping_add(1);
+        let twcc = self.next_twcc;
+        packet::set_twcc_seq(&mut slot.data, twcc);
+        self.next_twcc = twcc.wrapping_add(1);
         buf[..len].copy_from_slice(&slot.data);
-        if retransmit {
-            self.stats.packets_retransmitted += 1;
-        } else {
-            slot.first_sent_us = Some(now_us);
-            self.stats.packets_sent += 1;
+        match kind {
+            Kind::Retransmission => self.stats.packets_retransmitted += 1,
+            Kind::Padding => self.stats.probe_padding_packets += 1,
+            Kind::Media => {
+                slot.first_sent_us = Some(now_us);
+                self.stats.packets_sent += 1;
+            }
         }
         self.stats.bytes_sent += len as u64;
+        self.bytes_cumulative += len as u64;
+        let cluster = self.probe.map_or(0, |p| p.cluster.id);
+        self.twcc_sent[twcc as usize % TWCC_HISTORY] =
+            SentRecord { seq: twcc, sent_us: now_us, size: len as u16, cluster, cumulative: self.bytes_cumulative };
         self.pacer.on_sent(now_us, len);
+        if let Some(abr) = self.abr.as_mut() {
+            abr.on_sent(now_us, len, self.bytes_cumulative, kind == Kind::Media);
+            if let Some(p) = self.probe.as_mut() {
+                abr.on_probe_sent(p.cluster.id, now_us, len);
+                p.bytes += len;
+                p.packets += 1;
+                if p.bytes >= p.cluster.bytes && p.packets >= p.cluster.packets {
+                    self.end_probe();
+                }
+            }
+        }
         Ok(Some(len))
+    }
+
+    fn end_probe(&mut self) {
+        self.probe = None;
+        let rate = self.encoder.rates().bitrate_bps;
+        self.pacer.set_rate((rate as f64 * self.cfg.pacing_factor as f64) as u64);
     }
 
     /// The next per-packet result of transport-wide feedback (send time, size, arrival or
@@ -523,10 +797,26 @@ impl Sender {
         self.results.pop_front()
     }
 
-    /// When `poll_transmit` will next have a packet, if any is waiting.
+    /// When `poll_transmit` will next have a packet, if any is waiting (or a probe is due).
     pub fn poll_timeout(&self) -> Option<u64> {
-        (!self.queue.is_empty() || !self.rtx_queue.is_empty()).then(|| self.pacer.next_send_us())
+        let waiting = !self.queue.is_empty() || !self.rtx_queue.is_empty() || self.probe.is_some();
+        if !waiting {
+            return None;
+        }
+        let next = self.pacer.next_send_us();
+        match self.abr.as_ref() {
+            // A full window waits for feedback, or for the feedback timeout.
+            Some(a) if self.probe.is_none() && a.window_full(next) => a.window_reopens_us().map(|t| t.max(next)),
+            _ => Some(next),
+        }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Media,
+    Retransmission,
+    Padding,
 }
 
 /// The 90 kHz RTP timestamp of a capture time.

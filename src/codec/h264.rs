@@ -14,8 +14,9 @@ use openh264_sys2::{
     videoFormatI420, videoFrameTypeI, videoFrameTypeIDR, videoFrameTypeInvalid, videoFrameTypeSkip, ISVCEncoder,
     SBitrateInfo, SEncParamExt, SEncoderStatistics, SFrameBSInfo, SSourcePicture, API, CAMERA_VIDEO_REAL_TIME,
     CONSTANT_ID, ENCODER_OPTION, ENCODER_OPTION_BITRATE, ENCODER_OPTION_DATAFORMAT, ENCODER_OPTION_FRAME_RATE,
-    ENCODER_OPTION_GET_STATISTICS, ENCODER_OPTION_SVC_ENCODE_PARAM_EXT, ENCODER_OPTION_TRACE_LEVEL, LOW_COMPLEXITY,
-    RC_BITRATE_MODE, SM_SINGLE_SLICE, SPATIAL_LAYER_ALL, VIDEO_CODING_LAYER, WELS_LOG_QUIET,
+    ENCODER_OPTION_GET_STATISTICS, ENCODER_OPTION_MAX_BITRATE, ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
+    ENCODER_OPTION_TRACE_LEVEL, LOW_COMPLEXITY, RC_BITRATE_MODE, SM_SINGLE_SLICE, SPATIAL_LAYER_0, SPATIAL_LAYER_ALL,
+    VIDEO_CODING_LAYER, WELS_LOG_QUIET,
 };
 
 use super::{Codec, EncodedInfo, RateSettings, VideoEncoder};
@@ -97,7 +98,11 @@ impl H264Encoder {
     fn set_option<T>(&mut self, opt: ENCODER_OPTION, value: &mut T) -> Result<()> {
         let f = self.vt().SetOption.ok_or_else(|| Error::Codec("openh264 vtable lacks SetOption".into()))?;
         // SAFETY: each option used here takes a pointer to the type passed, alive for the call.
-        rc(unsafe { f(self.enc, opt, (value as *mut T).cast::<c_void>()) }, "SetOption")
+        let code = unsafe { f(self.enc, opt, (value as *mut T).cast::<c_void>()) };
+        if code != 0 {
+            return Err(Error::Codec(format!("openh264 SetOption {opt} failed ({code})")));
+        }
+        Ok(())
     }
 
     fn params(&self, width: u32, height: u32) -> Result<SEncParamExt> {
@@ -162,8 +167,22 @@ impl H264Encoder {
         if self.applied == self.rates {
             return Ok(());
         }
-        let mut br = SBitrateInfo { iLayer: SPATIAL_LAYER_ALL, iBitrate: self.rates.bitrate_bps as i32 };
-        self.set_option(ENCODER_OPTION_BITRATE, &mut br)?;
+        // openh264 refuses a target above the configured maximum bitrate: the maximum
+        // (2x the target, as configured at start) moves first when the target rises, last
+        // when it falls.
+        let bps = self.rates.bitrate_bps as i32;
+        let mut max = SBitrateInfo { iLayer: SPATIAL_LAYER_ALL, iBitrate: bps.saturating_mul(2) };
+        let mut max0 = SBitrateInfo { iLayer: SPATIAL_LAYER_0, iBitrate: bps.saturating_mul(2) };
+        let mut br = SBitrateInfo { iLayer: SPATIAL_LAYER_ALL, iBitrate: bps };
+        if self.rates.bitrate_bps > self.applied.bitrate_bps {
+            self.set_option(ENCODER_OPTION_MAX_BITRATE, &mut max)?;
+            self.set_option(ENCODER_OPTION_MAX_BITRATE, &mut max0)?;
+            self.set_option(ENCODER_OPTION_BITRATE, &mut br)?;
+        } else {
+            self.set_option(ENCODER_OPTION_BITRATE, &mut br)?;
+            self.set_option(ENCODER_OPTION_MAX_BITRATE, &mut max0)?;
+            self.set_option(ENCODER_OPTION_MAX_BITRATE, &mut max)?;
+        }
         let mut fps: f32 = self.rates.framerate_fps;
         self.set_option(ENCODER_OPTION_FRAME_RATE, &mut fps)?;
         self.applied = self.rates;

@@ -7,9 +7,11 @@
 pub mod adversary;
 pub mod link;
 pub mod pcap;
+pub mod profiles;
 pub mod scenario;
 pub mod scene;
 
-pub use link::{Capacity, Link, LinkConfig};
+pub use link::{Capacity, DeliveryTrace, GilbertElliott, Link, LinkConfig};
+pub use profiles::{network, NetworkProfile};
 pub use scenario::{Report, Scenario};
 pub use scene::{FrameSource, SyntheticScene};

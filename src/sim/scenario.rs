@@ -40,8 +40,16 @@ pub struct Scenario {
     pub forward: LinkConfig,
     /// Feedback path (hub to camera).
     pub feedback: LinkConfig,
-    /// The sender's (fixed) target bitrate, which is also its maximum.
+    /// The sender's fixed target bitrate, or with `adaptive` its ceiling.
     pub bitrate_bps: u32,
+    /// Adaptive bitrate (the rate controller) on; off = the fixed `bitrate_bps` baseline.
+    pub adaptive: bool,
+    /// With `adaptive`: the rate to start at.
+    pub start_bitrate_bps: u32,
+    /// All cameras share one bottleneck (the `forward` link) instead of one link each.
+    pub shared_bottleneck: bool,
+    /// When each camera starts capturing (missing entries: at 0).
+    pub start_offsets_us: Vec<u64>,
     /// SFrame cipher suite.
     pub suite: CipherSuite,
     /// Decode displayed frames and measure PSNR.
@@ -67,6 +75,10 @@ impl Scenario {
             forward,
             feedback,
             bitrate_bps: 1_000_000,
+            adaptive: false,
+            start_bitrate_bps: 500_000,
+            shared_bottleneck: false,
+            start_offsets_us: Vec::new(),
             suite: CipherSuite::AesGcm128Sha256,
             measure_psnr: true,
             attack: 0.0,
@@ -102,6 +114,8 @@ pub struct SeriesPoint {
     pub sent_bps: u64,
     /// Mean capture-to-display delay of frames displayed in the interval.
     pub delay_ms: Option<f64>,
+    /// Bits delivered to the hub during the interval, per second.
+    pub delivered_bps: u64,
 }
 
 /// What a run measured.
@@ -167,6 +181,43 @@ pub struct Report {
     pub uncounted_packets: u64,
     /// Per-interval samples (sums over cameras).
     pub series: Vec<SeriesPoint>,
+    /// Media packets (first transmissions) that never reached the hub, even after
+    /// retransmission, over media packets sent.
+    pub post_repair_loss: f64,
+    /// Each camera's delivered rate while every camera was streaming, kbit/s.
+    pub flow_kbps: Vec<f64>,
+    /// Jain's fairness index of `flow_kbps` (1 = equal shares).
+    pub jain_index: f64,
+    /// Frames dropped at the camera because its congestion window was full.
+    pub frames_dropped_congestion: u64,
+    /// Resolution or frame-rate switches of the ladder.
+    pub ladder_switches: u64,
+    /// Probe padding packets sent.
+    pub probe_padding_packets: u64,
+    /// Mean of the sender's target over the capture, kbit/s (sum over cameras).
+    pub mean_target_kbps: f64,
+    /// Every freeze: camera, start (ms) and length (ms).
+    pub freeze_list: Vec<(usize, u64, u64)>,
+}
+
+/// Jain's fairness index of `x`: `(sum x)^2 / (n * sum x^2)`; 1 when all are equal.
+pub fn jain_index(x: &[f64]) -> f64 {
+    let (s, s2) = x.iter().fold((0.0, 0.0), |(a, b), v| (a + v, b + v * v));
+    if s2 == 0.0 {
+        return 0.0;
+    }
+    s * s / (x.len() as f64 * s2)
+}
+
+/// The key `(ssrc, seq, timestamp)` of an RTP packet, for loss accounting.
+fn rtp_key(p: &[u8]) -> Option<(u32, u16, u32)> {
+    if p.len() < 12 {
+        return None;
+    }
+    let seq = u16::from_be_bytes([p[2], p[3]]);
+    let ts = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+    let ssrc = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
+    Some((ssrc, seq, ts))
 }
 
 fn digest(data: &[u8]) -> [u8; 16] {
@@ -198,13 +249,18 @@ pub fn psnr(a: &I420Buffer, b: &I420Buffer) -> Option<f64> {
 /// Counts freezes: gaps `>= max(3 x mean interval, mean interval + 150 ms)` between
 /// consecutive displayed frames (the definition WebRTC's video quality stats use).
 pub fn count_freezes(display_us: &[u64]) -> u64 {
+    freezes(display_us).len() as u64
+}
+
+/// The freezes of [`count_freezes`], as `(start_us, length_us)`.
+pub fn freezes(display_us: &[u64]) -> Vec<(u64, u64)> {
     if display_us.len() < 2 {
-        return 0;
+        return Vec::new();
     }
-    let gaps: Vec<u64> = display_us.windows(2).map(|w| w[1] - w[0]).collect();
-    let mean = gaps.iter().sum::<u64>() as f64 / gaps.len() as f64;
+    let span = display_us[display_us.len() - 1] - display_us[0];
+    let mean = span as f64 / (display_us.len() - 1) as f64;
     let limit = (3.0 * mean).max(mean + 150_000.0);
-    gaps.iter().filter(|&&g| g as f64 >= limit).count() as u64
+    display_us.windows(2).filter(|w| (w[1] - w[0]) as f64 >= limit).map(|w| (w[0], w[1] - w[0])).collect()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -239,6 +295,7 @@ struct Camera {
     total_frames: u64,
     captured: u64,
     next_capture_us: u64,
+    start_us: u64,
     frame_interval: f64,
     sent: HashMap<u64, ([u8; 16], Option<I420Buffer>)>,
     decoder: Option<H264Decoder>,
@@ -275,6 +332,13 @@ impl Scenario {
             scfg.suite = self.suite;
             scfg.bitrate_bps = self.bitrate_bps;
             scfg.framerate_fps = fps as f32;
+            if self.adaptive {
+                scfg.adaptive_bitrate = true;
+                scfg.max_bitrate_bps = self.bitrate_bps;
+                scfg.min_bitrate_bps = scfg.min_bitrate_bps.min(self.bitrate_bps);
+                scfg.bitrate_bps = self.start_bitrate_bps.min(self.bitrate_bps);
+                scfg.max_queue_delay_ms = 150;
+            }
             hub.add_stream(self.receiver_config(i))?;
             targets.push(Target {
                 stream_id: stream_id(i),
@@ -288,7 +352,8 @@ impl Scenario {
                 back: Link::new(seed_of(&self.feedback, 2)),
                 total_frames: (self.seconds * fps).round() as u64,
                 captured: 0,
-                next_capture_us: 0,
+                next_capture_us: self.start_offsets_us.get(i).copied().unwrap_or(0),
+                start_us: self.start_offsets_us.get(i).copied().unwrap_or(0),
                 frame_interval: 1e6 / fps,
                 source,
                 sent: HashMap::new(),
@@ -301,8 +366,15 @@ impl Scenario {
             key: insider_key(self.suite, b"the intruder's own base secret..", b"intruder-camera", 0)?,
         };
         let mut adversary = Adversary::new(self.attack, self.seed, targets, intruder);
-        let capture_end_us =
-            cams.iter().map(|c| (c.total_frames as f64 * c.frame_interval).round() as u64).max().unwrap_or(0);
+        let capture_end_us = cams
+            .iter()
+            .map(|c| c.start_us + (c.total_frames as f64 * c.frame_interval).round() as u64)
+            .max()
+            .unwrap_or(0);
+        let all_streaming_from = cams.iter().map(|c| c.start_us).max().unwrap_or(0);
+        let mut shared = self.shared_bottleneck.then(|| Link::new(self.forward.clone()));
+        let mut media_keys: HashMap<(u32, u16, u32), bool> = HashMap::new();
+        let mut flow_bytes = vec![0u64; n_cams];
         let end_us = capture_end_us + DRAIN_US;
 
         let mut src = I420Buffer::default();
@@ -342,7 +414,7 @@ impl Scenario {
                             c.sent.insert(frame_id, (d, keep));
                         }
                         c.captured += 1;
-                        c.next_capture_us = (c.captured as f64 * c.frame_interval).round() as u64;
+                        c.next_capture_us = c.start_us + (c.captured as f64 * c.frame_interval).round() as u64;
                     } else {
                         c.total_frames = c.captured;
                     }
@@ -350,12 +422,39 @@ impl Scenario {
                 while let Some(n) = c.sender.poll_transmit(now, &mut buf)? {
                     tap.media_sent(i, now, &buf[..n]);
                     sent_bytes[slot(now)] += n as u64;
-                    c.fwd.send(now, &buf[..n]);
+                    if let Some(k) = rtp_key(&buf[..n]) {
+                        media_keys.entry(k).or_insert(false);
+                    }
+                    match shared.as_mut() {
+                        Some(l) => l.send(now, &buf[..n]),
+                        None => c.fwd.send(now, &buf[..n]),
+                    };
                 }
-                while c.fwd.deliver(now, |t, p| {
+                if shared.is_none() {
+                    while c.fwd.deliver(now, |t, p| {
+                        delivered_bytes[slot(t)] += p.len() as u64;
+                        if t >= all_streaming_from && t < capture_end_us {
+                            flow_bytes[i] += p.len() as u64;
+                        }
+                        delivered.push((t, p.to_vec()));
+                    }) {}
+                }
+            }
+            if let Some(l) = shared.as_mut() {
+                while l.deliver(now, |t, p| {
                     delivered_bytes[slot(t)] += p.len() as u64;
+                    if let Some(i) = rtp_key(p).and_then(|k| (0..n_cams).find(|&i| ssrc(i) == k.0)) {
+                        if t >= all_streaming_from && t < capture_end_us {
+                            flow_bytes[i] += p.len() as u64;
+                        }
+                    }
                     delivered.push((t, p.to_vec()));
                 }) {}
+            }
+            for (_, p) in &delivered {
+                if let Some(v) = rtp_key(p).and_then(|k| media_keys.get_mut(&k)) {
+                    *v = true;
+                }
             }
             for (t, p) in delivered.drain(..) {
                 arriving.clear();
@@ -419,7 +518,8 @@ impl Scenario {
                     let _ = sender.handle_feedback(t, p);
                 }) {}
             }
-            target[slot(now)] = cams.iter().map(|c| c.sender.target_bitrate_bps() as u64).sum();
+            target[slot(now)] =
+                cams.iter().filter(|c| now >= c.start_us).map(|c| c.sender.target_bitrate_bps() as u64).sum();
             for i in 0..n_cams {
                 let m = hub.stream(ssrc(i)).map_or(0, |r| r.memory_in_use_bytes());
                 rep.max_stream_memory_bytes = rep.max_stream_memory_bytes.max(m);
@@ -435,6 +535,9 @@ impl Scenario {
                 {
                     next = next.min(t);
                 }
+            }
+            if let Some(t) = shared.as_ref().and_then(|l| l.next_delivery_us()) {
+                next = next.min(t);
             }
             if let Some(t) = hub.poll_timeout() {
                 next = next.min(t);
@@ -457,8 +560,13 @@ impl Scenario {
                 *rep.rejected.entry(r.name()).or_insert(0) += k;
             }
             rep.uncounted_packets += rs.packets_received - rs.packets_accepted - rs.packets_refused;
-            rep.freezes += count_freezes(&display_us[i]);
-            let ls = c.fwd.stats();
+            let f = freezes(&display_us[i]);
+            rep.freezes += f.len() as u64;
+            rep.freeze_list.extend(f.iter().map(|&(t, len)| (i, t / 1000, len / 1000)));
+            rep.frames_dropped_congestion += ss.frames_dropped_congestion;
+            rep.ladder_switches += ss.ladder_switches;
+            rep.probe_padding_packets += ss.probe_padding_packets;
+            let ls = shared.as_ref().map_or(c.fwd.stats(), |l| if i == 0 { l.stats() } else { Default::default() });
             fwd_in += ls.packets_in;
             fwd_lost += ls.dropped_queue + ls.dropped_random;
         }
@@ -473,21 +581,36 @@ impl Scenario {
         rep.delay_ms_p50 = percentile(&delays, 0.5);
         rep.delay_ms_p95 = percentile(&delays, 0.95);
         rep.loss_rate = if fwd_in == 0 { 0.0 } else { fwd_lost as f64 / fwd_in as f64 };
+        // The link's offer per interval, capped at what the cameras streaming then may send.
         let mut offered_bits = 0f64;
         for k in 0..(capture_end_us.div_ceil(SERIES_INTERVAL_US) as usize) {
-            let cap = self.forward.capacity.at(k as u64 * SERIES_INTERVAL_US).min(self.bitrate_bps as u64);
-            offered_bits += (cap * n_cams as u64) as f64 * SERIES_INTERVAL_US as f64 / 1e6;
+            let t0 = k as u64 * SERIES_INTERVAL_US;
+            let cap = self.forward.capacity.bits_between(t0, t0 + SERIES_INTERVAL_US) as f64;
+            let max = self.bitrate_bps as f64 * SERIES_INTERVAL_US as f64 / 1e6;
+            let active = cams.iter().filter(|c| c.start_us <= t0).count() as f64;
+            offered_bits += if self.shared_bottleneck { cap.min(max * active) } else { cap.min(max) * active };
         }
+        let media_total = media_keys.len() as f64;
+        let media_lost = media_keys.values().filter(|&&d| !d).count() as f64;
+        rep.post_repair_loss = if media_total > 0.0 { media_lost / media_total } else { 0.0 };
+        let span_s = capture_end_us.saturating_sub(all_streaming_from) as f64 / 1e6;
+        rep.flow_kbps =
+            flow_bytes.iter().map(|&b| if span_s > 0.0 { b as f64 * 8.0 / span_s / 1000.0 } else { 0.0 }).collect();
+        rep.jain_index = jain_index(&rep.flow_kbps);
+        let capture_slots = (capture_end_us / SERIES_INTERVAL_US).max(1) as usize;
+        rep.mean_target_kbps = target[..capture_slots].iter().sum::<u64>() as f64 / capture_slots as f64 / 1000.0;
         let delivered_bits: f64 = delivered_bytes.iter().sum::<u64>() as f64 * 8.0;
         rep.utilization = if offered_bits > 0.0 { delivered_bits / offered_bits } else { 0.0 };
         rep.psnr_db_mean = if psnrs.is_empty() { 0.0 } else { psnrs.iter().sum::<f64>() / psnrs.len() as f64 };
         rep.series = (0..n_intervals)
             .map(|k| SeriesPoint {
                 t_ms: k as u64 * SERIES_INTERVAL_US / 1000,
-                capacity_bps: self.forward.capacity.at(k as u64 * SERIES_INTERVAL_US) * n_cams as u64,
+                capacity_bps: self.forward.capacity.at(k as u64 * SERIES_INTERVAL_US)
+                    * if self.shared_bottleneck { 1 } else { n_cams as u64 },
                 target_bps: target[k],
                 sent_bps: sent_bytes[k] * 8 * 1_000_000 / SERIES_INTERVAL_US,
                 delay_ms: (delay_sum[k].1 > 0).then(|| delay_sum[k].0 / delay_sum[k].1 as f64),
+                delivered_bps: delivered_bytes[k] * 8 * 1_000_000 / SERIES_INTERVAL_US,
             })
             .collect();
         Ok(rep)

@@ -1,0 +1,406 @@
+//! The camera's rate controller: turns transport-wide feedback into a target bitrate.
+//!
+//! target = min(delay-based AIMD target, loss-based bound), raised at once by probe
+//! results, bounded by the sender's floor and ceiling. It also keeps the RTT, the
+//! acknowledged (receive) rate, the queueing delay, the bytes in flight with their
+//! congestion window, and whether the sender is application-limited (ALR).
+//!
+//! Sans-IO and allocation-free per packet: the sender calls [`RateController::on_sent`]
+//! for every packet it sends, [`RateController::on_result`] for every packet a feedback
+//! message reports, then [`RateController::on_feedback`] once per message.
+
+use std::collections::VecDeque;
+
+use super::aimd::Aimd;
+use super::delay::{DelayDetector, Usage};
+use super::loss::LossController;
+use super::probe::{ProbeCluster, Prober};
+
+/// Window of the acknowledged-rate measurement (receive time).
+pub const ACKED_WINDOW_US: i64 = 300_000;
+/// Window of the ALR measurement (send time).
+pub const ALR_WINDOW_US: u64 = 500_000;
+/// Application-limited when media is sent below this fraction of the target
+/// (libwebrtc's ALR detector uses 65 % of the estimate as its usage bound).
+pub const ALR_USAGE: f64 = 0.65;
+/// Data in flight may reach the target rate times (min RTT + this); above it the sender
+/// stops sending and drops new frames (libwebrtc's congestion-window pushback uses a
+/// queue allowance of the same kind).
+pub const CWND_QUEUE_ALLOWANCE_MS: f64 = 250.0;
+/// The congestion window never falls below this many bytes.
+pub const CWND_MIN_BYTES: u64 = 6_000;
+/// Memory of the minimum one-way delay (the queue-free base) and of the minimum RTT.
+pub const BASE_DELAY_WINDOW_US: u64 = 10_000_000;
+/// RTT assumed until one is measured.
+pub const DEFAULT_RTT_MS: f64 = 200.0;
+/// Without feedback for this long (while data is in flight), the target halves, once per
+/// this interval: the path may have gone away entirely.
+pub const FEEDBACK_TIMEOUT_US: u64 = 1_000_000;
+
+/// Settings of the controller.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AbrConfig {
+    /// The rate to start at.
+    pub start_bps: u32,
+    /// The floor.
+    pub min_bps: u32,
+    /// The ceiling.
+    pub max_bps: u32,
+}
+
+/// A snapshot of what the controller believes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AbrState {
+    /// The target bitrate.
+    pub target_bps: u32,
+    /// The delay-based (AIMD) target.
+    pub delay_based_bps: u32,
+    /// The loss-based bound, if any.
+    pub loss_bound_bps: Option<u32>,
+    /// The acknowledged (receive) rate.
+    pub acked_bps: Option<u32>,
+    /// Smoothed RTT.
+    pub rtt_ms: f64,
+    /// Queueing delay over the path's base delay.
+    pub queue_delay_ms: f64,
+    /// Loss of the last report, and the learnt background loss.
+    pub loss: f64,
+    /// Background (non-congestive) loss.
+    pub background_loss: f64,
+    /// Detector conclusion.
+    pub usage: Usage,
+    /// Application-limited.
+    pub alr: bool,
+    /// Bytes sent and not yet reported.
+    pub in_flight_bytes: u64,
+    /// The congestion window.
+    pub cwnd_bytes: u64,
+    /// Probe results applied.
+    pub probes_applied: u32,
+}
+
+/// Windowed minimum over time, in two halves (a cheap approximation of a sliding min).
+#[derive(Debug, Clone, Copy)]
+struct WindowMin {
+    window_us: u64,
+    cur: Option<(u64, i64)>,
+    prev: Option<i64>,
+}
+
+impl WindowMin {
+    fn new(window_us: u64) -> Self {
+        WindowMin { window_us, cur: None, prev: None }
+    }
+    fn update(&mut self, now_us: u64, v: i64) {
+        match self.cur {
+            Some((start, m)) if now_us < start + self.window_us / 2 => self.cur = Some((start, m.min(v))),
+            Some((_, m)) => {
+                self.prev = Some(m);
+                self.cur = Some((now_us, v));
+            }
+            None => self.cur = Some((now_us, v)),
+        }
+    }
+    fn get(&self) -> Option<i64> {
+        match (self.cur, self.prev) {
+            (Some((_, a)), Some(b)) => Some(a.min(b)),
+            (Some((_, a)), None) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// The rate controller.
+#[derive(Debug, Clone)]
+pub struct RateController {
+    cfg: AbrConfig,
+    detector: DelayDetector,
+    aimd: Aimd,
+    loss: LossController,
+    prober: Prober,
+    target_bps: f64,
+    srtt_ms: Option<f64>,
+    min_rtt: WindowMin,
+    base_owd: WindowMin,
+    queue_delay_ms: f64,
+    acked: VecDeque<(i64, u32)>,
+    acked_bytes: u64,
+    media_sent: VecDeque<(u64, u32)>,
+    media_sent_bytes: u64,
+    total_sent: u64,
+    reported_upto: u64,
+    newest_reported_send_us: u64,
+    last_feedback_us: Option<u64>,
+    last_timeout_cut_us: u64,
+    probes_applied: u32,
+    started_us: Option<u64>,
+}
+
+impl RateController {
+    /// A controller starting at `cfg.start_bps` (clamped into `[min, max]`).
+    pub fn new(cfg: AbrConfig) -> Self {
+        let (min, max) = (cfg.min_bps.max(1000) as f64, cfg.max_bps.max(cfg.min_bps).max(1000) as f64);
+        let start = (cfg.start_bps as f64).clamp(min, max);
+        RateController {
+            cfg,
+            detector: DelayDetector::new(),
+            aimd: Aimd::new(start, min, max),
+            loss: LossController::new(),
+            prober: Prober::new(max),
+            target_bps: start,
+            srtt_ms: None,
+            min_rtt: WindowMin::new(BASE_DELAY_WINDOW_US),
+            base_owd: WindowMin::new(BASE_DELAY_WINDOW_US),
+            queue_delay_ms: 0.0,
+            acked: VecDeque::with_capacity(1024),
+            acked_bytes: 0,
+            media_sent: VecDeque::with_capacity(1024),
+            media_sent_bytes: 0,
+            total_sent: 0,
+            reported_upto: 0,
+            newest_reported_send_us: 0,
+            last_feedback_us: None,
+            last_timeout_cut_us: 0,
+            probes_applied: 0,
+            started_us: None,
+        }
+    }
+
+    /// The config.
+    pub fn config(&self) -> AbrConfig {
+        self.cfg
+    }
+
+    /// Changes floor and ceiling at run time.
+    pub fn set_bounds(&mut self, min_bps: u32, max_bps: u32) {
+        self.cfg.min_bps = min_bps;
+        self.cfg.max_bps = max_bps.max(min_bps);
+        let (min, max) = (min_bps.max(1000) as f64, self.cfg.max_bps.max(1000) as f64);
+        self.aimd.set_bounds(min, max);
+        self.prober.set_max(max);
+        self.target_bps = self.target_bps.clamp(min, max);
+    }
+
+    /// The target bitrate now.
+    pub fn target_bps(&self) -> u32 {
+        self.target_bps as u32
+    }
+
+    /// Smoothed RTT, ms (a default until measured).
+    pub fn rtt_ms(&self) -> f64 {
+        self.srtt_ms.unwrap_or(DEFAULT_RTT_MS)
+    }
+
+    /// What it believes, for reports and plots.
+    pub fn state(&self) -> AbrState {
+        AbrState {
+            target_bps: self.target_bps as u32,
+            delay_based_bps: self.aimd.target_bps() as u32,
+            loss_bound_bps: self.loss.bound_bps().map(|b| b as u32),
+            acked_bps: self.acked_bps().map(|b| b as u32),
+            rtt_ms: self.rtt_ms(),
+            queue_delay_ms: self.queue_delay_ms,
+            loss: self.loss.loss(),
+            background_loss: self.loss.background(),
+            usage: self.detector.usage(),
+            alr: self.is_alr(),
+            in_flight_bytes: self.in_flight_bytes(),
+            cwnd_bytes: self.cwnd_bytes(),
+            probes_applied: self.probes_applied,
+        }
+    }
+
+    /// Bytes sent whose fate no feedback has reported yet.
+    pub fn in_flight_bytes(&self) -> u64 {
+        self.total_sent - self.reported_upto
+    }
+
+    /// The congestion window: target x (min RTT + allowance).
+    pub fn cwnd_bytes(&self) -> u64 {
+        let rtt = self.min_rtt.get().map_or(DEFAULT_RTT_MS, |r| r as f64 / 1000.0);
+        ((self.target_bps * (rtt + CWND_QUEUE_ALLOWANCE_MS) / 8000.0) as u64).max(CWND_MIN_BYTES)
+    }
+
+    /// Whether the bytes in flight fill the congestion window. After
+    /// [`FEEDBACK_TIMEOUT_US`] without feedback the window opens again (at the halved
+    /// target), so a path whose feedback died is still tried.
+    pub fn window_full(&self, now_us: u64) -> bool {
+        self.in_flight_bytes() >= self.cwnd_bytes() && self.window_reopens_us().is_none_or(|t| now_us < t)
+    }
+
+    /// When a full window opens without feedback.
+    pub fn window_reopens_us(&self) -> Option<u64> {
+        self.last_feedback_us.map(|t| t + FEEDBACK_TIMEOUT_US)
+    }
+
+    /// Whether media has been sent well below the target lately.
+    pub fn is_alr(&self) -> bool {
+        let Some(start) = self.started_us else { return false };
+        let Some(&(newest, _)) = self.media_sent.back() else { return false };
+        if newest < start + ALR_WINDOW_US {
+            return false;
+        }
+        let rate = self.media_sent_bytes as f64 * 8e6 / ALR_WINDOW_US as f64;
+        rate < ALR_USAGE * self.target_bps
+    }
+
+    fn acked_bps(&self) -> Option<f64> {
+        let (&(first, _), &(last, _)) = (self.acked.front()?, self.acked.back()?);
+        let span = (last - first).max(ACKED_WINDOW_US / 3);
+        (self.acked.len() >= 4).then(|| self.acked_bytes as f64 * 8e6 / span as f64)
+    }
+
+    /// A packet left: `cumulative` is the sender's running byte count including it;
+    /// `media` says whether it carried a first transmission of a frame (not a repair or a
+    /// probe).
+    pub fn on_sent(&mut self, now_us: u64, size: usize, cumulative: u64, media: bool) {
+        self.started_us.get_or_insert(now_us);
+        self.total_sent = cumulative;
+        if media {
+            while self.media_sent.front().is_some_and(|&(t, _)| t + ALR_WINDOW_US <= now_us) {
+                let (_, b) = self.media_sent.pop_front().expect("checked");
+                self.media_sent_bytes -= b as u64;
+            }
+            self.media_sent.push_back((now_us, size as u32));
+            self.media_sent_bytes += size as u64;
+        }
+    }
+
+    /// Bytes in flight no longer counted: `cumulative` is the running byte count at the
+    /// newest packet a feedback reported.
+    fn on_reported(&mut self, cumulative: u64) {
+        self.reported_upto = self.reported_upto.max(cumulative).min(self.total_sent);
+    }
+
+    /// The prober's result for a cluster, applied.
+    fn apply_probe(&mut self, now_us: u64, rate: f64) {
+        if std::env::var_os("SEALCAM_ABR_DEBUG").is_some() {
+            eprintln!(
+                "{:.2} probe result {:.0} (aimd {:.0})",
+                now_us as f64 / 1e6,
+                rate / 1e3,
+                self.aimd.target_bps() / 1e3
+            );
+        }
+        if rate > self.aimd.target_bps() {
+            self.aimd.set_target(now_us, rate);
+            self.probes_applied += 1;
+        }
+    }
+
+    /// One packet reported by transport-wide feedback, in sequence order: send time, size,
+    /// arrival on the hub's clock (or lost), probe cluster (0 = none), and the sender's
+    /// running byte count at that packet.
+    pub fn on_result(
+        &mut self,
+        now_us: u64,
+        sent_us: u64,
+        size: usize,
+        arrival_us: Option<i64>,
+        cluster: u16,
+        cumulative: u64,
+    ) {
+        self.on_reported(cumulative);
+        self.loss.on_packet(arrival_us.is_some());
+        if sent_us > self.newest_reported_send_us {
+            self.newest_reported_send_us = sent_us;
+        }
+        if cluster != 0 {
+            let r = match arrival_us {
+                Some(_) => self.prober.on_result(cluster, sent_us, size, arrival_us),
+                None => self.prober.on_lost(cluster),
+            };
+            if let Some(rate) = r {
+                self.apply_probe(now_us, rate);
+            }
+        }
+        let Some(arrival) = arrival_us else { return };
+        self.detector.on_packet(sent_us as i64, arrival);
+        while self.acked.front().is_some_and(|&(t, _)| t + ACKED_WINDOW_US <= arrival) {
+            let (_, b) = self.acked.pop_front().expect("checked");
+            self.acked_bytes -= b as u64;
+        }
+        self.acked.push_back((arrival, size as u32));
+        self.acked_bytes += size as u64;
+        let owd = arrival - sent_us as i64;
+        self.base_owd.update(now_us, owd);
+        if let Some(base) = self.base_owd.get() {
+            let q = (owd - base) as f64 / 1000.0;
+            self.queue_delay_ms += 0.1 * (q - self.queue_delay_ms);
+        }
+    }
+
+    /// A feedback message has been fully reported: updates RTT and the target.
+    pub fn on_feedback(&mut self, now_us: u64) {
+        self.last_feedback_us = Some(now_us);
+        if self.newest_reported_send_us > 0 && now_us > self.newest_reported_send_us {
+            let sample = (now_us - self.newest_reported_send_us) as f64 / 1000.0;
+            self.srtt_ms = Some(self.srtt_ms.map_or(sample, |r| 0.875 * r + 0.125 * sample));
+            self.min_rtt.update(now_us, (sample * 1000.0) as i64);
+        }
+        let acked = self.acked_bps();
+        let usage = self.detector.usage();
+        self.aimd.update(now_us, usage, acked, self.rtt_ms());
+        let current = self.target_bps;
+        self.loss.update(now_us, self.rtt_ms(), current, self.queue_delay_ms);
+        self.recompute();
+        let steady = usage == Usage::Normal && self.loss.bound_bps().is_none() && self.queue_delay_ms < 30.0;
+        if std::env::var_os("SEALCAM_ABR_DEBUG").is_some() {
+            eprintln!(
+                "{:.2} tgt {:.0} aimd {:.0} loss {:?} acked {:?} usage {:?} q {:.0} loss {:.3} bg {:.3} rtt {:.0} inflight {} cwnd {}",
+                now_us as f64 / 1e6,
+                self.target_bps / 1e3,
+                self.aimd.target_bps() / 1e3,
+                self.loss.bound_bps().map(|b| (b / 1e3) as u32),
+                acked.map(|a| (a / 1e3) as u32),
+                usage,
+                self.queue_delay_ms,
+                self.loss.loss(),
+                self.loss.background(),
+                self.rtt_ms(),
+                self.in_flight_bytes(),
+                self.cwnd_bytes()
+            );
+        }
+        self.prober.on_state(now_us, self.target_bps, steady, self.is_alr());
+    }
+
+    fn recompute(&mut self) {
+        let mut t = self.aimd.target_bps();
+        if let Some(b) = self.loss.bound_bps() {
+            t = t.min(b);
+        }
+        let (min, max) = (self.cfg.min_bps.max(1000) as f64, self.cfg.max_bps.max(1000) as f64);
+        self.target_bps = t.clamp(min, max.max(min));
+    }
+
+    /// Time passes without feedback: after [`FEEDBACK_TIMEOUT_US`] with data in flight the
+    /// target halves (once per timeout).
+    pub fn on_tick(&mut self, now_us: u64) {
+        if self.started_us.is_none() {
+            // Plan the initial probes before the first packet.
+            self.prober.on_state(now_us, self.target_bps, true, false);
+            self.started_us = Some(now_us);
+        }
+        let Some(last) = self.last_feedback_us else { return };
+        if self.in_flight_bytes() > 0
+            && now_us >= last + FEEDBACK_TIMEOUT_US
+            && now_us >= self.last_timeout_cut_us + FEEDBACK_TIMEOUT_US
+        {
+            self.last_timeout_cut_us = now_us;
+            let half = self.aimd.target_bps() / 2.0;
+            self.aimd.set_target(now_us, half);
+            self.recompute();
+        }
+    }
+
+    /// The next probe cluster to send, if one is planned.
+    pub fn take_probe(&mut self) -> Option<ProbeCluster> {
+        self.prober.take_cluster()
+    }
+
+    /// A probe packet of cluster `id` was sent.
+    pub fn on_probe_sent(&mut self, id: u16, now_us: u64, size: usize) {
+        self.prober.on_sent(id, now_us, size);
+    }
+}

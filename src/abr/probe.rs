@@ -1,0 +1,261 @@
+//! Bandwidth probing: short bursts sent faster than the target, whose arrival spacing
+//! measures how much the path can carry without waiting for the 8 %/s growth of AIMD.
+//! GCC probes at 3x and 6x the start rate and again at 2x a result that came close to the
+//! probed rate (libwebrtc `probe_controller`); a cluster needs 5 packets and 15 ms, and at
+//! least 80 % of it must arrive; the estimate is the lower of the send and receive rates,
+//! or 95 % of the receive rate when the receiver saw less than 90 % of the send rate
+//! (libwebrtc `probe_bitrate_estimator`). sealcam also probes at 2x the target after it
+//! has held a steady state for a while (capacity may have grown while the sender filled
+//! the old one, the 1 -> 2.5 Mbit/s step of RFC 8867 5.1), every 2 s, backing off to every
+//! 4 s while those probes find nothing, and when application-limited (GCC's ALR probing).
+
+/// Probe multiples of the start rate.
+pub const INITIAL_PROBE_SCALES: [f64; 2] = [3.0, 6.0];
+/// A result above this fraction of the probed rate triggers a further probe.
+pub const FURTHER_PROBE_THRESHOLD: f64 = 0.7;
+/// Multiple of the last result (or the target) for further and periodic probes.
+pub const FURTHER_PROBE_SCALE: f64 = 2.0;
+/// Least packets in a cluster.
+pub const MIN_CLUSTER_PACKETS: u32 = 5;
+/// Least duration of a cluster at its rate.
+pub const MIN_CLUSTER_US: u64 = 15_000;
+/// Fraction of a cluster that must arrive for a result.
+pub const MIN_RECEIVED_FRACTION: f64 = 0.8;
+/// Receive/send ratio under which the link is taken to be saturated by the probe.
+pub const SATURATED_RATIO: f64 = 0.9;
+/// Fraction of the receive rate used when saturated.
+pub const SATURATED_UTILIZATION: f64 = 0.95;
+/// First wait before a steady-state probe; doubled while probes find nothing, up to the max.
+pub const STEADY_PROBE_INTERVAL_US: (u64, u64) = (2_000_000, 2_000_000);
+/// Interval of probes while application-limited.
+pub const ALR_PROBE_INTERVAL_US: u64 = 5_000_000;
+
+/// A burst the sender should send at `rate_bps`, `bytes` long, tagged `id`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProbeCluster {
+    /// Identifier (never 0).
+    pub id: u16,
+    /// Rate to send it at.
+    pub rate_bps: f64,
+    /// Bytes to send.
+    pub bytes: usize,
+    /// Least packets.
+    pub packets: u32,
+}
+
+impl ProbeCluster {
+    fn new(id: u16, rate_bps: f64) -> Self {
+        let bytes = (rate_bps * MIN_CLUSTER_US as f64 / 8e6).ceil() as usize;
+        ProbeCluster { id, rate_bps, bytes, packets: MIN_CLUSTER_PACKETS }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    id: u16,
+    rate_bps: f64,
+    sent: u32,
+    received: u32,
+    bytes: u64,
+    first_send: Option<u64>,
+    last_send: u64,
+    last_send_size: u64,
+    first_arrival: Option<(i64, u64)>,
+    last_arrival: i64,
+}
+
+/// Plans probes and turns their feedback into rates.
+#[derive(Debug, Clone)]
+pub struct Prober {
+    next_id: u16,
+    pending: Vec<ProbeCluster>,
+    tallies: Vec<Tally>,
+    max_bps: f64,
+    steady_since_us: Option<u64>,
+    steady_wait_us: u64,
+    last_probe_us: Option<u64>,
+    in_flight_id: Option<(u16, u64)>,
+    started: bool,
+}
+
+impl Prober {
+    /// A prober for a sender whose ceiling is `max_bps`.
+    pub fn new(max_bps: f64) -> Self {
+        Prober {
+            next_id: 1,
+            pending: Vec::new(),
+            tallies: Vec::new(),
+            max_bps,
+            steady_since_us: None,
+            steady_wait_us: STEADY_PROBE_INTERVAL_US.0,
+            last_probe_us: None,
+            in_flight_id: None,
+            started: false,
+        }
+    }
+
+    /// Changes the ceiling.
+    pub fn set_max(&mut self, max_bps: f64) {
+        self.max_bps = max_bps;
+    }
+
+    fn plan(&mut self, now_us: u64, rate_bps: f64) {
+        let rate = rate_bps.min(self.max_bps);
+        let id = self.next_id;
+        self.next_id = self.next_id.checked_add(1).unwrap_or(1);
+        self.pending.push(ProbeCluster::new(id, rate));
+        self.tallies.push(Tally { id, rate_bps: rate, ..Tally::default() });
+        if self.tallies.len() > 8 {
+            self.tallies.remove(0);
+        }
+        self.last_probe_us = Some(now_us);
+        self.in_flight_id = Some((id, now_us));
+    }
+
+    /// Decides whether to probe now. `steady` says the detector and the loss controller see
+    /// no congestion; `alr` that the encoder does not fill the target.
+    pub fn on_state(&mut self, now_us: u64, target_bps: f64, steady: bool, alr: bool) {
+        if !self.started {
+            self.started = true;
+            for s in INITIAL_PROBE_SCALES {
+                if target_bps * s / INITIAL_PROBE_SCALES[0] <= self.max_bps || s == INITIAL_PROBE_SCALES[0] {
+                    self.plan(now_us, target_bps * s);
+                }
+            }
+            return;
+        }
+        // A probe is outstanding until its result or a second has passed.
+        if self.in_flight_id.is_some_and(|(_, t)| now_us < t + 1_000_000) || !self.pending.is_empty() {
+            return;
+        }
+        if !steady {
+            self.steady_since_us = None;
+            return;
+        }
+        if target_bps >= self.max_bps * 0.99 {
+            return;
+        }
+        let since = *self.steady_since_us.get_or_insert(now_us);
+        let wait = if alr { ALR_PROBE_INTERVAL_US } else { self.steady_wait_us };
+        let last = self.last_probe_us.unwrap_or(0).max(since);
+        if now_us >= last + wait {
+            self.plan(now_us, target_bps * FURTHER_PROBE_SCALE);
+            // Each probe that finds nothing doubles the wait; a success resets it.
+            self.steady_wait_us = (self.steady_wait_us * 2).min(STEADY_PROBE_INTERVAL_US.1);
+        }
+    }
+
+    /// The next cluster to send, if any.
+    pub fn take_cluster(&mut self) -> Option<ProbeCluster> {
+        (!self.pending.is_empty()).then(|| self.pending.remove(0))
+    }
+
+    /// A packet of cluster `id` was sent.
+    pub fn on_sent(&mut self, id: u16, sent_us: u64, size: usize) {
+        if let Some(t) = self.tallies.iter_mut().find(|t| t.id == id) {
+            t.sent += 1;
+            t.first_send.get_or_insert(sent_us);
+            t.last_send = sent_us;
+            t.last_send_size = size as u64;
+        }
+    }
+
+    /// Feedback for a packet of cluster `id`. Returns a rate once the cluster has enough.
+    pub fn on_result(&mut self, id: u16, sent_us: u64, size: usize, arrival_us: Option<i64>) -> Option<f64> {
+        let t = self.tallies.iter_mut().find(|t| t.id == id)?;
+        let _ = sent_us;
+        let arrival = arrival_us?;
+        t.received += 1;
+        t.bytes += size as u64;
+        match t.first_arrival {
+            Some((a, _)) if a <= arrival => {}
+            _ => t.first_arrival = Some((arrival, size as u64)),
+        }
+        t.last_arrival = t.last_arrival.max(arrival);
+        if t.sent < MIN_CLUSTER_PACKETS || (t.received as f64) < MIN_RECEIVED_FRACTION * t.sent as f64 {
+            return None;
+        }
+        if t.received < t.sent {
+            // Wait for the rest; the result is computed when the last one comes in, or
+            // here once enough have arrived and none remain outstanding.
+            return None;
+        }
+        self.finish(id)
+    }
+
+    /// Computes cluster `id`'s result from what arrived; forgets the cluster.
+    fn finish(&mut self, id: u16) -> Option<f64> {
+        let pos = self.tallies.iter().position(|t| t.id == id)?;
+        let t = self.tallies.remove(pos);
+        if self.in_flight_id.is_some_and(|(i, _)| i == id) {
+            self.in_flight_id = None;
+        }
+        let (first_arrival, first_size) = t.first_arrival?;
+        let send_us = t.last_send.saturating_sub(t.first_send?) as f64;
+        let recv_us = (t.last_arrival - first_arrival) as f64;
+        if send_us <= 0.0 || recv_us <= 0.0 || send_us > 1e6 {
+            return None;
+        }
+        let send_bps = (t.bytes.saturating_sub(t.last_send_size)) as f64 * 8e6 / send_us;
+        let recv_bps = (t.bytes.saturating_sub(first_size)) as f64 * 8e6 / recv_us;
+        let rate = if recv_bps < SATURATED_RATIO * send_bps { SATURATED_UTILIZATION * recv_bps } else { send_bps };
+        let rate = rate.min(recv_bps);
+        if rate > FURTHER_PROBE_THRESHOLD * t.rate_bps && t.rate_bps < self.max_bps {
+            self.steady_wait_us = STEADY_PROBE_INTERVAL_US.0;
+            self.plan(t.last_send, rate * FURTHER_PROBE_SCALE);
+        }
+        Some(rate)
+    }
+
+    /// A packet of cluster `id` was reported lost; finishes the cluster when all are in.
+    pub fn on_lost(&mut self, id: u16) -> Option<f64> {
+        let t = self.tallies.iter_mut().find(|t| t.id == id)?;
+        t.sent = t.sent.saturating_sub(1).max(t.received);
+        if t.received >= MIN_CLUSTER_PACKETS && t.received >= t.sent {
+            return self.finish(id);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initial_probes_then_a_result_at_the_bottleneck_rate() {
+        let mut p = Prober::new(5e6);
+        p.on_state(0, 500_000.0, true, false);
+        let c1 = p.take_cluster().unwrap();
+        let c2 = p.take_cluster().unwrap();
+        assert_eq!((c1.rate_bps, c2.rate_bps), (1.5e6, 3e6));
+        // Cluster 1 sent at 1.5 Mbit/s (1000 bytes every 5.33 ms), through a 1 Mbit/s
+        // bottleneck (one packet every 8 ms).
+        let mut res = None;
+        for i in 0..6u64 {
+            p.on_sent(c1.id, i * 5_333, 1000);
+        }
+        for i in 0..6u64 {
+            res = p.on_result(c1.id, i * 5_333, 1000, Some(50_000 + i as i64 * 8_000)).or(res);
+        }
+        let r = res.expect("a result");
+        assert!((r - 0.95e6).abs() < 1e4, "{r}");
+    }
+
+    #[test]
+    fn a_probe_that_gets_through_asks_for_a_further_one() {
+        let mut p = Prober::new(10e6);
+        p.on_state(0, 1e6, true, false);
+        let c = p.take_cluster().unwrap();
+        let _ = p.take_cluster();
+        for i in 0..6u64 {
+            p.on_sent(c.id, i * 2_666, 1000);
+        }
+        let mut r = None;
+        for i in 0..6u64 {
+            r = p.on_result(c.id, 0, 1000, Some(i as i64 * 2_666)).or(r);
+        }
+        assert!((r.unwrap() - 3e6).abs() < 0.1e6);
+        assert!((p.take_cluster().unwrap().rate_bps - 6e6).abs() < 0.3e6);
+    }
+}
