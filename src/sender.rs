@@ -297,6 +297,8 @@ pub struct Sender {
     bytes_cumulative: u64,
     /// Sequence number of the first packet of the newest keyframe queued.
     keyframe_seq: Option<u16>,
+    /// The controller's path estimate at the last feedback (collapse detection).
+    last_estimate_bps: u32,
 }
 
 impl Sender {
@@ -363,6 +365,7 @@ impl Sender {
             probe: None,
             bytes_cumulative: 0,
             keyframe_seq: None,
+            last_estimate_bps: 0,
             cfg,
         })
     }
@@ -434,8 +437,9 @@ impl Sender {
     fn apply_target(&mut self, now_us: u64) -> Result<()> {
         let Some(abr) = self.abr.as_ref() else { return Ok(()) };
         let target = abr.target_bps();
+        let estimate = abr.path_estimate_bps();
         let current = self.encoder.rates().bitrate_bps;
-        if (target as f64) < COLLAPSE_RATIO * current as f64 {
+        if (estimate as f64) < COLLAPSE_RATIO * self.last_estimate_bps as f64 {
             // The path lost most of its capacity: what is queued and in flight was sized for
             // a rate it no longer has, and much of it is being dropped in the network.
             // Repairing it would take longer than starting over: drop the unsent packets
@@ -449,11 +453,13 @@ impl Sender {
             self.keyframe_requested = true;
             self.stats.collapses += 1;
         }
+        self.last_estimate_bps = estimate;
         if (target as f64 - current as f64).abs() > 0.02 * current as f64 {
             self.set_target_bitrate(target)?;
         }
         if let (Some(ladder), true) = (self.ladder.as_mut(), self.cfg.resolution_ladder) {
-            if let Some(c) = ladder.update(now_us, target as f64) {
+            // The ladder follows the path estimate, not the short dips that drain a queue.
+            if let Some(c) = ladder.update(now_us, estimate as f64) {
                 self.stats.ladder_switches += 1;
                 self.cfg.encode_size = Some((c.width, c.height));
                 let mut r = self.encoder.rates();

@@ -96,6 +96,11 @@ impl Aimd {
         self.target_bps
     }
 
+    /// When the last decrease (an overuse) happened.
+    pub fn last_decrease_us(&self) -> Option<u64> {
+        self.last_decrease_us
+    }
+
     /// The link capacity estimate, if an overuse has set one.
     pub fn link_capacity(&self) -> LinkCapacity {
         self.capacity

@@ -26,7 +26,7 @@ pub const ALR_USAGE: f64 = 0.65;
 /// Data in flight may reach the target rate times (min RTT + this); above it the sender
 /// stops sending and drops new frames (libwebrtc's congestion-window pushback uses a
 /// queue allowance of the same kind).
-pub const CWND_QUEUE_ALLOWANCE_MS: f64 = 250.0;
+pub const CWND_QUEUE_ALLOWANCE_MS: f64 = 400.0;
 /// The congestion window never falls below this many bytes.
 pub const CWND_MIN_BYTES: u64 = 6_000;
 /// Memory of the minimum one-way delay (the queue-free base) and of the minimum RTT.
@@ -36,6 +36,22 @@ pub const DEFAULT_RTT_MS: f64 = 200.0;
 /// Without feedback for this long (while data is in flight), the target halves, once per
 /// this interval: the path may have gone away entirely.
 pub const FEEDBACK_TIMEOUT_US: u64 = 1_000_000;
+
+/// Queueing delay above which the target is scaled down to drain the queue.
+pub const DRAIN_FROM_MS: f64 = 50.0;
+/// Queueing delay (beyond `DRAIN_FROM_MS`) that would scale the target to zero.
+pub const DRAIN_SCALE_MS: f64 = 400.0;
+/// The drain never scales the target below this fraction.
+pub const DRAIN_MIN_FACTOR: f64 = 0.5;
+
+/// Without feedback, a full window lets one packet through this often.
+pub const TRICKLE_INTERVAL_US: u64 = 200_000;
+
+/// Periodic probes need this long without an overuse.
+pub const QUIET_BEFORE_PROBE_US: u64 = 4_000_000;
+
+/// A probe result counts up to this multiple of the acknowledged rate (or the target).
+pub const PROBE_MAX_ACKED_MULTIPLE: f64 = 2.0;
 
 /// Settings of the controller.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,6 +93,8 @@ pub struct AbrState {
     pub cwnd_bytes: u64,
     /// Probe results applied.
     pub probes_applied: u32,
+    /// AIMD's link capacity estimate, if set.
+    pub link_capacity_kbps: Option<u32>,
 }
 
 /// Windowed minimum over time, in two halves (a cheap approximation of a sliding min).
@@ -134,6 +152,10 @@ pub struct RateController {
     last_timeout_cut_us: u64,
     probes_applied: u32,
     started_us: Option<u64>,
+    /// The delay-based target before feedback timeouts cut it (restored when feedback
+    /// returns: an outage is not a measure of capacity).
+    before_timeout_bps: Option<f64>,
+    last_sent_us: u64,
 }
 
 impl RateController {
@@ -163,6 +185,8 @@ impl RateController {
             last_timeout_cut_us: 0,
             probes_applied: 0,
             started_us: None,
+            before_timeout_bps: None,
+            last_sent_us: 0,
         }
     }
 
@@ -186,6 +210,15 @@ impl RateController {
         self.target_bps as u32
     }
 
+    /// The target before the queue-drain scaling: what the path is believed to carry.
+    pub fn path_estimate_bps(&self) -> u32 {
+        let mut t = self.aimd.target_bps();
+        if let Some(b) = self.loss.bound_bps() {
+            t = t.min(b);
+        }
+        t as u32
+    }
+
     /// Smoothed RTT, ms (a default until measured).
     pub fn rtt_ms(&self) -> f64 {
         self.srtt_ms.unwrap_or(DEFAULT_RTT_MS)
@@ -207,6 +240,7 @@ impl RateController {
             in_flight_bytes: self.in_flight_bytes(),
             cwnd_bytes: self.cwnd_bytes(),
             probes_applied: self.probes_applied,
+            link_capacity_kbps: self.aimd.link_capacity().bps().map(|b| (b / 1000.0) as u32),
         }
     }
 
@@ -222,15 +256,17 @@ impl RateController {
     }
 
     /// Whether the bytes in flight fill the congestion window. After
-    /// [`FEEDBACK_TIMEOUT_US`] without feedback the window opens again (at the halved
-    /// target), so a path whose feedback died is still tried.
+    /// [`FEEDBACK_TIMEOUT_US`] without feedback a full window lets one packet through every
+    /// [`TRICKLE_INTERVAL_US`], so the path is still tried (an outage ends when one
+    /// arrives and feedback returns) without filling a dead link's queue.
     pub fn window_full(&self, now_us: u64) -> bool {
         self.in_flight_bytes() >= self.cwnd_bytes() && self.window_reopens_us().is_none_or(|t| now_us < t)
     }
 
-    /// When a full window opens without feedback.
+    /// When a full window next lets a packet through without feedback.
     pub fn window_reopens_us(&self) -> Option<u64> {
-        self.last_feedback_us.map(|t| t + FEEDBACK_TIMEOUT_US)
+        let timeout = self.last_feedback_us.or(self.started_us).map(|t| t + FEEDBACK_TIMEOUT_US)?;
+        Some(timeout.max(self.last_sent_us + TRICKLE_INTERVAL_US))
     }
 
     /// Whether media has been sent well below the target lately.
@@ -256,6 +292,7 @@ impl RateController {
     pub fn on_sent(&mut self, now_us: u64, size: usize, cumulative: u64, media: bool) {
         self.started_us.get_or_insert(now_us);
         self.total_sent = cumulative;
+        self.last_sent_us = now_us;
         if media {
             while self.media_sent.front().is_some_and(|&(t, _)| t + ALR_WINDOW_US <= now_us) {
                 let (_, b) = self.media_sent.pop_front().expect("checked");
@@ -274,6 +311,12 @@ impl RateController {
 
     /// The prober's result for a cluster, applied.
     fn apply_probe(&mut self, now_us: u64, rate: f64) {
+        // On a bursty link a short cluster can arrive faster than the link's rate; a result
+        // is trusted up to twice what the receiver has been getting.
+        let rate = match self.acked_bps() {
+            Some(a) => rate.min(PROBE_MAX_ACKED_MULTIPLE * a.max(self.aimd.target_bps())),
+            None => rate,
+        };
         if std::env::var_os("SEALCAM_ABR_DEBUG").is_some() {
             eprintln!(
                 "{:.2} probe result {:.0} (aimd {:.0})",
@@ -332,7 +375,18 @@ impl RateController {
 
     /// A feedback message has been fully reported: updates RTT and the target.
     pub fn on_feedback(&mut self, now_us: u64) {
+        let gap = self.last_feedback_us.map_or(0, |t| now_us.saturating_sub(t));
         self.last_feedback_us = Some(now_us);
+        let before_outage = self.before_timeout_bps.take();
+        if let Some(before) = before_outage {
+            self.aimd.set_target(now_us, before);
+        }
+        if gap > FEEDBACK_TIMEOUT_US / 2 {
+            // Packets lost while the path was gone say nothing about congestion; once it is
+            // steady again, probe for the rate it had.
+            self.loss.discard_report();
+            self.prober.on_drop(now_us, before_outage.unwrap_or(self.target_bps));
+        }
         if self.newest_reported_send_us > 0 && now_us > self.newest_reported_send_us {
             let sample = (now_us - self.newest_reported_send_us) as f64 / 1000.0;
             self.srtt_ms = Some(self.srtt_ms.map_or(sample, |r| 0.875 * r + 0.125 * sample));
@@ -344,7 +398,12 @@ impl RateController {
         let current = self.target_bps;
         self.loss.update(now_us, self.rtt_ms(), current, self.queue_delay_ms);
         self.recompute();
-        let steady = usage == Usage::Normal && self.loss.bound_bps().is_none() && self.queue_delay_ms < 30.0;
+        // Draining queues (underuse) are no congestion either.
+        let steady = usage != Usage::Overusing && self.loss.bound_bps().is_none() && self.queue_delay_ms < 30.0;
+        // Periodic probes wait until no overuse has been seen for a while: flows sharing
+        // a bottleneck see overuse every few seconds and converge by AIMD alone (a probe
+        // into a shared queue reads more than the flow's share).
+        let quiet = self.aimd.last_decrease_us().is_none_or(|t| now_us >= t + QUIET_BEFORE_PROBE_US);
         if std::env::var_os("SEALCAM_ABR_DEBUG").is_some() {
             eprintln!(
                 "{:.2} tgt {:.0} aimd {:.0} loss {:?} acked {:?} usage {:?} q {:.0} loss {:.3} bg {:.3} rtt {:.0} inflight {} cwnd {}",
@@ -362,7 +421,7 @@ impl RateController {
                 self.cwnd_bytes()
             );
         }
-        self.prober.on_state(now_us, self.target_bps, steady, self.is_alr());
+        self.prober.on_state(now_us, self.target_bps, steady, quiet, self.is_alr());
     }
 
     fn recompute(&mut self) {
@@ -370,6 +429,12 @@ impl RateController {
         if let Some(b) = self.loss.bound_bps() {
             t = t.min(b);
         }
+        // A standing queue drains only as fast as the sender leaves room: AIMD's 0.85x
+        // leaves 15 %, which takes seconds for a 300 ms queue. While queueing delay is
+        // above DRAIN_FROM_MS the target is scaled down with it (at most to half), so the
+        // queue empties within a few hundred ms; AIMD's own estimate is left as it is.
+        let excess = (self.queue_delay_ms - DRAIN_FROM_MS).max(0.0);
+        t *= (1.0 - excess / DRAIN_SCALE_MS).max(DRAIN_MIN_FACTOR);
         let (min, max) = (self.cfg.min_bps.max(1000) as f64, self.cfg.max_bps.max(1000) as f64);
         self.target_bps = t.clamp(min, max.max(min));
     }
@@ -379,15 +444,16 @@ impl RateController {
     pub fn on_tick(&mut self, now_us: u64) {
         if self.started_us.is_none() {
             // Plan the initial probes before the first packet.
-            self.prober.on_state(now_us, self.target_bps, true, false);
+            self.prober.on_state(now_us, self.target_bps, true, true, false);
             self.started_us = Some(now_us);
         }
-        let Some(last) = self.last_feedback_us else { return };
+        let Some(last) = self.last_feedback_us.or(self.started_us) else { return };
         if self.in_flight_bytes() > 0
             && now_us >= last + FEEDBACK_TIMEOUT_US
             && now_us >= self.last_timeout_cut_us + FEEDBACK_TIMEOUT_US
         {
             self.last_timeout_cut_us = now_us;
+            self.before_timeout_bps.get_or_insert(self.aimd.target_bps());
             let half = self.aimd.target_bps() / 2.0;
             self.aimd.set_target(now_us, half);
             self.recompute();

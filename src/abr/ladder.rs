@@ -21,7 +21,7 @@ pub const QP_HIGH: f64 = 42.0;
 /// Quantizer under which a larger picture is affordable.
 pub const QP_LOW: f64 = 34.0;
 /// A down condition must hold this long.
-pub const DOWN_HOLD_US: u64 = 1_000_000;
+pub const DOWN_HOLD_US: u64 = 2_000_000;
 /// An up condition must hold this long.
 pub const UP_HOLD_US: u64 = 4_000_000;
 /// Least time between two switches.
@@ -170,8 +170,8 @@ mod tests {
             }
             last
         };
-        // 0.2 Mbit/s at 640x480x30 is 0.022 bpp: down to 480x360 after a second.
-        assert_eq!(step(&mut l, 200_000.0, 2).map(|c| (c.width, c.height)), Some((480, 360)));
+        // 0.2 Mbit/s at 640x480x30 is 0.022 bpp: down to 480x360 after two seconds.
+        assert_eq!(step(&mut l, 200_000.0, 3).map(|c| (c.width, c.height)), Some((480, 360)));
         // Then again (not before the switch interval).
         assert_eq!(step(&mut l, 200_000.0, 7).map(|c| (c.width, c.height)), Some((320, 240)));
         // 0.35 Mbit/s: 0.15 bpp at 320x240, 0.068 at 480x360: not enough to go up.

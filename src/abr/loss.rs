@@ -46,6 +46,11 @@ impl LossController {
         }
     }
 
+    /// Forgets the packets counted for the report being built.
+    pub fn discard_report(&mut self) {
+        (self.received, self.lost) = (0, 0);
+    }
+
     /// Loss of the last report.
     pub fn loss(&self) -> f64 {
         self.last_loss

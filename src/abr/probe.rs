@@ -19,6 +19,9 @@ pub const FURTHER_PROBE_SCALE: f64 = 2.0;
 pub const MIN_CLUSTER_PACKETS: u32 = 5;
 /// Least duration of a cluster at its rate.
 pub const MIN_CLUSTER_US: u64 = 15_000;
+/// Steady-state clusters last this long and hold at least this many packets: long enough
+/// that a probe into a full queue (shared with other flows) comes out visibly slower.
+pub const STEADY_CLUSTER: (u64, u32) = (60_000, 10);
 /// Fraction of a cluster that must arrive for a result.
 pub const MIN_RECEIVED_FRACTION: f64 = 0.8;
 /// Receive/send ratio under which the link is taken to be saturated by the probe.
@@ -27,6 +30,13 @@ pub const SATURATED_RATIO: f64 = 0.9;
 pub const SATURATED_UTILIZATION: f64 = 0.95;
 /// First wait before a steady-state probe; doubled while probes find nothing, up to the max.
 pub const STEADY_PROBE_INTERVAL_US: (u64, u64) = (2_000_000, 2_000_000);
+/// The recovery probe goes to this fraction of the rate before the drop (libwebrtc's
+/// probe after a large drop uses 0.85) ...
+pub const RECOVERY_PROBE_FRACTION: f64 = 0.85;
+/// ... once the path has been steady this long, within this time of the drop.
+pub const RECOVERY_STEADY_US: u64 = 300_000;
+/// A drop older than this no longer triggers a recovery probe.
+pub const RECOVERY_WINDOW_US: u64 = 5_000_000;
 /// Interval of probes while application-limited.
 pub const ALR_PROBE_INTERVAL_US: u64 = 5_000_000;
 
@@ -41,18 +51,24 @@ pub struct ProbeCluster {
     pub bytes: usize,
     /// Least packets.
     pub packets: u32,
+    /// A probe after the start (periodic, recovery or ALR): its result only counts when
+    /// the probe did not saturate the path. On a path shared with other flows a probe always "finds" more than the
+    /// flow's share (its packets push into everyone's queue); acting on that would let the
+    /// largest flow grow at the others' expense.
+    pub steady: bool,
 }
 
 impl ProbeCluster {
     fn new(id: u16, rate_bps: f64) -> Self {
         let bytes = (rate_bps * MIN_CLUSTER_US as f64 / 8e6).ceil() as usize;
-        ProbeCluster { id, rate_bps, bytes, packets: MIN_CLUSTER_PACKETS }
+        ProbeCluster { id, rate_bps, bytes, packets: MIN_CLUSTER_PACKETS, steady: false }
     }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Tally {
     id: u16,
+    steady: bool,
     rate_bps: f64,
     sent: u32,
     received: u32,
@@ -76,6 +92,7 @@ pub struct Prober {
     last_probe_us: Option<u64>,
     in_flight_id: Option<(u16, u64)>,
     started: bool,
+    drop: Option<(u64, f64)>,
 }
 
 impl Prober {
@@ -91,6 +108,7 @@ impl Prober {
             last_probe_us: None,
             in_flight_id: None,
             started: false,
+            drop: None,
         }
     }
 
@@ -99,12 +117,17 @@ impl Prober {
         self.max_bps = max_bps;
     }
 
-    fn plan(&mut self, now_us: u64, rate_bps: f64) {
+    fn plan(&mut self, now_us: u64, rate_bps: f64, steady: bool) {
         let rate = rate_bps.min(self.max_bps);
         let id = self.next_id;
         self.next_id = self.next_id.checked_add(1).unwrap_or(1);
-        self.pending.push(ProbeCluster::new(id, rate));
-        self.tallies.push(Tally { id, rate_bps: rate, ..Tally::default() });
+        let mut cluster = ProbeCluster { steady, ..ProbeCluster::new(id, rate) };
+        if steady {
+            cluster.bytes = (rate * STEADY_CLUSTER.0 as f64 / 8e6).ceil() as usize;
+            cluster.packets = STEADY_CLUSTER.1;
+        }
+        self.pending.push(cluster);
+        self.tallies.push(Tally { id, steady, rate_bps: rate, ..Tally::default() });
         if self.tallies.len() > 8 {
             self.tallies.remove(0);
         }
@@ -112,14 +135,22 @@ impl Prober {
         self.in_flight_id = Some((id, now_us));
     }
 
+    /// Feedback came back after an outage; the rate was `before_bps`: once the path is
+    /// steady again, probe for it (a cellular outage often ends at the old capacity).
+    pub fn on_drop(&mut self, now_us: u64, before_bps: f64) {
+        self.drop = Some((now_us, before_bps));
+    }
+
     /// Decides whether to probe now. `steady` says the detector and the loss controller see
     /// no congestion; `alr` that the encoder does not fill the target.
-    pub fn on_state(&mut self, now_us: u64, target_bps: f64, steady: bool, alr: bool) {
+    /// `quiet` that no overuse was seen lately (periodic probes need it; recovery probes
+    /// do not).
+    pub fn on_state(&mut self, now_us: u64, target_bps: f64, steady: bool, quiet: bool, alr: bool) {
         if !self.started {
             self.started = true;
             for s in INITIAL_PROBE_SCALES {
                 if target_bps * s / INITIAL_PROBE_SCALES[0] <= self.max_bps || s == INITIAL_PROBE_SCALES[0] {
-                    self.plan(now_us, target_bps * s);
+                    self.plan(now_us, target_bps * s, false);
                 }
             }
             return;
@@ -136,10 +167,23 @@ impl Prober {
             return;
         }
         let since = *self.steady_since_us.get_or_insert(now_us);
+        if let Some((at, before)) = self.drop {
+            if now_us > at + RECOVERY_WINDOW_US {
+                self.drop = None;
+            } else if now_us >= since + RECOVERY_STEADY_US {
+                self.drop = None;
+                let rate = (RECOVERY_PROBE_FRACTION * before).max(target_bps * FURTHER_PROBE_SCALE);
+                self.plan(now_us, rate, true);
+                return;
+            }
+        }
+        if !quiet {
+            return;
+        }
         let wait = if alr { ALR_PROBE_INTERVAL_US } else { self.steady_wait_us };
         let last = self.last_probe_us.unwrap_or(0).max(since);
         if now_us >= last + wait {
-            self.plan(now_us, target_bps * FURTHER_PROBE_SCALE);
+            self.plan(now_us, target_bps * FURTHER_PROBE_SCALE, true);
             // Each probe that finds nothing doubles the wait; a success resets it.
             self.steady_wait_us = (self.steady_wait_us * 2).min(STEADY_PROBE_INTERVAL_US.1);
         }
@@ -172,7 +216,8 @@ impl Prober {
             _ => t.first_arrival = Some((arrival, size as u64)),
         }
         t.last_arrival = t.last_arrival.max(arrival);
-        if t.sent < MIN_CLUSTER_PACKETS || (t.received as f64) < MIN_RECEIVED_FRACTION * t.sent as f64 {
+        let min_packets = if t.steady { STEADY_CLUSTER.1 } else { MIN_CLUSTER_PACKETS };
+        if t.sent < min_packets || (t.received as f64) < MIN_RECEIVED_FRACTION * t.sent as f64 {
             return None;
         }
         if t.received < t.sent {
@@ -198,11 +243,24 @@ impl Prober {
         }
         let send_bps = (t.bytes.saturating_sub(t.last_send_size)) as f64 * 8e6 / send_us;
         let recv_bps = (t.bytes.saturating_sub(first_size)) as f64 * 8e6 / recv_us;
-        let rate = if recv_bps < SATURATED_RATIO * send_bps { SATURATED_UTILIZATION * recv_bps } else { send_bps };
+        // The pacer may let a cluster out faster than planned (an idle pacer's burst
+        // allowance): the path is saturated only if it delivered less than the slower of
+        // the two.
+        let saturated = recv_bps < SATURATED_RATIO * send_bps.min(t.rate_bps);
+        if std::env::var_os("SEALCAM_ABR_DEBUG").is_some() {
+            eprintln!(
+                "probe {} at {:.0}: sent {} recv {} bytes {} send {:.0} recv {:.0} span {:.1}/{:.1} ms",
+                id, t.rate_bps / 1e3, t.sent, t.received, t.bytes, send_bps / 1e3, recv_bps / 1e3, send_us / 1e3, recv_us / 1e3
+            );
+        }
+        if saturated && t.steady {
+            return None;
+        }
+        let rate = if saturated { SATURATED_UTILIZATION * recv_bps } else { send_bps };
         let rate = rate.min(recv_bps);
         if rate > FURTHER_PROBE_THRESHOLD * t.rate_bps && t.rate_bps < self.max_bps {
             self.steady_wait_us = STEADY_PROBE_INTERVAL_US.0;
-            self.plan(t.last_send, rate * FURTHER_PROBE_SCALE);
+            self.plan(t.last_send, rate * FURTHER_PROBE_SCALE, t.steady);
         }
         Some(rate)
     }
@@ -225,7 +283,7 @@ mod tests {
     #[test]
     fn initial_probes_then_a_result_at_the_bottleneck_rate() {
         let mut p = Prober::new(5e6);
-        p.on_state(0, 500_000.0, true, false);
+        p.on_state(0, 500_000.0, true, true, false);
         let c1 = p.take_cluster().unwrap();
         let c2 = p.take_cluster().unwrap();
         assert_eq!((c1.rate_bps, c2.rate_bps), (1.5e6, 3e6));
@@ -245,7 +303,7 @@ mod tests {
     #[test]
     fn a_probe_that_gets_through_asks_for_a_further_one() {
         let mut p = Prober::new(10e6);
-        p.on_state(0, 1e6, true, false);
+        p.on_state(0, 1e6, true, true, false);
         let c = p.take_cluster().unwrap();
         let _ = p.take_cluster();
         for i in 0..6u64 {

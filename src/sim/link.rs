@@ -119,6 +119,35 @@ impl Capacity {
         }
     }
 
+    /// When `bits` that start serializing at `start_us` are through a rate-based
+    /// bottleneck: the capacity is integrated across schedule steps (a packet caught by an
+    /// outage waits for the capacity to return). Rates below 1 kbit/s count as none; a
+    /// schedule that never carries the bits again ends at `u64::MAX`.
+    fn finish_us(&self, start_us: u64, bits: u64) -> u64 {
+        match self {
+            Capacity::Schedule(steps) => {
+                let mut t = start_us;
+                let mut left = bits as u128 * 1_000_000; // bit-microseconds still owed
+                loop {
+                    let rate = self.at(t) as u128;
+                    let next = steps.iter().map(|x| x.0).find(|&f| f > t);
+                    if rate >= 1000 {
+                        let need_us = left.div_ceil(rate) as u64;
+                        if next.is_none_or(|n| t + need_us <= n) {
+                            return t + need_us;
+                        }
+                    }
+                    let Some(n) = next else { return u64::MAX };
+                    if rate >= 1000 {
+                        left -= rate * (n - t) as u128;
+                    }
+                    t = n;
+                }
+            }
+            cap => start_us + (bits * 1_000_000).div_ceil(cap.at(start_us).max(1000)),
+        }
+    }
+
     /// Bits the bottleneck can carry in `[from_us, to_us)`.
     pub fn bits_between(&self, from_us: u64, to_us: u64) -> u64 {
         if to_us <= from_us {
@@ -327,8 +356,7 @@ impl Link {
             }
             cap => {
                 let start = self.busy_until_us.max(now_us);
-                let bps = cap.at(start).max(1000);
-                (start, start + (bytes * 8 * 1_000_000).div_ceil(bps), (0, 0))
+                (start, cap.finish_us(start, bytes * 8), (0, 0))
             }
         }
     }
@@ -527,5 +555,19 @@ mod tests {
         let c = Capacity::Schedule(vec![(0, 1_000_000), (1_000_000, 2_000_000)]);
         assert_eq!(c.bits_between(500_000, 1_500_000), 1_500_000);
         assert_eq!(Capacity::Fixed(8000).bits_between(0, 2_000_000), 16_000);
+    }
+
+    #[test]
+    fn a_packet_caught_by_an_outage_waits_for_the_capacity_to_return() {
+        // 1.2 Mbit/s, nothing from 10 ms to 1 s, then 1.2 Mbit/s again.
+        let cap = Capacity::Schedule(vec![(0, 1_200_000), (10_000, 0), (1_000_000, 1_200_000)]);
+        let mut l = Link::new(LinkConfig::new(cap, 0, 5_000_000, 1));
+        assert!(l.send(5_000, &[0u8; 1500])); // 10 ms of service: 5 before, 5 after the outage
+        assert!(l.send(500_000, &[0u8; 1500]));
+        let mut times = Vec::new();
+        while let Some(t) = l.next_delivery_us() {
+            l.deliver(t, |t, _| times.push(t));
+        }
+        assert_eq!(times, [1_005_000, 1_015_000]);
     }
 }

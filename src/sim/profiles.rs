@@ -12,6 +12,9 @@
 //!   4 -> 2 -> 3.5 -> 1 -> 2 Mbit/s at 0/25/50/75/100 s, 125 s.
 //! - `rfc8867-5.4`: section 5.4 (congested network, three flows joining at 0/20/40 s on a
 //!   3.5 Mbit/s bottleneck), 120 s.
+//!
+//! With several flows, fair shares are measured over the second half of the time all of
+//! them stream.
 //! - `lossy-2m`: 2 Mbit/s with 5 % random loss, 50 ms one way, 300 ms queue, 60 s.
 //!
 //! Feedback travels on its own link (10 Mbit/s, the same one-way delay) in every profile.
@@ -122,7 +125,7 @@ pub fn network(name: &str, seed: u64) -> Result<NetworkProfile> {
             cameras: 3,
             shared_bottleneck: true,
             start_offsets_us: vec![0, 20 * S, 40 * S],
-            ..one(LinkConfig::new(Capacity::Fixed(3_500_000), 50 * MS, 300 * MS, seed), 80.0, seed)
+            ..one(LinkConfig::new(Capacity::Fixed(3_500_000), 50 * MS, 300 * MS, seed), 120.0, seed)
         },
         "lossy-2m" => one(
             LinkConfig { loss: 0.05, ..LinkConfig::new(Capacity::Fixed(2_000_000), 50 * MS, 300 * MS, seed) },

@@ -46,9 +46,12 @@ pub struct Scenario {
     pub adaptive: bool,
     /// With `adaptive`: the rate to start at.
     pub start_bitrate_bps: u32,
+    /// The offer utilization is measured against is capped at this rate per camera
+    /// (default: `bitrate_bps`); set it equal across runs that compare senders.
+    pub utilization_cap_bps: Option<u32>,
     /// All cameras share one bottleneck (the `forward` link) instead of one link each.
     pub shared_bottleneck: bool,
-    /// When each camera starts capturing (missing entries: at 0).
+    /// When each camera starts capturing (missing entries: at 0); all stop at `seconds`.
     pub start_offsets_us: Vec<u64>,
     /// SFrame cipher suite.
     pub suite: CipherSuite,
@@ -77,6 +80,7 @@ impl Scenario {
             bitrate_bps: 1_000_000,
             adaptive: false,
             start_bitrate_bps: 500_000,
+            utilization_cap_bps: None,
             shared_bottleneck: false,
             start_offsets_us: Vec::new(),
             suite: CipherSuite::AesGcm128Sha256,
@@ -157,8 +161,9 @@ pub struct Report {
     pub delay_ms_p95: f64,
     /// Packets lost on the media link (queue and random) over packets offered.
     pub loss_rate: f64,
-    /// Bits delivered to the hub over what the link could have delivered (offer capped at
-    /// the sender's maximum bitrate).
+    /// Bits delivered to the hub over what the link could have delivered, per 100 ms
+    /// interval: the offer capped at the sender's maximum bitrate, delivered bits capped at
+    /// the offer (so a backlog drained later does not count twice).
     pub utilization: f64,
     /// Mean PSNR (Y, U and V samples together) of displayed frames against the source
     /// (H.264, decoded with openh264; 0 for AV1, which has no in-process decoder here).
@@ -184,7 +189,8 @@ pub struct Report {
     /// Media packets (first transmissions) that never reached the hub, even after
     /// retransmission, over media packets sent.
     pub post_repair_loss: f64,
-    /// Each camera's delivered rate while every camera was streaming, kbit/s.
+    /// Each camera's delivered rate over the second half of the time every camera
+    /// streamed, kbit/s.
     pub flow_kbps: Vec<f64>,
     /// Jain's fairness index of `flow_kbps` (1 = equal shares).
     pub jain_index: f64,
@@ -350,7 +356,10 @@ impl Scenario {
                 sender: Sender::new(scfg)?,
                 fwd: Link::new(seed_of(&self.forward, 1)),
                 back: Link::new(seed_of(&self.feedback, 2)),
-                total_frames: (self.seconds * fps).round() as u64,
+                // Every camera stops at `seconds`: a late starter streams for less.
+                total_frames: ((self.seconds - self.start_offsets_us.get(i).copied().unwrap_or(0) as f64 / 1e6).max(0.0)
+                    * fps)
+                    .round() as u64,
                 captured: 0,
                 next_capture_us: self.start_offsets_us.get(i).copied().unwrap_or(0),
                 start_us: self.start_offsets_us.get(i).copied().unwrap_or(0),
@@ -371,7 +380,10 @@ impl Scenario {
             .map(|c| c.start_us + (c.total_frames as f64 * c.frame_interval).round() as u64)
             .max()
             .unwrap_or(0);
+        // Shares are measured over the second half of the time every camera streams (the
+        // first half is for converging).
         let all_streaming_from = cams.iter().map(|c| c.start_us).max().unwrap_or(0);
+        let all_streaming_from = all_streaming_from + capture_end_us.saturating_sub(all_streaming_from) / 2;
         let mut shared = self.shared_bottleneck.then(|| Link::new(self.forward.clone()));
         let mut media_keys: HashMap<(u32, u16, u32), bool> = HashMap::new();
         let mut flow_bytes = vec![0u64; n_cams];
@@ -518,6 +530,17 @@ impl Scenario {
                     let _ = sender.handle_feedback(t, p);
                 }) {}
             }
+            if std::env::var_os("SEALCAM_FLOW_DEBUG").is_some() && slot(now) % 20 == 0 && target[slot(now)] == 0 {
+                let st: Vec<String> = cams
+                    .iter()
+                    .map(|c| {
+                        c.sender.abr_state().map_or(String::new(), |a| {
+                            format!("{}/{:?}/{}", a.target_bps / 1000, a.link_capacity_kbps, a.probes_applied)
+                        })
+                    })
+                    .collect();
+                eprintln!("{:.1} {}", now as f64 / 1e6, st.join("  "));
+            }
             target[slot(now)] =
                 cams.iter().filter(|c| now >= c.start_us).map(|c| c.sender.target_bitrate_bps() as u64).sum();
             for i in 0..n_cams {
@@ -583,12 +606,17 @@ impl Scenario {
         rep.loss_rate = if fwd_in == 0 { 0.0 } else { fwd_lost as f64 / fwd_in as f64 };
         // The link's offer per interval, capped at what the cameras streaming then may send.
         let mut offered_bits = 0f64;
+        let mut used_bits = 0f64;
         for k in 0..(capture_end_us.div_ceil(SERIES_INTERVAL_US) as usize) {
             let t0 = k as u64 * SERIES_INTERVAL_US;
             let cap = self.forward.capacity.bits_between(t0, t0 + SERIES_INTERVAL_US) as f64;
-            let max = self.bitrate_bps as f64 * SERIES_INTERVAL_US as f64 / 1e6;
+            let max = self.utilization_cap_bps.unwrap_or(self.bitrate_bps) as f64 * SERIES_INTERVAL_US as f64 / 1e6;
             let active = cams.iter().filter(|c| c.start_us <= t0).count() as f64;
-            offered_bits += if self.shared_bottleneck { cap.min(max * active) } else { cap.min(max) * active };
+            let offer = if self.shared_bottleneck { cap.min(max * active) } else { cap.min(max) * active };
+            offered_bits += offer;
+            // Bits delivered beyond the interval's offer (a backlog draining after an
+            // outage) do not count: utilization never exceeds 1.
+            used_bits += (delivered_bytes[k] as f64 * 8.0).min(offer);
         }
         let media_total = media_keys.len() as f64;
         let media_lost = media_keys.values().filter(|&&d| !d).count() as f64;
@@ -599,8 +627,7 @@ impl Scenario {
         rep.jain_index = jain_index(&rep.flow_kbps);
         let capture_slots = (capture_end_us / SERIES_INTERVAL_US).max(1) as usize;
         rep.mean_target_kbps = target[..capture_slots].iter().sum::<u64>() as f64 / capture_slots as f64 / 1000.0;
-        let delivered_bits: f64 = delivered_bytes.iter().sum::<u64>() as f64 * 8.0;
-        rep.utilization = if offered_bits > 0.0 { delivered_bits / offered_bits } else { 0.0 };
+        rep.utilization = if offered_bits > 0.0 { used_bits / offered_bits } else { 0.0 };
         rep.psnr_db_mean = if psnrs.is_empty() { 0.0 } else { psnrs.iter().sum::<f64>() / psnrs.len() as f64 };
         rep.series = (0..n_intervals)
             .map(|k| SeriesPoint {
