@@ -37,6 +37,12 @@ pub const DEFAULT_RTT_MS: f64 = 200.0;
 /// this interval: the path may have gone away entirely.
 pub const FEEDBACK_TIMEOUT_US: u64 = 1_000_000;
 
+/// Overuse after a decrease is ignored while the queueing delay is below this fraction of
+/// what it was at the decrease (the queue is draining).
+pub const DRAINING_FRACTION: f64 = 0.75;
+/// A target below this fraction of the link capacity estimate arms a recovery probe.
+pub const FAR_BELOW_CAPACITY: f64 = 0.7;
+
 /// Queueing delay above which the target is scaled down to drain the queue.
 pub const DRAIN_FROM_MS: f64 = 50.0;
 /// Queueing delay (beyond `DRAIN_FROM_MS`) that would scale the target to zero.
@@ -48,7 +54,7 @@ pub const DRAIN_MIN_FACTOR: f64 = 0.5;
 pub const TRICKLE_INTERVAL_US: u64 = 200_000;
 
 /// Periodic probes need this long without an overuse.
-pub const QUIET_BEFORE_PROBE_US: u64 = 4_000_000;
+pub const QUIET_BEFORE_PROBE_US: u64 = 3_000_000;
 
 /// A probe result counts up to this multiple of the acknowledged rate (or the target).
 pub const PROBE_MAX_ACKED_MULTIPLE: f64 = 2.0;
@@ -156,6 +162,7 @@ pub struct RateController {
     /// returns: an outage is not a measure of capacity).
     before_timeout_bps: Option<f64>,
     last_sent_us: u64,
+    queue_delay_at_decrease: Option<f64>,
 }
 
 impl RateController {
@@ -187,6 +194,7 @@ impl RateController {
             started_us: None,
             before_timeout_bps: None,
             last_sent_us: 0,
+            queue_delay_at_decrease: None,
         }
     }
 
@@ -317,14 +325,6 @@ impl RateController {
             Some(a) => rate.min(PROBE_MAX_ACKED_MULTIPLE * a.max(self.aimd.target_bps())),
             None => rate,
         };
-        if std::env::var_os("SEALCAM_ABR_DEBUG").is_some() {
-            eprintln!(
-                "{:.2} probe result {:.0} (aimd {:.0})",
-                now_us as f64 / 1e6,
-                rate / 1e3,
-                self.aimd.target_bps() / 1e3
-            );
-        }
         if rate > self.aimd.target_bps() {
             self.aimd.set_target(now_us, rate);
             self.probes_applied += 1;
@@ -394,7 +394,24 @@ impl RateController {
         }
         let acked = self.acked_bps();
         let usage = self.detector.usage();
-        self.aimd.update(now_us, usage, acked, self.rtt_ms());
+        // The trend line lags: after a decrease, overuse keeps being signalled while the
+        // queue is already draining. A second decrease then would only undershoot.
+        let draining = self.queue_delay_at_decrease.is_some_and(|q| self.queue_delay_ms < DRAINING_FRACTION * q);
+        let aimd_usage = if usage == Usage::Overusing && draining { Usage::Underusing } else { usage };
+        let before = self.aimd.last_decrease_us();
+        self.aimd.update(now_us, aimd_usage, acked, self.rtt_ms());
+        if self.aimd.last_decrease_us() != before {
+            self.queue_delay_at_decrease = Some(self.queue_delay_ms);
+        } else if usage != Usage::Overusing {
+            self.queue_delay_at_decrease = None;
+        }
+        // Far below the capacity the last overuses showed (after a collapse or an outage):
+        // probe back towards it instead of climbing there additively.
+        if let Some(c) = self.aimd.link_capacity().bps() {
+            if self.aimd.target_bps() < FAR_BELOW_CAPACITY * c {
+                self.prober.arm_recovery(now_us, c);
+            }
+        }
         let current = self.target_bps;
         self.loss.update(now_us, self.rtt_ms(), current, self.queue_delay_ms);
         self.recompute();
@@ -404,23 +421,6 @@ impl RateController {
         // a bottleneck see overuse every few seconds and converge by AIMD alone (a probe
         // into a shared queue reads more than the flow's share).
         let quiet = self.aimd.last_decrease_us().is_none_or(|t| now_us >= t + QUIET_BEFORE_PROBE_US);
-        if std::env::var_os("SEALCAM_ABR_DEBUG").is_some() {
-            eprintln!(
-                "{:.2} tgt {:.0} aimd {:.0} loss {:?} acked {:?} usage {:?} q {:.0} loss {:.3} bg {:.3} rtt {:.0} inflight {} cwnd {}",
-                now_us as f64 / 1e6,
-                self.target_bps / 1e3,
-                self.aimd.target_bps() / 1e3,
-                self.loss.bound_bps().map(|b| (b / 1e3) as u32),
-                acked.map(|a| (a / 1e3) as u32),
-                usage,
-                self.queue_delay_ms,
-                self.loss.loss(),
-                self.loss.background(),
-                self.rtt_ms(),
-                self.in_flight_bytes(),
-                self.cwnd_bytes()
-            );
-        }
         self.prober.on_state(now_us, self.target_bps, steady, quiet, self.is_alr());
     }
 

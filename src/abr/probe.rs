@@ -13,15 +13,19 @@
 pub const INITIAL_PROBE_SCALES: [f64; 2] = [3.0, 6.0];
 /// A result above this fraction of the probed rate triggers a further probe.
 pub const FURTHER_PROBE_THRESHOLD: f64 = 0.7;
-/// Multiple of the last result (or the target) for further and periodic probes.
+/// Multiple of the last result for further probes.
 pub const FURTHER_PROBE_SCALE: f64 = 2.0;
+/// Multiple of the target for periodic (steady-state) probes: small enough that a probe
+/// into a full link adds little queue, large enough to climb a capacity step in a few
+/// probes (1 -> 1.5 -> 2.25 -> 2.5 Mbit/s).
+pub const STEADY_PROBE_SCALE: f64 = 1.5;
 /// Least packets in a cluster.
 pub const MIN_CLUSTER_PACKETS: u32 = 5;
 /// Least duration of a cluster at its rate.
 pub const MIN_CLUSTER_US: u64 = 15_000;
 /// Steady-state clusters last this long and hold at least this many packets: long enough
 /// that a probe into a full queue (shared with other flows) comes out visibly slower.
-pub const STEADY_CLUSTER: (u64, u32) = (60_000, 10);
+pub const STEADY_CLUSTER: (u64, u32) = (30_000, 6);
 /// Fraction of a cluster that must arrive for a result.
 pub const MIN_RECEIVED_FRACTION: f64 = 0.8;
 /// Receive/send ratio under which the link is taken to be saturated by the probe.
@@ -29,7 +33,7 @@ pub const SATURATED_RATIO: f64 = 0.9;
 /// Fraction of the receive rate used when saturated.
 pub const SATURATED_UTILIZATION: f64 = 0.95;
 /// First wait before a steady-state probe; doubled while probes find nothing, up to the max.
-pub const STEADY_PROBE_INTERVAL_US: (u64, u64) = (2_000_000, 2_000_000);
+pub const STEADY_PROBE_INTERVAL_US: (u64, u64) = (1_500_000, 1_500_000);
 /// The recovery probe goes to this fraction of the rate before the drop (libwebrtc's
 /// probe after a large drop uses 0.85) ...
 pub const RECOVERY_PROBE_FRACTION: f64 = 0.85;
@@ -141,6 +145,13 @@ impl Prober {
         self.drop = Some((now_us, before_bps));
     }
 
+    /// Arms a recovery probe towards `capacity_bps` unless one is armed already.
+    pub fn arm_recovery(&mut self, now_us: u64, capacity_bps: f64) {
+        if self.drop.is_none() && self.in_flight_id.is_none() {
+            self.drop = Some((now_us, capacity_bps));
+        }
+    }
+
     /// Decides whether to probe now. `steady` says the detector and the loss controller see
     /// no congestion; `alr` that the encoder does not fill the target.
     /// `quiet` that no overuse was seen lately (periodic probes need it; recovery probes
@@ -183,7 +194,7 @@ impl Prober {
         let wait = if alr { ALR_PROBE_INTERVAL_US } else { self.steady_wait_us };
         let last = self.last_probe_us.unwrap_or(0).max(since);
         if now_us >= last + wait {
-            self.plan(now_us, target_bps * FURTHER_PROBE_SCALE, true);
+            self.plan(now_us, target_bps * STEADY_PROBE_SCALE, true);
             // Each probe that finds nothing doubles the wait; a success resets it.
             self.steady_wait_us = (self.steady_wait_us * 2).min(STEADY_PROBE_INTERVAL_US.1);
         }
@@ -247,12 +258,6 @@ impl Prober {
         // allowance): the path is saturated only if it delivered less than the slower of
         // the two.
         let saturated = recv_bps < SATURATED_RATIO * send_bps.min(t.rate_bps);
-        if std::env::var_os("SEALCAM_ABR_DEBUG").is_some() {
-            eprintln!(
-                "probe {} at {:.0}: sent {} recv {} bytes {} send {:.0} recv {:.0} span {:.1}/{:.1} ms",
-                id, t.rate_bps / 1e3, t.sent, t.received, t.bytes, send_bps / 1e3, recv_bps / 1e3, send_us / 1e3, recv_us / 1e3
-            );
-        }
         if saturated && t.steady {
             return None;
         }
@@ -260,7 +265,8 @@ impl Prober {
         let rate = rate.min(recv_bps);
         if rate > FURTHER_PROBE_THRESHOLD * t.rate_bps && t.rate_bps < self.max_bps {
             self.steady_wait_us = STEADY_PROBE_INTERVAL_US.0;
-            self.plan(t.last_send, rate * FURTHER_PROBE_SCALE, t.steady);
+            let scale = if t.steady { STEADY_PROBE_SCALE } else { FURTHER_PROBE_SCALE };
+            self.plan(t.last_send, rate * scale, t.steady);
         }
         Some(rate)
     }

@@ -530,17 +530,6 @@ impl Scenario {
                     let _ = sender.handle_feedback(t, p);
                 }) {}
             }
-            if std::env::var_os("SEALCAM_FLOW_DEBUG").is_some() && slot(now) % 20 == 0 && target[slot(now)] == 0 {
-                let st: Vec<String> = cams
-                    .iter()
-                    .map(|c| {
-                        c.sender.abr_state().map_or(String::new(), |a| {
-                            format!("{}/{:?}/{}", a.target_bps / 1000, a.link_capacity_kbps, a.probes_applied)
-                        })
-                    })
-                    .collect();
-                eprintln!("{:.1} {}", now as f64 / 1e6, st.join("  "));
-            }
             target[slot(now)] =
                 cams.iter().filter(|c| now >= c.start_us).map(|c| c.sender.target_bitrate_bps() as u64).sum();
             for i in 0..n_cams {
