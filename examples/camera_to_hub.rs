@@ -439,11 +439,8 @@ fn run(a: Args) -> Result<(), String> {
     if let (Some(o), true) = (files.out.as_mut(), files.ivf.is_some()) {
         o.write_all(&ivf_header(w, h, fps, 0)).map_err(|e| format!("writing output: {e}"))?;
     }
-    let mut sc = Scenario::simple(seconds, 1, 0, 0, 0.0, a.seed);
-    sc.forward = profile.forward.clone();
-    sc.feedback = profile.feedback.clone();
-    sc.shared_bottleneck = profile.shared_bottleneck;
-    sc.start_offsets_us = profile.start_offsets_us.clone();
+    let mut sc = Scenario::from_profile(&profile, a.max_kbps * 1000, a.seed);
+    sc.seconds = seconds;
     if let Some(c) = a.capacity_kbps {
         sc.forward.capacity = Capacity::Fixed(c * 1000);
     }
@@ -468,8 +465,6 @@ fn run(a: Args) -> Result<(), String> {
     sc.adaptive = a.abr;
     sc.bitrate_bps = if a.abr { a.max_kbps * 1000 } else { a.bitrate_kbps * 1000 };
     sc.start_bitrate_bps = a.start_kbps * 1000;
-    // Utilization is measured against the same ceiling with --abr on and off.
-    sc.utilization_cap_bps = Some(a.max_kbps * 1000);
     sc.attack = a.attack;
     if a.jitter_ms > 0 {
         sc.forward.jitter_us = a.jitter_ms * 1000;
@@ -576,7 +571,11 @@ fn run(a: Args) -> Result<(), String> {
     );
     if r.flow_kbps.len() > 1 {
         let flows: Vec<String> = r.flow_kbps.iter().map(|k| format!("{k:.0}")).collect();
-        println!("flows (kbit/s, second half of the time all stream): {}; Jain's index {:.3}", flows.join(", "), r.jain_index);
+        println!(
+            "flows (kbit/s, second half of the time all stream): {}; Jain's index {:.3}",
+            flows.join(", "),
+            r.jain_index
+        );
     }
     let reasons: Vec<String> = r.rejected.iter().filter(|(_, &n)| n > 0).map(|(k, n)| format!("{k} {n}")).collect();
     if !reasons.is_empty() {

@@ -141,7 +141,7 @@ fn example_av1_output_plays_in_ffprobe() {
     std::fs::create_dir_all(&dir).unwrap();
     let (report, out) = (dir.join("r.json"), dir.join("o.ivf"));
     let st = Command::new(example())
-        .args(["--codec", "av1", "--seconds", "1", "--capacity-kbps", "8000", "--report"])
+        .args(["--codec", "av1", "--seconds", "1", "--capacity-kbps", "8000", "--abr", "off", "--report"])
         .arg(&report)
         .arg("--out")
         .arg(&out)

@@ -135,8 +135,7 @@ impl DelayDetector {
         let in_group = sent_us - cur.first_send_us <= SEND_GROUP_US;
         let arrival_delta = arrival_us - cur.last_arrival_us;
         let propagation_delta = arrival_delta - (sent_us - cur.last_send_us);
-        let burst = arrival_delta >= 0
-            && arrival_delta <= BURST_ARRIVAL_US
+        let burst = (0..=BURST_ARRIVAL_US).contains(&arrival_delta)
             && propagation_delta < 0
             && arrival_us - cur.first_arrival_us < MAX_BURST_US;
         if in_group || burst {

@@ -91,6 +91,24 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// A scenario on a built-in network ([`crate::sim::profiles`]): its links, duration,
+    /// flows and start times, with the adaptive bitrate on (ceiling `max_bps`, starting
+    /// at 500 kbit/s) and utilization measured against `max_bps`.
+    pub fn from_profile(p: &crate::sim::NetworkProfile, max_bps: u32, seed: u64) -> Self {
+        Scenario {
+            forward: p.forward.clone(),
+            feedback: p.feedback.clone(),
+            shared_bottleneck: p.shared_bottleneck,
+            start_offsets_us: p.start_offsets_us.clone(),
+            adaptive: true,
+            bitrate_bps: max_bps,
+            utilization_cap_bps: Some(max_bps),
+            ..Scenario::simple(p.seconds, 1, 0, 0, 0.0, seed)
+        }
+    }
+}
+
 /// Observers of what crosses the link and what the hub outputs (pcap files, bitstreams).
 pub trait Tap {
     /// A media packet left camera `camera` at `t_us`.
@@ -357,7 +375,8 @@ impl Scenario {
                 fwd: Link::new(seed_of(&self.forward, 1)),
                 back: Link::new(seed_of(&self.feedback, 2)),
                 // Every camera stops at `seconds`: a late starter streams for less.
-                total_frames: ((self.seconds - self.start_offsets_us.get(i).copied().unwrap_or(0) as f64 / 1e6).max(0.0)
+                total_frames: ((self.seconds - self.start_offsets_us.get(i).copied().unwrap_or(0) as f64 / 1e6)
+                    .max(0.0)
                     * fps)
                     .round() as u64,
                 captured: 0,
@@ -596,7 +615,8 @@ impl Scenario {
         // The link's offer per interval, capped at what the cameras streaming then may send.
         let mut offered_bits = 0f64;
         let mut used_bits = 0f64;
-        for k in 0..(capture_end_us.div_ceil(SERIES_INTERVAL_US) as usize) {
+        let capture_intervals = capture_end_us.div_ceil(SERIES_INTERVAL_US) as usize;
+        for (k, &delivered) in delivered_bytes.iter().enumerate().take(capture_intervals) {
             let t0 = k as u64 * SERIES_INTERVAL_US;
             let cap = self.forward.capacity.bits_between(t0, t0 + SERIES_INTERVAL_US) as f64;
             let max = self.utilization_cap_bps.unwrap_or(self.bitrate_bps) as f64 * SERIES_INTERVAL_US as f64 / 1e6;
@@ -605,7 +625,7 @@ impl Scenario {
             offered_bits += offer;
             // Bits delivered beyond the interval's offer (a backlog draining after an
             // outage) do not count: utilization never exceeds 1.
-            used_bits += (delivered_bytes[k] as f64 * 8.0).min(offer);
+            used_bits += (delivered as f64 * 8.0).min(offer);
         }
         let media_total = media_keys.len() as f64;
         let media_lost = media_keys.values().filter(|&&d| !d).count() as f64;
