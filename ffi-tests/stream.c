@@ -129,6 +129,25 @@ int main(void) {
     CHECK(sealcam_receiver_handle_packet(rx, 0, NULL, 10) == SEALCAM_NULL_PARAMETER);
     CHECK(sealcam_receiver_handle_packet(rx, 0, pkt, 3) == SEALCAM_DROPPED);
     CHECK(sealcam_sender_new(NULL, &tx) == SEALCAM_NULL_PARAMETER);
+
+    /* Adaptive bitrate: bounds are checked, the target stays inside them. */
+    uint32_t target = 0;
+    CHECK_OK(sealcam_sender_target_bitrate(tx, &target));
+    CHECK(target == 500000);
+    CHECK(sealcam_sender_set_bitrate_bounds(tx, 900000, 100000) == SEALCAM_INVALID_INPUT);
+    CHECK(sealcam_sender_target_bitrate(tx, NULL) == SEALCAM_NULL_PARAMETER);
+    sealcam_sender_config ac = sc;
+    ac.adaptive_bitrate = 1;
+    ac.min_bitrate_bps = 3000000; /* above the default ceiling */
+    sealcam_sender *atx = NULL;
+    CHECK(sealcam_sender_new(&ac, &atx) == SEALCAM_INVALID_INPUT && atx == NULL);
+    ac.min_bitrate_bps = 100000;
+    ac.max_bitrate_bps = 400000;
+    CHECK_OK(sealcam_sender_new(&ac, &atx));
+    CHECK_OK(sealcam_sender_target_bitrate(atx, &target));
+    CHECK(target == 400000); /* the start rate is clamped to the ceiling */
+    CHECK_OK(sealcam_sender_set_bitrate_bounds(atx, 100000, 300000));
+    sealcam_sender_free(atx);
     CHECK(sealcam_result_text((sealcam_result)SEALCAM_AUTH_FAILED) != NULL);
 
     /* The kernels alone. */

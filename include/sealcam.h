@@ -267,9 +267,23 @@ typedef struct sealcam_sender_config {
    */
   uint32_t keyframe_interval_frames;
   /**
+   * 1: adapt the bitrate to the path from the hub's transport-wide feedback, starting at
+   * `bitrate_bps`, within `[min_bitrate_bps, max_bitrate_bps]`, with the resolution
+   * ladder; 0 (the default, and what older callers' zeroed reserved bytes mean): fixed.
+   */
+  uint32_t adaptive_bitrate;
+  /**
+   * Floor of the adaptive bitrate (0 = the default, 50 kbit/s).
+   */
+  uint32_t min_bitrate_bps;
+  /**
+   * Ceiling of the adaptive bitrate (0 = the default, 2.5 Mbit/s).
+   */
+  uint32_t max_bitrate_bps;
+  /**
    * Reserved for growth; must be zero.
    */
-  uint8_t reserved[64];
+  uint8_t reserved[52];
 } sealcam_sender_config;
 
 /**
@@ -596,6 +610,19 @@ sealcam_result sealcam_sender_handle_feedback(struct sealcam_sender *s,
  * Sets the target bitrate.
  */
 sealcam_result sealcam_sender_set_target_bitrate(struct sealcam_sender *s, uint32_t bitrate_bps);
+
+/**
+ * Changes the adaptive bitrate's floor and ceiling (`SEALCAM_INVALID_INPUT` when
+ * `min_bps` is below 1000 or above `max_bps`).
+ */
+sealcam_result sealcam_sender_set_bitrate_bounds(struct sealcam_sender *s,
+                                                 uint32_t min_bps,
+                                                 uint32_t max_bps);
+
+/**
+ * The encoder's current target bitrate (what the rate controller chose, when adaptive).
+ */
+sealcam_result sealcam_sender_target_bitrate(const struct sealcam_sender *s, uint32_t *out_bps);
 
 /**
  * Forces a keyframe on the next pushed image.

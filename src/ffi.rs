@@ -268,8 +268,16 @@ pub struct sealcam_sender_config {
     pub max_queue_delay_ms: u32,
     /// Periodic keyframe interval in frames (0 = on request only).
     pub keyframe_interval_frames: u32,
+    /// 1: adapt the bitrate to the path from the hub's transport-wide feedback, starting at
+    /// `bitrate_bps`, within `[min_bitrate_bps, max_bitrate_bps]`, with the resolution
+    /// ladder; 0 (the default, and what older callers' zeroed reserved bytes mean): fixed.
+    pub adaptive_bitrate: u32,
+    /// Floor of the adaptive bitrate (0 = the default, 50 kbit/s).
+    pub min_bitrate_bps: u32,
+    /// Ceiling of the adaptive bitrate (0 = the default, 2.5 Mbit/s).
+    pub max_bitrate_bps: u32,
     /// Reserved for growth; must be zero.
-    pub reserved: [u8; 64],
+    pub reserved: [u8; 52],
 }
 
 /// Receiver settings; fill with [`sealcam_receiver_config_default`] first.
@@ -331,7 +339,10 @@ pub unsafe extern "C" fn sealcam_sender_config_default(cfg: *mut sealcam_sender_
             pacing_factor: d.pacing_factor,
             max_queue_delay_ms: d.max_queue_delay_ms,
             keyframe_interval_frames: d.keyframe_interval_frames,
-            reserved: [0; 64],
+            adaptive_bitrate: d.adaptive_bitrate as u32,
+            min_bitrate_bps: d.min_bitrate_bps,
+            max_bitrate_bps: d.max_bitrate_bps,
+            reserved: [0; 52],
         };
         SEALCAM_OK
     })
@@ -447,6 +458,16 @@ pub unsafe extern "C" fn sealcam_sender_new(
         s.pacing_factor = c.pacing_factor;
         s.max_queue_delay_ms = c.max_queue_delay_ms;
         s.keyframe_interval_frames = c.keyframe_interval_frames;
+        if c.adaptive_bitrate > 1 {
+            return SEALCAM_INVALID_INPUT;
+        }
+        s.adaptive_bitrate = c.adaptive_bitrate == 1;
+        if c.min_bitrate_bps != 0 {
+            s.min_bitrate_bps = c.min_bitrate_bps;
+        }
+        if c.max_bitrate_bps != 0 {
+            s.max_bitrate_bps = c.max_bitrate_bps;
+        }
         let inner = try_rs!(Sender::new(s));
         *out = Box::into_raw(Box::new(sealcam_sender { inner }));
         SEALCAM_OK
@@ -548,6 +569,31 @@ pub unsafe extern "C" fn sealcam_sender_set_target_bitrate(s: *mut sealcam_sende
     guard(|| {
         let s = try_mut!(s);
         try_rs!(s.inner.set_target_bitrate(bitrate_bps));
+        SEALCAM_OK
+    })
+}
+
+/// Changes the adaptive bitrate's floor and ceiling (`SEALCAM_INVALID_INPUT` when
+/// `min_bps` is below 1000 or above `max_bps`).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sender_set_bitrate_bounds(
+    s: *mut sealcam_sender,
+    min_bps: u32,
+    max_bps: u32,
+) -> sealcam_result {
+    guard(|| {
+        let s = try_mut!(s);
+        try_rs!(s.inner.set_bitrate_bounds(min_bps, max_bps));
+        SEALCAM_OK
+    })
+}
+
+/// The encoder's current target bitrate (what the rate controller chose, when adaptive).
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_sender_target_bitrate(s: *const sealcam_sender, out_bps: *mut u32) -> sealcam_result {
+    guard(|| {
+        let s = try_ref!(s);
+        *try_mut!(out_bps) = s.inner.target_bitrate_bps();
         SEALCAM_OK
     })
 }

@@ -426,10 +426,14 @@ impl Sender {
         }
         self.cfg.min_bitrate_bps = min_bps;
         self.cfg.max_bitrate_bps = max_bps;
-        if let Some(a) = self.abr.as_mut() {
-            a.set_bounds(min_bps, max_bps);
+        match self.abr.as_mut() {
+            Some(a) => {
+                a.set_bounds(min_bps, max_bps);
+                let t = a.target_bps();
+                self.set_target_bitrate(t)
+            }
+            None => Ok(()),
         }
-        self.apply_target(0)
     }
 
     /// Hands the controller's target to the encoder (when it moved by more than 2 %), the

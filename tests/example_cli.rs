@@ -127,6 +127,10 @@ fn example_refuses_bad_flags_with_a_clear_message() {
         (&["--bogus"][..], "unknown flag"),
         (&["--input", "/nonexistent.y4m"][..], "nonexistent"),
         (&["--delay-ms"][..], "needs a value"),
+        (&["--network", "dialup"][..], "unknown network 'dialup'"),
+        (&["--abr", "maybe"][..], "neither on nor off"),
+        (&["--trace", "/nonexistent.up"][..], "cannot read trace"),
+        (&["--max-kbps", "5"][..], "--max-kbps must be between"),
     ] {
         let o = Command::new(example()).args(args).output().unwrap();
         assert!(!o.status.success(), "{args:?}");
@@ -156,5 +160,43 @@ fn example_av1_output_plays_in_ffprobe() {
     if have("ffprobe") {
         assert_eq!(ffprobe_codec_and_frames(&out), format!("av1,{displayed}"));
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn example_runs_networks_and_traces_and_draws_a_plot() {
+    let dir = std::env::temp_dir().join(format!("sealcam-abr-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (report, plot, trace) = (dir.join("r.json"), dir.join("p.svg"), dir.join("t.up"));
+    // 1.2 Mbit/s: one 1500-byte opportunity every 10 ms.
+    std::fs::write(&trace, (1..=1000).map(|i| (i * 10).to_string()).collect::<Vec<_>>().join("\n")).unwrap();
+    let st = Command::new(example())
+        .args(["--network", "rfc8867-5.1", "--seconds", "4", "--max-kbps", "2000", "--plot"])
+        .arg(&plot)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let text = String::from_utf8_lossy(&st.stdout);
+    assert!(text.contains("adaptive 50..2000"), "{text}");
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+    for label in ["capacity", "target", "sent", "frame delay"] {
+        assert!(svg.contains(label), "plot lacks {label}");
+    }
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(r["series"].as_array().unwrap().iter().any(|p| p["capacity_bps"] == 1_000_000));
+    let st = Command::new(example())
+        .args(["--trace"])
+        .arg(&trace)
+        .args(["--seconds", "4", "--abr", "off", "--bitrate-kbps", "600", "--report"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(String::from_utf8_lossy(&st.stdout).contains("trace of mean 1200 kbit/s"));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(r["frames_displayed"].as_u64().unwrap() > 100, "{r}");
     let _ = std::fs::remove_dir_all(&dir);
 }
