@@ -494,7 +494,9 @@ fn run(a: Args) -> Result<(), String> {
     if let Some(p) = &a.plot {
         let title = format!(
             "{} ({}), abr {}",
-            a.trace.as_ref().map_or(a.network.clone(), |t| t.display().to_string()),
+            a.trace.as_ref().map_or(a.network.clone(), |t| {
+                t.file_name().map_or(t.display().to_string(), |f| f.to_string_lossy().into_owned())
+            }),
             r.codec,
             if a.abr { "on" } else { "off" }
         );
