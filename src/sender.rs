@@ -442,6 +442,8 @@ impl Sender {
         let Some(abr) = self.abr.as_ref() else { return Ok(()) };
         let target = abr.target_bps();
         let estimate = abr.path_estimate_bps();
+        // An outage (no feedback) says nothing about the picture size the path can afford.
+        let outage = abr.in_feedback_timeout();
         let current = self.encoder.rates().bitrate_bps;
         if (estimate as f64) < COLLAPSE_RATIO * self.last_estimate_bps as f64 {
             // The path lost most of its capacity: what is queued and in flight was sized for
@@ -461,7 +463,7 @@ impl Sender {
         if (target as f64 - current as f64).abs() > 0.02 * current as f64 {
             self.set_target_bitrate(target)?;
         }
-        if let (Some(ladder), true) = (self.ladder.as_mut(), self.cfg.resolution_ladder) {
+        if let (Some(ladder), true, false) = (self.ladder.as_mut(), self.cfg.resolution_ladder, outage) {
             // The ladder follows the path estimate, not the short dips that drain a queue.
             if let Some(c) = ladder.update(now_us, estimate as f64) {
                 self.stats.ladder_switches += 1;

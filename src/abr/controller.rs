@@ -218,6 +218,11 @@ impl RateController {
         self.target_bps as u32
     }
 
+    /// Whether feedback has timed out (the target is being halved for lack of it).
+    pub fn in_feedback_timeout(&self) -> bool {
+        self.before_timeout_bps.is_some()
+    }
+
     /// The target before the queue-drain scaling: what the path is believed to carry.
     pub fn path_estimate_bps(&self) -> u32 {
         let mut t = self.aimd.target_bps();

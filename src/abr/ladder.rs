@@ -20,6 +20,11 @@ pub const UP_BPP: f64 = 0.07;
 pub const QP_HIGH: f64 = 42.0;
 /// Quantizer under which a larger picture is affordable.
 pub const QP_LOW: f64 = 34.0;
+/// Quantizer under which the encoder is clearly not using its budget (a small picture at a
+/// rate it cannot fill): a larger picture is taken as soon as it gets `UNDERSHOOT_UP_BPP`.
+pub const QP_UNDERSHOOT: f64 = 28.0;
+/// Bits per pixel per frame the larger rung needs when the encoder undershoots.
+pub const UNDERSHOOT_UP_BPP: f64 = 0.05;
 /// A down condition must hold this long.
 pub const DOWN_HOLD_US: u64 = 2_000_000;
 /// An up condition must hold this long.
@@ -118,7 +123,9 @@ impl Ladder {
         let down = can_go_down && (self.bpp(target_bps, self.rung, self.divisor) < DOWN_BPP || qp > QP_HIGH);
         let up_target = if self.divisor > 1 { (self.rung, 1) } else { (self.rung.saturating_sub(1), 1) };
         let can_go_up = self.divisor > 1 || self.rung > 0;
-        let up = can_go_up && self.bpp(target_bps, up_target.0, up_target.1) > UP_BPP && qp < QP_LOW + 4.0;
+        let up_bpp = self.bpp(target_bps, up_target.0, up_target.1);
+        let up =
+            can_go_up && ((up_bpp > UP_BPP && qp < QP_LOW + 4.0) || (up_bpp > UNDERSHOOT_UP_BPP && qp < QP_UNDERSHOOT));
         self.down_since = if down { Some(self.down_since.unwrap_or(now_us)) } else { None };
         self.up_since = if up { Some(self.up_since.unwrap_or(now_us)) } else { None };
         let settled = self.last_switch_us.is_none_or(|t| now_us >= t + MIN_SWITCH_INTERVAL_US);
@@ -192,5 +199,28 @@ mod tests {
             }
         }
         assert_eq!(last, Some(LadderChoice { width: 160, height: 120, frame_divisor: 2 }));
+    }
+
+    #[test]
+    fn an_encoder_that_cannot_fill_its_budget_gets_a_larger_picture() {
+        let mut l = Ladder::new((640, 480), 30.0);
+        let mut t = 0;
+        let mut last = None;
+        // Down to 320x240 at 0.2 Mbit/s (QP high enough to stay).
+        for _ in 0..200 {
+            t += 100_000;
+            l.on_qp(36);
+            last = l.update(t, 200_000.0).or(last);
+        }
+        assert_eq!(last.map(|c| (c.width, c.height)), Some((320, 240)));
+        // 0.3 Mbit/s is 0.058 bpp at 480x360: not enough by the bit budget alone, but the
+        // encoder sits at QP 22: it cannot spend the budget on the small picture.
+        let mut up = None;
+        for _ in 0..200 {
+            t += 100_000;
+            l.on_qp(22);
+            up = l.update(t, 300_000.0).or(up);
+        }
+        assert_eq!(up.map(|c| (c.width, c.height)), Some((480, 360)));
     }
 }
