@@ -87,25 +87,26 @@ fn five_percent_random_loss_does_not_collapse_the_rate() {
     assert!(r.delay_ms_p95 <= 300.0, "p95 {:.0} ms", r.delay_ms_p95);
 }
 
-#[test]
-fn two_flows_share_a_changing_bottleneck_fairly() {
-    let (sc, n) = profile("rfc8867-5.2");
+/// Runs a shared-bottleneck profile and checks that its `flows` got fair shares.
+fn assert_fair_shares(name: &str, flows: usize) -> Report {
+    let (sc, n) = profile(name);
     let r = run(&sc, n);
-    eprintln!("5.2: flows {:?} kbit/s, Jain {:.3}, utilization {:.3}", r.flow_kbps, r.jain_index, r.utilization);
-    assert_eq!(r.flow_kbps.len(), 2);
+    eprintln!("{name}: flows {:?} kbit/s, Jain {:.3}, utilization {:.3}", r.flow_kbps, r.jain_index, r.utilization);
+    assert_eq!(r.flow_kbps.len(), flows);
     assert!(r.jain_index >= 0.95, "Jain's index {:.3}", r.jain_index);
     assert!(r.utilization >= 0.80, "utilization {:.3}", r.utilization);
+    r
+}
+
+#[test]
+fn two_flows_share_a_changing_bottleneck_fairly() {
+    let r = assert_fair_shares("rfc8867-5.2", 2);
     assert!(r.delay_ms_p95 <= 300.0, "p95 {:.0} ms", r.delay_ms_p95);
 }
 
 #[test]
 fn three_flows_joining_converge_to_fair_shares() {
-    let (sc, n) = profile("rfc8867-5.4");
-    let r = run(&sc, n);
-    eprintln!("5.4: flows {:?} kbit/s, Jain {:.3}, utilization {:.3}", r.flow_kbps, r.jain_index, r.utilization);
-    assert_eq!(r.flow_kbps.len(), 3);
-    assert!(r.jain_index >= 0.95, "Jain's index {:.3}", r.jain_index);
-    assert!(r.utilization >= 0.80, "utilization {:.3}", r.utilization);
+    assert_fair_shares("rfc8867-5.4", 3);
 }
 
 /// A bursty uplink in mahimahi's format: 0.3-1.8 Mbit/s in phases of 2-4 s, deliveries
