@@ -391,6 +391,10 @@ impl RateController {
             // steady again, probe for the rate it had.
             self.loss.discard_report();
             self.prober.on_drop(now_us, before_outage.unwrap_or(self.target_bps));
+            // Packets held by the outage arrive late together: their delays measure the
+            // outage, not a queue the sender built. Start the delay signals afresh.
+            self.queue_delay_ms = 0.0;
+            self.detector = DelayDetector::new();
         }
         if self.newest_reported_send_us > 0 && now_us > self.newest_reported_send_us {
             let sample = (now_us - self.newest_reported_send_us) as f64 / 1000.0;
