@@ -12,6 +12,8 @@
 //! matrices are the 8-bit fixed-point BT.601 and BT.709 limited-range ones (as libyuv uses).
 //! These scalar kernels are the reference any SIMD path must match.
 
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod scale;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -181,7 +183,11 @@ fn simd_deinterleave(s: &[u8], a: &mut [u8], b: &mut [u8]) -> usize {
         x86::deinterleave(s, a, b)
     }
 }
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
+fn simd_deinterleave(s: &[u8], a: &mut [u8], b: &mut [u8]) -> usize {
+    neon::deinterleave(s, a, b)
+}
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn simd_deinterleave(_: &[u8], _: &mut [u8], _: &mut [u8]) -> usize {
     0
 }
@@ -245,7 +251,11 @@ fn simd_packed422_luma(row: &[u8], y: &mut [u8], odd: bool) -> usize {
         x86::packed422_luma(row, y, odd)
     }
 }
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
+fn simd_packed422_luma(row: &[u8], y: &mut [u8], odd: bool) -> usize {
+    neon::packed422_luma(row, y, odd)
+}
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn simd_packed422_luma(_: &[u8], _: &mut [u8], _: bool) -> usize {
     0
 }
@@ -259,7 +269,11 @@ fn simd_packed422_chroma(a: &[u8], b: &[u8], u: &mut [u8], v: &mut [u8], odd: bo
         x86::packed422_chroma(a, b, u, v, odd)
     }
 }
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
+fn simd_packed422_chroma(a: &[u8], b: &[u8], u: &mut [u8], v: &mut [u8], odd: bool) -> usize {
+    neon::packed422_chroma(a, b, u, v, odd)
+}
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn simd_packed422_chroma(_: &[u8], _: &[u8], _: &mut [u8], _: &mut [u8], _: bool) -> usize {
     0
 }

@@ -62,7 +62,11 @@ fn simd_half_row(r0: &[u8], r1: &[u8], out: &mut [u8]) -> usize {
         x86::half_row(r0, r1, out)
     }
 }
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
+fn simd_half_row(r0: &[u8], r1: &[u8], out: &mut [u8]) -> usize {
+    super::neon::half_row(r0, r1, out)
+}
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn simd_half_row(_: &[u8], _: &[u8], _: &mut [u8]) -> usize {
     0
 }
