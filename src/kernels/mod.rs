@@ -373,7 +373,11 @@ fn rgb_rows<const BPP: usize, const R: usize, const G: usize, const B: usize>(
 fn simd_rgba_luma(row: &[u8], y: &mut [u8], k: [i16; 4]) -> usize {
     x86::rgba_luma(row, y, k)
 }
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
+fn simd_rgba_luma(row: &[u8], y: &mut [u8], k: [i16; 4]) -> usize {
+    neon::rgba_luma(row, y, k)
+}
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn simd_rgba_luma(_: &[u8], _: &mut [u8], _: [i16; 4]) -> usize {
     0
 }
@@ -381,7 +385,11 @@ fn simd_rgba_luma(_: &[u8], _: &mut [u8], _: [i16; 4]) -> usize {
 fn simd_rgba_chroma(a: &[u8], b: &[u8], u: &mut [u8], v: &mut [u8], ku: [i16; 4], kv: [i16; 4]) -> usize {
     x86::rgba_chroma(a, b, u, v, ku, kv)
 }
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
+fn simd_rgba_chroma(a: &[u8], b: &[u8], u: &mut [u8], v: &mut [u8], ku: [i16; 4], kv: [i16; 4]) -> usize {
+    neon::rgba_chroma(a, b, u, v, ku, kv)
+}
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn simd_rgba_chroma(_: &[u8], _: &[u8], _: &mut [u8], _: &mut [u8], _: [i16; 4], _: [i16; 4]) -> usize {
     0
 }

@@ -81,3 +81,83 @@ pub(super) fn half_row(r0: &[u8], r1: &[u8], out: &mut [u8]) -> usize {
     }
     n
 }
+
+/// `acc + k * x` (k >= 0) or `acc - |k| * x` per lane, in wrapping u16 arithmetic.
+#[inline(always)]
+unsafe fn mac(acc: uint16x8_t, x: uint8x8_t, k: i16) -> uint16x8_t {
+    // SAFETY (caller): NEON is baseline on aarch64; pure register arithmetic.
+    unsafe {
+        if k >= 0 {
+            vmlal_u8(acc, x, vdup_n_u8(k as u8))
+        } else {
+            vmlsl_u8(acc, x, vdup_n_u8(k.unsigned_abs() as u8))
+        }
+    }
+}
+
+/// Luma of one row of 4-byte pixels: `((k . p + 128) >> 8) + 16` with `k` the luma
+/// coefficients at each byte position (alpha 0). The coefficients are positive and the sum
+/// fits 16 bits, so unsigned 16-bit lanes give the scalar result exactly. Returns how many
+/// samples it wrote (a multiple of 16).
+pub(super) fn rgba_luma(row: &[u8], y: &mut [u8], k: [i16; 4]) -> usize {
+    if k.iter().any(|&c| !(0..=255).contains(&c)) {
+        return 0;
+    }
+    let n = y.len().min(row.len() / 4) / 16 * 16;
+    let mut i = 0;
+    while i < n {
+        // SAFETY: 64 row bytes and 16 output bytes exist at these offsets.
+        unsafe {
+            let p = vld4q_u8(row.as_ptr().add(4 * i));
+            let ch = [p.0, p.1, p.2, p.3];
+            let (mut lo, mut hi) = (vdupq_n_u16(0), vdupq_n_u16(0));
+            for (c, &kk) in ch.iter().zip(k.iter()) {
+                lo = mac(lo, vget_low_u8(*c), kk);
+                hi = mac(hi, vget_high_u8(*c), kk);
+            }
+            // (sum + 128) >> 8, then + 16.
+            let yv = vcombine_u8(vrshrn_n_u16::<8>(lo), vrshrn_n_u16::<8>(hi));
+            vst1q_u8(y.as_mut_ptr().add(i), vaddq_u8(yv, vdupq_n_u8(16)));
+        }
+        i += 16;
+    }
+    n
+}
+
+/// Chroma of two rows of 4-byte pixels: the matrix applied to the rounded mean of each 2x2
+/// block (pairs first, then rows, as the scalar reference), plus 128 (`+ 32896 >> 8`). The
+/// result lies in 0..65535 before the shift, so wrapping 16-bit lanes give it exactly.
+/// Returns how many chroma samples it wrote (a multiple of 16).
+pub(super) fn rgba_chroma(r0: &[u8], r1: &[u8], u: &mut [u8], v: &mut [u8], ku: [i16; 4], kv: [i16; 4]) -> usize {
+    if ku.iter().chain(kv.iter()).any(|&c| !(-255..=255).contains(&c)) {
+        return 0;
+    }
+    let n = u.len().min(v.len()).min(r0.len() / 8).min(r1.len() / 8) / 16 * 16;
+    let mut i = 0;
+    while i < n {
+        // SAFETY: 128 bytes of each row (32 pixels) and 16 bytes of each output exist.
+        unsafe {
+            // Per channel, the rounded mean of each horizontal pair, for one row.
+            let pairs = |r: &[u8]| {
+                let a = vld4q_u8(r.as_ptr().add(8 * i));
+                let b = vld4q_u8(r.as_ptr().add(8 * i + 64));
+                let m = |x: uint8x16_t, y: uint8x16_t| vrhaddq_u8(vuzp1q_u8(x, y), vuzp2q_u8(x, y));
+                [m(a.0, b.0), m(a.1, b.1), m(a.2, b.2), m(a.3, b.3)]
+            };
+            let (pa, pb) = (pairs(r0), pairs(r1));
+            let mut uo = [vdupq_n_u16(32896); 2];
+            let mut vo = [vdupq_n_u16(32896); 2];
+            for c in 0..4 {
+                let mean = vrhaddq_u8(pa[c], pb[c]);
+                for (half, x) in [vget_low_u8(mean), vget_high_u8(mean)].into_iter().enumerate() {
+                    uo[half] = mac(uo[half], x, ku[c]);
+                    vo[half] = mac(vo[half], x, kv[c]);
+                }
+            }
+            vst1q_u8(u.as_mut_ptr().add(i), vcombine_u8(vshrn_n_u16::<8>(uo[0]), vshrn_n_u16::<8>(uo[1])));
+            vst1q_u8(v.as_mut_ptr().add(i), vcombine_u8(vshrn_n_u16::<8>(vo[0]), vshrn_n_u16::<8>(vo[1])));
+        }
+        i += 16;
+    }
+    n
+}
