@@ -157,6 +157,19 @@ int main(void) {
     CHECK(i420[W * H] == uv[0] && i420[W * H + W * H / 4] == uv[1]);
     CHECK(sealcam_convert_to_i420(&ok, i420, 10) == SEALCAM_BUFFER_TOO_SMALL);
 
+    /* Scaling the converted I420 to half size (box) and to 2/3 (bilinear). */
+    sealcam_image src420 = {SEALCAM_FORMAT_I420, W, H, {i420, i420 + W * H, i420 + W * H + W * H / 4},
+                            {W, W / 2, W / 2}, {W * H, W * H / 4, W * H / 4}, 0};
+    uint8_t *half = malloc(W * H * 3 / 2);
+    CHECK_OK(sealcam_scale_i420(&src420, W / 2, H / 2, half, W * H * 3 / 2));
+    CHECK(half[0] == (uint8_t)((i420[0] + i420[1] + i420[W] + i420[W + 1] + 2) >> 2));
+    CHECK_OK(sealcam_scale_i420(&src420, W * 2 / 3, H * 2 / 3, half, W * H * 3 / 2));
+    CHECK(sealcam_scale_i420(&src420, W / 2, H / 2, half, 10) == SEALCAM_BUFFER_TOO_SMALL);
+    CHECK(sealcam_scale_i420(&src420, 0, H / 2, half, W * H * 3 / 2) == SEALCAM_INVALID_INPUT);
+    CHECK(sealcam_scale_i420(&ok, W / 2, H / 2, half, W * H * 3 / 2) == SEALCAM_INVALID_INPUT); /* NV12 */
+    CHECK(sealcam_scale_i420(NULL, W / 2, H / 2, half, W * H * 3 / 2) == SEALCAM_NULL_PARAMETER);
+    free(half);
+
     sealcam_sender_free(tx);
     sealcam_receiver_free(rx);
     sealcam_receiver_free(other);

@@ -871,6 +871,19 @@ sealcam_result sealcam_convert_to_i420_matrix(const struct sealcam_image *image,
                                               uint8_t *dst,
                                               uintptr_t dst_len);
 
+/**
+ * Scales an I420 image (`SEALCAM_FORMAT_I420`, any strides) to `width x height`, written
+ * tightly packed into `dst` (Y, then U, then V: `w*h + 2*ceil(w/2)*ceil(h/2)` bytes): the
+ * 2x2 box filter for an exact half, bilinear otherwise. `SEALCAM_INVALID_INPUT` for another
+ * format or an empty size, `SEALCAM_BUFFER_TOO_SMALL` when `dst_len` is short; nothing is
+ * written then. Allocates nothing.
+ */
+sealcam_result sealcam_scale_i420(const struct sealcam_image *image,
+                                  uint32_t width,
+                                  uint32_t height,
+                                  uint8_t *dst,
+                                  uintptr_t dst_len);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

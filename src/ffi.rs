@@ -1401,6 +1401,40 @@ pub unsafe extern "C" fn sealcam_convert_to_i420_matrix(
     })
 }
 
+/// Scales an I420 image (`SEALCAM_FORMAT_I420`, any strides) to `width x height`, written
+/// tightly packed into `dst` (Y, then U, then V: `w*h + 2*ceil(w/2)*ceil(h/2)` bytes): the
+/// 2x2 box filter for an exact half, bilinear otherwise. `SEALCAM_INVALID_INPUT` for another
+/// format or an empty size, `SEALCAM_BUFFER_TOO_SMALL` when `dst_len` is short; nothing is
+/// written then. Allocates nothing.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_scale_i420(
+    image: *const sealcam_image,
+    width: u32,
+    height: u32,
+    dst: *mut u8,
+    dst_len: usize,
+) -> sealcam_result {
+    guard(|| {
+        let img = try_ref!(image);
+        let frame = match unsafe { img.as_capture() } {
+            Ok(f) => f,
+            Err(r) => return r,
+        };
+        try_rs!(crate::frame::check_dimensions(width, height));
+        let (w, h) = (width as usize, height as usize);
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let need = w * h + 2 * cw * ch;
+        let Some(out) = (unsafe { bytes_mut(dst, dst_len) }) else { return SEALCAM_NULL_PARAMETER };
+        if out.len() < need {
+            return SEALCAM_BUFFER_TOO_SMALL;
+        }
+        let (y, rest) = out[..need].split_at_mut(w * h);
+        let (u, v) = rest.split_at_mut(cw * ch);
+        try_rs!(crate::kernels::scale_i420_planes(&frame, width, height, y, w, u, v, cw));
+        SEALCAM_OK
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ mod scale;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-pub use scale::{scale_i420_bilinear, scale_i420_half, scale_i420_half_scalar};
+pub use scale::{scale_i420_bilinear, scale_i420_half, scale_i420_half_scalar, scale_i420_planes};
 
 use crate::error::Result;
 use crate::frame::{CaptureFrame, ColorMatrix, I420Buffer, PixelFormat};

@@ -90,6 +90,56 @@ pub fn scale_i420_bilinear(src: &I420Buffer, width: u32, height: u32, dst: &mut 
     Ok(())
 }
 
+/// Scales an I420 capture frame (`PixelFormat::I420`, any strides) into caller-owned
+/// planes of `width x height`: the 2x2 box filter when the size is exactly the rounded-up
+/// half, bilinear otherwise. Nothing is allocated; a source that is not I420, an empty
+/// size, or destinations too small for their strides get an error and nothing is written.
+#[allow(clippy::too_many_arguments)]
+pub fn scale_i420_planes(
+    src: &crate::frame::CaptureFrame<'_>,
+    width: u32,
+    height: u32,
+    dst_y: &mut [u8],
+    y_stride: usize,
+    dst_u: &mut [u8],
+    dst_v: &mut [u8],
+    uv_stride: usize,
+) -> Result<()> {
+    src.validate()?;
+    if src.format != crate::frame::PixelFormat::I420 {
+        return Err(invalid!("scaling takes I420 sources, not {:?}", src.format));
+    }
+    crate::frame::check_dimensions(width, height)?;
+    let (w, h, dw, dh) = (src.width as usize, src.height as usize, width as usize, height as usize);
+    let (dcw, dch) = (dw.div_ceil(2), dh.div_ceil(2));
+    for (name, len, stride, row, rows) in [
+        ("Y", dst_y.len(), y_stride, dw, dh),
+        ("U", dst_u.len(), uv_stride, dcw, dch),
+        ("V", dst_v.len(), uv_stride, dcw, dch),
+    ] {
+        if stride < row || len < stride * (rows - 1) + row {
+            return Err(invalid!(
+                "destination {name} plane: stride {stride} and {len} bytes cannot hold {rows} rows of {row}"
+            ));
+        }
+    }
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let [py, pu, pv] = src.planes;
+    let half = (dw, dh) == (w.div_ceil(2), h.div_ceil(2));
+    for (p, sw, sh, d, ds, ow, oh) in [
+        (py, w, h, dst_y, y_stride, dw, dh),
+        (pu, cw, ch, dst_u, uv_stride, dcw, dch),
+        (pv, cw, ch, dst_v, uv_stride, dcw, dch),
+    ] {
+        if half {
+            half_plane(p.data, p.stride, sw, sh, d, ds, ow, oh, true);
+        } else {
+            bilinear_plane(p.data, p.stride, sw, sh, d, ds, ow, oh);
+        }
+    }
+    Ok(())
+}
+
 /// Source position of destination index `d` in 16.16 fixed point, and its clamped
 /// neighbour indices and weight.
 fn source_pos(d: usize, src_len: usize, dst_len: usize) -> (usize, usize, u32) {
@@ -163,5 +213,33 @@ mod tests {
         let row = &dst.planes().0[..67];
         assert!(row.windows(2).all(|p| p[0] <= p[1]), "{row:?}");
         assert!(row[0] <= 2 && row[66] >= 196);
+    }
+
+    #[test]
+    fn planes_scaling_equals_the_buffer_scalers_and_refuses_bad_input() {
+        let src = filled(37, 23, |r, x| (r * 7 + x * 3) as u8);
+        for (dw, dh) in [(19u32, 12u32), (20, 11), (5, 3)] {
+            let mut want = I420Buffer::default();
+            if (dw, dh) == (19, 12) {
+                scale_i420_half(&src, &mut want).unwrap();
+            } else {
+                scale_i420_bilinear(&src, dw, dh, &mut want).unwrap();
+            }
+            let (cw, ch) = (dw.div_ceil(2) as usize, dh.div_ceil(2) as usize);
+            let (mut y, mut u, mut v) = (vec![0u8; dw as usize * dh as usize], vec![0u8; cw * ch], vec![0u8; cw * ch]);
+            scale_i420_planes(&src.as_capture(0), dw, dh, &mut y, dw as usize, &mut u, &mut v, cw).unwrap();
+            let (wy, wu, wv) = want.planes();
+            for r in 0..dh as usize {
+                assert_eq!(&y[r * dw as usize..][..dw as usize], &wy[r * want.y_stride()..][..dw as usize]);
+            }
+            for r in 0..ch {
+                assert_eq!(&u[r * cw..][..cw], &wu[r * want.uv_stride()..][..cw]);
+                assert_eq!(&v[r * cw..][..cw], &wv[r * want.uv_stride()..][..cw]);
+            }
+        }
+        let (mut y, mut u, mut v) = (vec![7u8; 10], vec![7u8; 4], vec![7u8; 4]);
+        assert!(scale_i420_planes(&src.as_capture(0), 5, 3, &mut y, 4, &mut u, &mut v, 3).is_err());
+        assert!(scale_i420_planes(&src.as_capture(0), 0, 3, &mut y, 5, &mut u, &mut v, 3).is_err());
+        assert!(y.iter().chain(&u).chain(&v).all(|&b| b == 7), "nothing written on error");
     }
 }
