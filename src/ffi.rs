@@ -1387,18 +1387,34 @@ pub unsafe extern "C" fn sealcam_convert_to_i420_matrix(
             _ => return SEALCAM_INVALID_INPUT,
         };
         try_rs!(frame.validate());
-        let (w, h) = (frame.width as usize, frame.height as usize);
-        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        let need = w * h + 2 * cw * ch;
-        let Some(out) = (unsafe { bytes_mut(dst, dst_len) }) else { return SEALCAM_NULL_PARAMETER };
-        if out.len() < need {
-            return SEALCAM_BUFFER_TOO_SMALL;
-        }
-        let (y, rest) = out[..need].split_at_mut(w * h);
-        let (u, v) = rest.split_at_mut(cw * ch);
+        let (y, u, v) = match unsafe { packed_i420(dst, dst_len, frame.width, frame.height) } {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        let (w, cw) = (frame.width as usize, frame.width.div_ceil(2) as usize);
         try_rs!(crate::kernels::to_i420_planes(&frame, y, w, u, v, cw, matrix));
         SEALCAM_OK
     })
+}
+
+/// Y, U and V planes borrowed from a caller's buffer.
+type Planes<'a> = (&'a mut [u8], &'a mut [u8], &'a mut [u8]);
+
+/// A caller's buffer as the three planes of a tightly packed `width x height` I420 image.
+///
+/// # Safety
+/// `dst` must point to `dst_len` writable bytes (or be NULL).
+unsafe fn packed_i420<'a>(dst: *mut u8, dst_len: usize, width: u32, height: u32) -> Result<Planes<'a>, sealcam_result> {
+    let (w, h) = (width as usize, height as usize);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let need = w * h + 2 * cw * ch;
+    let out = unsafe { bytes_mut(dst, dst_len) }.ok_or(SEALCAM_NULL_PARAMETER)?;
+    if out.len() < need {
+        return Err(SEALCAM_BUFFER_TOO_SMALL);
+    }
+    let (y, rest) = out[..need].split_at_mut(w * h);
+    let (u, v) = rest.split_at_mut(cw * ch);
+    Ok((y, u, v))
 }
 
 /// Scales an I420 image (`SEALCAM_FORMAT_I420`, any strides) to `width x height`, written
@@ -1421,15 +1437,11 @@ pub unsafe extern "C" fn sealcam_scale_i420(
             Err(r) => return r,
         };
         try_rs!(crate::frame::check_dimensions(width, height));
-        let (w, h) = (width as usize, height as usize);
-        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        let need = w * h + 2 * cw * ch;
-        let Some(out) = (unsafe { bytes_mut(dst, dst_len) }) else { return SEALCAM_NULL_PARAMETER };
-        if out.len() < need {
-            return SEALCAM_BUFFER_TOO_SMALL;
-        }
-        let (y, rest) = out[..need].split_at_mut(w * h);
-        let (u, v) = rest.split_at_mut(cw * ch);
+        let (y, u, v) = match unsafe { packed_i420(dst, dst_len, width, height) } {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        let (w, cw) = (width as usize, width.div_ceil(2) as usize);
         try_rs!(crate::kernels::scale_i420_planes(&frame, width, height, y, w, u, v, cw));
         SEALCAM_OK
     })

@@ -64,20 +64,31 @@ pub fn to_i420_planes(
     matrix: ColorMatrix,
 ) -> Result<()> {
     src.validate()?;
-    let (w, h) = (src.width as usize, src.height as usize);
+    check_destination(src.width, src.height, [dst_y.len(), dst_u.len(), dst_v.len()], y_stride, uv_stride)?;
+    convert_into(src, dst_y, dst_u, dst_v, y_stride, uv_stride, matrix, true);
+    Ok(())
+}
+
+/// Checks that caller-owned I420 planes of `[y, u, v]` bytes with these strides hold a
+/// `width x height` image.
+pub(crate) fn check_destination(
+    width: u32,
+    height: u32,
+    lens: [usize; 3],
+    y_stride: usize,
+    uv_stride: usize,
+) -> Result<()> {
+    let (w, h) = (width as usize, height as usize);
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-    for (name, len, stride, row, rows) in [
-        ("Y", dst_y.len(), y_stride, w, h),
-        ("U", dst_u.len(), uv_stride, cw, ch),
-        ("V", dst_v.len(), uv_stride, cw, ch),
-    ] {
+    for (name, len, stride, row, rows) in
+        [("Y", lens[0], y_stride, w, h), ("U", lens[1], uv_stride, cw, ch), ("V", lens[2], uv_stride, cw, ch)]
+    {
         if stride < row || len < stride * (rows - 1) + row {
             return Err(crate::error::invalid!(
                 "destination {name} plane: stride {stride} and {len} bytes cannot hold {rows} rows of {row}"
             ));
         }
     }
-    convert_into(src, dst_y, dst_u, dst_v, y_stride, uv_stride, matrix, true);
     Ok(())
 }
 

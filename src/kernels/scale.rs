@@ -112,17 +112,7 @@ pub fn scale_i420_planes(
     crate::frame::check_dimensions(width, height)?;
     let (w, h, dw, dh) = (src.width as usize, src.height as usize, width as usize, height as usize);
     let (dcw, dch) = (dw.div_ceil(2), dh.div_ceil(2));
-    for (name, len, stride, row, rows) in [
-        ("Y", dst_y.len(), y_stride, dw, dh),
-        ("U", dst_u.len(), uv_stride, dcw, dch),
-        ("V", dst_v.len(), uv_stride, dcw, dch),
-    ] {
-        if stride < row || len < stride * (rows - 1) + row {
-            return Err(invalid!(
-                "destination {name} plane: stride {stride} and {len} bytes cannot hold {rows} rows of {row}"
-            ));
-        }
-    }
+    super::check_destination(width, height, [dst_y.len(), dst_u.len(), dst_v.len()], y_stride, uv_stride)?;
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
     let [py, pu, pv] = src.planes;
     let half = (dw, dh) == (w.div_ceil(2), h.div_ceil(2));
