@@ -382,7 +382,13 @@ fn rgb_rows<const BPP: usize, const R: usize, const G: usize, const B: usize>(
 
 #[cfg(target_arch = "x86_64")]
 fn simd_rgba_luma(row: &[u8], y: &mut [u8], k: [i16; 4]) -> usize {
-    x86::rgba_luma(row, y, k)
+    if x86::has_avx2() {
+        // SAFETY: AVX2 was detected on this CPU.
+        let done = unsafe { x86::rgba_luma_avx2(row, y, k) };
+        done + x86::rgba_luma(&row[4 * done..], &mut y[done..], k)
+    } else {
+        x86::rgba_luma(row, y, k)
+    }
 }
 #[cfg(target_arch = "aarch64")]
 fn simd_rgba_luma(row: &[u8], y: &mut [u8], k: [i16; 4]) -> usize {
@@ -394,7 +400,13 @@ fn simd_rgba_luma(_: &[u8], _: &mut [u8], _: [i16; 4]) -> usize {
 }
 #[cfg(target_arch = "x86_64")]
 fn simd_rgba_chroma(a: &[u8], b: &[u8], u: &mut [u8], v: &mut [u8], ku: [i16; 4], kv: [i16; 4]) -> usize {
-    x86::rgba_chroma(a, b, u, v, ku, kv)
+    if x86::has_avx2() {
+        // SAFETY: AVX2 was detected on this CPU.
+        let done = unsafe { x86::rgba_chroma_avx2(a, b, u, v, ku, kv) };
+        done + x86::rgba_chroma(&a[8 * done..], &b[8 * done..], &mut u[done..], &mut v[done..], ku, kv)
+    } else {
+        x86::rgba_chroma(a, b, u, v, ku, kv)
+    }
 }
 #[cfg(target_arch = "aarch64")]
 fn simd_rgba_chroma(a: &[u8], b: &[u8], u: &mut [u8], v: &mut [u8], ku: [i16; 4], kv: [i16; 4]) -> usize {

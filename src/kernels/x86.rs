@@ -298,6 +298,98 @@ pub(super) fn rgba_luma(row: &[u8], y: &mut [u8], coef: [i16; 4]) -> usize {
     n
 }
 
+/// [`rgba_luma`] with AVX2, 32 pixels a step. Returns how many pixels it handled (a
+/// multiple of 32).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn rgba_luma_avx2(row: &[u8], y: &mut [u8], coef: [i16; 4]) -> usize {
+    let n = y.len().min(row.len() / 4) / 32 * 32;
+    let c = _mm256_setr_epi16(
+        coef[0], coef[1], coef[2], coef[3], coef[0], coef[1], coef[2], coef[3], coef[0], coef[1], coef[2], coef[3],
+        coef[0], coef[1], coef[2], coef[3],
+    );
+    let (add, sixteen, zero) = (_mm256_set1_epi32(128), _mm256_set1_epi16(16), _mm256_setzero_si256());
+    // After the lane-wise packs, 4-pixel groups sit in the order 0 2 4 6 1 3 5 7.
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    // Eight pixels -> their eight dot products in order (madd pairs, then horizontal adds).
+    let dot8 = |x: __m256i| {
+        let lo = _mm256_madd_epi16(_mm256_unpacklo_epi8(x, zero), c);
+        let hi = _mm256_madd_epi16(_mm256_unpackhi_epi8(x, zero), c);
+        _mm256_srai_epi32::<8>(_mm256_add_epi32(_mm256_hadd_epi32(lo, hi), add))
+    };
+    let mut i = 0;
+    while i < n {
+        // SAFETY: 128 row bytes and 32 output bytes exist at these offsets.
+        unsafe {
+            let p = row.as_ptr().add(4 * i);
+            let q = |k: usize| dot8(_mm256_loadu_si256(p.add(32 * k).cast()));
+            let w0 = _mm256_add_epi16(_mm256_packs_epi32(q(0), q(1)), sixteen);
+            let w1 = _mm256_add_epi16(_mm256_packs_epi32(q(2), q(3)), sixteen);
+            let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w0, w1), order);
+            _mm256_storeu_si256(y.as_mut_ptr().add(i).cast(), bytes);
+        }
+        i += 32;
+    }
+    n
+}
+
+/// [`rgba_chroma`] with AVX2, 16 outputs (32 pixels of each row) a step. Returns how many
+/// chroma samples it wrote (a multiple of 16).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn rgba_chroma_avx2(
+    r0: &[u8],
+    r1: &[u8],
+    u: &mut [u8],
+    v: &mut [u8],
+    cu: [i16; 4],
+    cv: [i16; 4],
+) -> usize {
+    let n = u.len().min(v.len()).min(r0.len() / 8).min(r1.len() / 8) / 16 * 16;
+    let rep = |k: [i16; 4]| {
+        _mm256_setr_epi16(
+            k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3],
+        )
+    };
+    let (ucoef, vcoef) = (rep(cu), rep(cv));
+    let (add, zero) = (_mm256_set1_epi32(32896), _mm256_setzero_si256());
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    // Sixteen pixels of one row -> the rounded means of their eight horizontal pairs, in
+    // order (the lane-wise shuffle leaves them as 0 1 4 5 | 2 3 6 7, fixed by a permute).
+    let pairs = |x0: __m256i, x1: __m256i| {
+        let (f0, f1) = (_mm256_castsi256_ps(x0), _mm256_castsi256_ps(x1));
+        let even = _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(f0, f1));
+        let odd = _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(f0, f1));
+        _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_avg_epu8(even, odd))
+    };
+    // Eight mean pixels -> the eight chroma values, in order.
+    let dot8 = |m: __m256i, c: __m256i| {
+        let lo = _mm256_madd_epi16(_mm256_unpacklo_epi8(m, zero), c);
+        let hi = _mm256_madd_epi16(_mm256_unpackhi_epi8(m, zero), c);
+        _mm256_srai_epi32::<8>(_mm256_add_epi32(_mm256_hadd_epi32(lo, hi), add))
+    };
+    let mut i = 0;
+    while i < n {
+        // SAFETY: 128 bytes of each row (32 pixels) and 16 bytes of each output exist here.
+        unsafe {
+            let ld = |r: &[u8], k: usize| _mm256_loadu_si256(r.as_ptr().add(8 * i + 32 * k).cast());
+            let m0 = _mm256_avg_epu8(pairs(ld(r0, 0), ld(r0, 1)), pairs(ld(r1, 0), ld(r1, 1)));
+            let m1 = _mm256_avg_epu8(pairs(ld(r0, 2), ld(r0, 3)), pairs(ld(r1, 2), ld(r1, 3)));
+            for (c, out) in [(ucoef, u.as_mut_ptr()), (vcoef, v.as_mut_ptr())] {
+                let w = _mm256_packs_epi32(dot8(m0, c), dot8(m1, c));
+                let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), order);
+                _mm_storeu_si128(out.add(i).cast(), _mm256_castsi256_si128(bytes));
+            }
+        }
+        i += 16;
+    }
+    n
+}
+
 /// Chroma of two rows of 4-byte pixels: each output is the matrix applied to the rounded
 /// mean of a 2x2 block (pairs first, `pavgb`), plus 128 (`+ 32896 >> 8`). Returns how many
 /// chroma samples it wrote (a multiple of 4).
