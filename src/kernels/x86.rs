@@ -298,6 +298,16 @@ pub(super) fn rgba_luma(row: &[u8], y: &mut [u8], coef: [i16; 4]) -> usize {
     n
 }
 
+/// Eight 4-byte pixels -> `(coef . pixel + add) >> 8` for each, in order, as eight i32
+/// lanes (madd pairs, then horizontal adds within each 128-bit lane).
+#[target_feature(enable = "avx2")]
+fn dot8_avx2(px: __m256i, coef: __m256i, add: __m256i) -> __m256i {
+    let zero = _mm256_setzero_si256();
+    let lo = _mm256_madd_epi16(_mm256_unpacklo_epi8(px, zero), coef);
+    let hi = _mm256_madd_epi16(_mm256_unpackhi_epi8(px, zero), coef);
+    _mm256_srai_epi32::<8>(_mm256_add_epi32(_mm256_hadd_epi32(lo, hi), add))
+}
+
 /// [`rgba_luma`] with AVX2, 32 pixels a step. Returns how many pixels it handled (a
 /// multiple of 32).
 ///
@@ -310,21 +320,15 @@ pub(super) unsafe fn rgba_luma_avx2(row: &[u8], y: &mut [u8], coef: [i16; 4]) ->
         coef[0], coef[1], coef[2], coef[3], coef[0], coef[1], coef[2], coef[3], coef[0], coef[1], coef[2], coef[3],
         coef[0], coef[1], coef[2], coef[3],
     );
-    let (add, sixteen, zero) = (_mm256_set1_epi32(128), _mm256_set1_epi16(16), _mm256_setzero_si256());
+    let (add, sixteen) = (_mm256_set1_epi32(128), _mm256_set1_epi16(16));
     // After the lane-wise packs, 4-pixel groups sit in the order 0 2 4 6 1 3 5 7.
     let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    // Eight pixels -> their eight dot products in order (madd pairs, then horizontal adds).
-    let dot8 = |x: __m256i| {
-        let lo = _mm256_madd_epi16(_mm256_unpacklo_epi8(x, zero), c);
-        let hi = _mm256_madd_epi16(_mm256_unpackhi_epi8(x, zero), c);
-        _mm256_srai_epi32::<8>(_mm256_add_epi32(_mm256_hadd_epi32(lo, hi), add))
-    };
     let mut i = 0;
     while i < n {
         // SAFETY: 128 row bytes and 32 output bytes exist at these offsets.
         unsafe {
             let p = row.as_ptr().add(4 * i);
-            let q = |k: usize| dot8(_mm256_loadu_si256(p.add(32 * k).cast()));
+            let q = |k: usize| dot8_avx2(_mm256_loadu_si256(p.add(32 * k).cast()), c, add);
             let w0 = _mm256_add_epi16(_mm256_packs_epi32(q(0), q(1)), sixteen);
             let w1 = _mm256_add_epi16(_mm256_packs_epi32(q(2), q(3)), sixteen);
             let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w0, w1), order);
@@ -356,7 +360,7 @@ pub(super) unsafe fn rgba_chroma_avx2(
         )
     };
     let (ucoef, vcoef) = (rep(cu), rep(cv));
-    let (add, zero) = (_mm256_set1_epi32(32896), _mm256_setzero_si256());
+    let add = _mm256_set1_epi32(32896);
     let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     // Sixteen pixels of one row -> the rounded means of their eight horizontal pairs, in
     // order (the lane-wise shuffle leaves them as 0 1 4 5 | 2 3 6 7, fixed by a permute).
@@ -366,12 +370,6 @@ pub(super) unsafe fn rgba_chroma_avx2(
         let odd = _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(f0, f1));
         _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_avg_epu8(even, odd))
     };
-    // Eight mean pixels -> the eight chroma values, in order.
-    let dot8 = |m: __m256i, c: __m256i| {
-        let lo = _mm256_madd_epi16(_mm256_unpacklo_epi8(m, zero), c);
-        let hi = _mm256_madd_epi16(_mm256_unpackhi_epi8(m, zero), c);
-        _mm256_srai_epi32::<8>(_mm256_add_epi32(_mm256_hadd_epi32(lo, hi), add))
-    };
     let mut i = 0;
     while i < n {
         // SAFETY: 128 bytes of each row (32 pixels) and 16 bytes of each output exist here.
@@ -380,7 +378,7 @@ pub(super) unsafe fn rgba_chroma_avx2(
             let m0 = _mm256_avg_epu8(pairs(ld(r0, 0), ld(r0, 1)), pairs(ld(r1, 0), ld(r1, 1)));
             let m1 = _mm256_avg_epu8(pairs(ld(r0, 2), ld(r0, 3)), pairs(ld(r1, 2), ld(r1, 3)));
             for (c, out) in [(ucoef, u.as_mut_ptr()), (vcoef, v.as_mut_ptr())] {
-                let w = _mm256_packs_epi32(dot8(m0, c), dot8(m1, c));
+                let w = _mm256_packs_epi32(dot8_avx2(m0, c, add), dot8_avx2(m1, c, add));
                 let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), order);
                 _mm_storeu_si128(out.add(i).cast(), _mm256_castsi256_si128(bytes));
             }
