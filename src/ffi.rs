@@ -134,6 +134,18 @@ unsafe fn bytes_mut<'a>(p: *mut u8, len: usize) -> Option<&'a mut [u8]> {
     Some(unsafe { std::slice::from_raw_parts_mut(p, len) })
 }
 
+/// Writes `value` to `out` and returns `SEALCAM_OK`, or returns `SEALCAM_AGAIN` (leaving `out`
+/// as it is) when there is none: the shape of every `poll` entry point.
+fn write_or_again<T>(value: Option<T>, out: &mut T) -> sealcam_result {
+    match value {
+        Some(v) => {
+            *out = v;
+            SEALCAM_OK
+        }
+        None => SEALCAM_AGAIN,
+    }
+}
+
 /// Drops a handle made by `Box::into_raw`; NULL is allowed; a panic in a destructor is
 /// caught. Every `sealcam_*_free` goes through here.
 ///
@@ -519,13 +531,7 @@ pub unsafe extern "C" fn sealcam_sender_poll_transmit(
         let Some(buf) = (unsafe { bytes_mut(buf, buf_len) }) else {
             return SEALCAM_NULL_PARAMETER;
         };
-        match try_rs!(s.inner.poll_transmit(now_us, buf)) {
-            Some(n) => {
-                *out_len = n;
-                SEALCAM_OK
-            }
-            None => SEALCAM_AGAIN,
-        }
+        write_or_again(try_rs!(s.inner.poll_transmit(now_us, buf)), out_len)
     })
 }
 
@@ -535,13 +541,7 @@ pub unsafe extern "C" fn sealcam_sender_poll_timeout(s: *const sealcam_sender, o
     guard(|| {
         let s = try_ref!(s);
         let out = try_mut!(out_us);
-        match s.inner.poll_timeout() {
-            Some(t) => {
-                *out = t;
-                SEALCAM_OK
-            }
-            None => SEALCAM_AGAIN,
-        }
+        write_or_again(s.inner.poll_timeout(), out)
     })
 }
 
@@ -758,13 +758,7 @@ pub unsafe extern "C" fn sealcam_receiver_poll_frame(
     guard(|| {
         let r = try_mut!(r);
         let out = try_mut!(out);
-        match r.inner.poll_frame() {
-            Some(f) => {
-                *out = sealcam_frame::from(&f);
-                SEALCAM_OK
-            }
-            None => SEALCAM_AGAIN,
-        }
+        write_or_again(r.inner.poll_frame().map(|f| sealcam_frame::from(&f)), out)
     })
 }
 
@@ -783,13 +777,7 @@ pub unsafe extern "C" fn sealcam_receiver_poll_feedback(
         let Some(buf) = (unsafe { bytes_mut(buf, buf_len) }) else {
             return SEALCAM_NULL_PARAMETER;
         };
-        match try_rs!(r.inner.poll_feedback(now_us, buf)) {
-            Some(n) => {
-                *out_len = n;
-                SEALCAM_OK
-            }
-            None => SEALCAM_AGAIN,
-        }
+        write_or_again(try_rs!(r.inner.poll_feedback(now_us, buf)), out_len)
     })
 }
 
@@ -799,13 +787,7 @@ pub unsafe extern "C" fn sealcam_receiver_poll_timeout(r: *const sealcam_receive
     guard(|| {
         let r = try_ref!(r);
         let out = try_mut!(out_us);
-        match r.inner.poll_timeout() {
-            Some(t) => {
-                *out = t;
-                SEALCAM_OK
-            }
-            None => SEALCAM_AGAIN,
-        }
+        write_or_again(r.inner.poll_timeout(), out)
     })
 }
 
@@ -1089,13 +1071,7 @@ pub unsafe extern "C" fn sealcam_hub_poll_feedback(
         let h = try_mut!(h);
         let out_len = try_mut!(out_len);
         let Some(buf) = (unsafe { bytes_mut(buf, buf_len) }) else { return SEALCAM_NULL_PARAMETER };
-        match try_rs!(h.inner.poll_feedback(now_us, buf)) {
-            Some(n) => {
-                *out_len = n;
-                SEALCAM_OK
-            }
-            None => SEALCAM_AGAIN,
-        }
+        write_or_again(try_rs!(h.inner.poll_feedback(now_us, buf)), out_len)
     })
 }
 
@@ -1105,13 +1081,7 @@ pub unsafe extern "C" fn sealcam_hub_poll_timeout(h: *const sealcam_hub, out_us:
     guard(|| {
         let h = try_ref!(h);
         let out = try_mut!(out_us);
-        match h.inner.poll_timeout() {
-            Some(t) => {
-                *out = t;
-                SEALCAM_OK
-            }
-            None => SEALCAM_AGAIN,
-        }
+        write_or_again(h.inner.poll_timeout(), out)
     })
 }
 

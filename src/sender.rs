@@ -628,11 +628,8 @@ impl Sender {
                     let (history, rtx, stats) = (&self.history, &mut self.rtx_queue, &mut self.stats);
                     // On a path with steady non-congestive loss a retransmission is sent
                     // twice: losing both is p^2, so a repair rarely takes a second round trip.
-                    let copies = if self.abr.as_ref().is_some_and(|a| a.state().background_loss > REDUNDANT_RTX_LOSS) {
-                        2
-                    } else {
-                        1
-                    };
+                    let copies =
+                        if self.abr.as_ref().is_some_and(|a| a.background_loss() > REDUNDANT_RTX_LOSS) { 2 } else { 1 };
                     let keyframe_seq = self.keyframe_seq;
                     rtcp::nack_seqs(items, |seq| {
                         stats.nacks_received += 1;

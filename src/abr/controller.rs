@@ -247,7 +247,7 @@ impl RateController {
             rtt_ms: self.rtt_ms(),
             queue_delay_ms: self.queue_delay_ms,
             loss: self.loss.loss(),
-            background_loss: self.loss.background(),
+            background_loss: self.background_loss(),
             usage: self.detector.usage(),
             alr: self.is_alr(),
             in_flight_bytes: self.in_flight_bytes(),
@@ -255,6 +255,11 @@ impl RateController {
             probes_applied: self.probes_applied,
             link_capacity_kbps: self.aimd.link_capacity().bps().map(|b| (b / 1000.0) as u32),
         }
+    }
+
+    /// The learnt background (non-congestive) loss rate.
+    pub fn background_loss(&self) -> f64 {
+        self.loss.background()
     }
 
     /// Bytes sent whose fate no feedback has reported yet.
