@@ -25,8 +25,10 @@ pub const ALR_WINDOW_US: u64 = 500_000;
 pub const ALR_USAGE: f64 = 0.65;
 /// Data in flight may reach the target rate times (min RTT + this); above it the sender
 /// stops sending and drops new frames (libwebrtc's congestion-window pushback uses a
-/// queue allowance of the same kind).
-pub const CWND_QUEUE_ALLOWANCE_MS: f64 = 400.0;
+/// queue allowance of the same kind). 300 ms: measured against 200 and 400 ms on the
+/// RFC 8867 and cellular runs, it lowers p95 delay on 5.1, 5.4 and LTE with utilization
+/// unchanged or higher.
+pub const CWND_QUEUE_ALLOWANCE_MS: f64 = 300.0;
 /// The congestion window never falls below this many bytes.
 pub const CWND_MIN_BYTES: u64 = 6_000;
 /// Memory of the minimum one-way delay (the queue-free base) and of the minimum RTT.

@@ -41,6 +41,8 @@ pub const RECOVERY_PROBE_FRACTION: f64 = 0.85;
 pub const RECOVERY_STEADY_US: u64 = 300_000;
 /// A drop older than this no longer triggers a recovery probe.
 pub const RECOVERY_WINDOW_US: u64 = 5_000_000;
+/// A probe whose result has not come in after this long is given up.
+pub const PROBE_TIMEOUT_US: u64 = 1_000_000;
 /// Interval of probes while application-limited.
 pub const ALR_PROBE_INTERVAL_US: u64 = 5_000_000;
 
@@ -147,9 +149,15 @@ impl Prober {
 
     /// Arms a recovery probe towards `capacity_bps` unless one is armed already.
     pub fn arm_recovery(&mut self, now_us: u64, capacity_bps: f64) {
-        if self.drop.is_none() && self.in_flight_id.is_none() {
+        if self.drop.is_none() && !self.outstanding(now_us) {
             self.drop = Some((now_us, capacity_bps));
         }
+    }
+
+    /// A probe is outstanding until it is sent and its result is in, or a second has passed
+    /// (its packets may never all be reported).
+    fn outstanding(&self, now_us: u64) -> bool {
+        self.in_flight_id.is_some_and(|(_, t)| now_us < t + PROBE_TIMEOUT_US) || !self.pending.is_empty()
     }
 
     /// Decides whether to probe now. `steady` says the detector and the loss controller see
@@ -166,8 +174,7 @@ impl Prober {
             }
             return;
         }
-        // A probe is outstanding until its result or a second has passed.
-        if self.in_flight_id.is_some_and(|(_, t)| now_us < t + 1_000_000) || !self.pending.is_empty() {
+        if self.outstanding(now_us) {
             return;
         }
         if !steady {
@@ -321,5 +328,25 @@ mod tests {
         }
         assert!((r.unwrap() - 3e6).abs() < 0.1e6);
         assert!((p.take_cluster().unwrap().rate_bps - 6e6).abs() < 0.3e6);
+    }
+
+    #[test]
+    fn a_probe_whose_result_never_comes_does_not_block_recovery_probes() {
+        let mut p = Prober::new(5e6);
+        p.on_state(0, 500_000.0, true, true, false);
+        // Both initial clusters go out into an outage: no packet of them is ever reported.
+        while let Some(c) = p.take_cluster() {
+            for i in 0..c.packets as u64 {
+                p.on_sent(c.id, i * 1_000, 1000);
+            }
+        }
+        // Later the rate collapses far below a known capacity: a recovery probe is armed
+        // and, once the path is steady, sent.
+        let t = 2_000_000;
+        p.arm_recovery(t, 2e6);
+        p.on_state(t, 400_000.0, true, false, false);
+        p.on_state(t + RECOVERY_STEADY_US, 400_000.0, true, false, false);
+        let c = p.take_cluster().expect("a recovery probe");
+        assert!((c.rate_bps - RECOVERY_PROBE_FRACTION * 2e6).abs() < 1.0, "{}", c.rate_bps);
     }
 }
