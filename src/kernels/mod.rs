@@ -122,8 +122,8 @@ fn convert_into(
         PixelFormat::Yuyv => packed422_to_i420(p[0].data, p[0].stride, [0, 1, 2, 3], w, h, dy, du, dv, ys, cs, simd),
         PixelFormat::Uyvy => packed422_to_i420(p[0].data, p[0].stride, [1, 0, 3, 2], w, h, dy, du, dv, ys, cs, simd),
         // Monomorphised per pixel size and channel order (byte offsets of R, G, B) so the
-        // inner loops have constant offsets. RGB24 has no SIMD path yet.
-        PixelFormat::Rgb24 => rgb_rows::<3, 0, 1, 2>(p[0].data, p[0].stride, matrix, w, h, dy, du, dv, ys, cs, false),
+        // inner loops have constant offsets. RGB24's SIMD path widens it to 4-byte pixels.
+        PixelFormat::Rgb24 => rgb_rows::<3, 0, 1, 2>(p[0].data, p[0].stride, matrix, w, h, dy, du, dv, ys, cs, simd),
         PixelFormat::Bgra => rgb_rows::<4, 2, 1, 0>(p[0].data, p[0].stride, matrix, w, h, dy, du, dv, ys, cs, simd),
         PixelFormat::Rgba => rgb_rows::<4, 0, 1, 2>(p[0].data, p[0].stride, matrix, w, h, dy, du, dv, ys, cs, simd),
     }
@@ -314,7 +314,8 @@ fn chroma(c: &[i32; 9], r: i32, g: i32, b: i32) -> (u8, u8) {
     (u.clamp(0, 255) as u8, v.clamp(0, 255) as u8)
 }
 
-/// Packed RGB (3 or 4 bytes a pixel, R, G, B at byte offsets `R`, `G`, `B`) to I420.
+/// Packed RGB (3 or 4 bytes a pixel, R, G, B at byte offsets `R`, `G`, `B`) to I420, one
+/// pair of rows at a time (their luma, then their chroma while both rows are in cache).
 #[allow(clippy::too_many_arguments)]
 fn rgb_rows<const BPP: usize, const R: usize, const G: usize, const B: usize>(
     src: &[u8],
@@ -339,31 +340,45 @@ fn rgb_rows<const BPP: usize, const R: usize, const G: usize, const B: usize>(
         k[B] = cb as i16;
         k
     };
-    let (ky, ku, kv) = (at(c[0], c[1], c[2]), at(c[3], c[4], c[5]), at(c[6], c[7], c[8]));
-    for r in 0..h {
-        let row = &src[r * stride..r * stride + w * BPP];
-        let out = &mut dy[r * ys..r * ys + w];
-        let done = if simd && BPP == 4 { simd_rgba_luma(row, out, ky) } else { 0 };
-        for (p, y) in row.chunks_exact(BPP).skip(done).zip(out.iter_mut().skip(done)) {
+    let k = RgbCoefficients { y: at(c[0], c[1], c[2]), u: at(c[3], c[4], c[5]), v: at(c[6], c[7], c[8]) };
+    let scalar_luma = |row: &[u8], out: &mut [u8], from: usize| {
+        for (p, y) in row.chunks_exact(BPP).zip(out.iter_mut()).skip(from) {
             *y = luma(&c, p[R] as i32, p[G] as i32, p[B] as i32);
         }
-    }
+    };
+    // Rounded mean of each 2x2 block (pairs first, as libyuv does); an odd last column
+    // pairs with itself.
+    let mean = |p: i32, q: i32, s: i32, t: i32| ((p + q + 1) / 2 + (s + t + 1) / 2 + 1) / 2;
+    let full = w / 2;
     for cr in 0..ch {
         let (r0, r1) = (2 * cr, (2 * cr + 1).min(h - 1));
         let a = &src[r0 * stride..r0 * stride + w * BPP];
         let b = &src[r1 * stride..r1 * stride + w * BPP];
+        let (top, bottom) = dy.split_at_mut(r1 * ys);
+        let mut y0 = &mut top[r0 * ys..];
+        let mut y1 = &mut bottom[..w];
+        if r1 == r0 {
+            // An odd last row: its luma row is the bottom half's first.
+            y0 = &mut y1[..];
+            y1 = &mut [];
+        }
+        let y0 = &mut y0[..w];
         let u = &mut du[cr * cs..cr * cs + cw];
         let v = &mut dv[cr * cs..cr * cs + cw];
-        // Rounded mean of each 2x2 block (pairs first, as libyuv does); an odd last column
-        // pairs with itself.
-        let mean = |p: i32, q: i32, s: i32, t: i32| ((p + q + 1) / 2 + (s + t + 1) / 2 + 1) / 2;
-        let full = w / 2;
-        let done = if simd && BPP == 4 {
-            simd_rgba_chroma(&a[..full * 2 * BPP], &b[..full * 2 * BPP], u, v, ku, kv)
-        } else {
-            0
+        let (pa, pb) = (&a[..full * 2 * BPP], &b[..full * 2 * BPP]);
+        let (l0, l1, done) = match (simd, BPP) {
+            (true, 4) => {
+                (simd_rgba_luma(a, y0, k.y), simd_rgba_luma(b, y1, k.y), simd_rgba_chroma(pa, pb, u, v, k.u, k.v))
+            }
+            (true, 3) => {
+                let px = rgb24_pair_chunks(pa, pb, y0, y1, u, v, k);
+                (px, px, px / 2)
+            }
+            _ => (0, 0, 0),
         };
-        let pairs = a.chunks_exact(2 * BPP).zip(b.chunks_exact(2 * BPP)).zip(u.iter_mut()).zip(v.iter_mut());
+        scalar_luma(a, y0, l0);
+        scalar_luma(b, y1, l1);
+        let pairs = pa.chunks_exact(2 * BPP).zip(pb.chunks_exact(2 * BPP)).zip(u.iter_mut()).zip(v.iter_mut());
         for (((pa, pb), u), v) in pairs.skip(done) {
             let ch = |k: usize| mean(pa[k] as i32, pa[BPP + k] as i32, pb[k] as i32, pb[BPP + k] as i32);
             let (uu, vv) = chroma(&c, ch(R), ch(G), ch(B));
@@ -378,6 +393,81 @@ fn rgb_rows<const BPP: usize, const R: usize, const G: usize, const B: usize>(
             v[full] = vv;
         }
     }
+}
+
+/// The RGB-to-YUV matrix rows at the byte positions of a 4-byte pixel.
+#[derive(Clone, Copy)]
+struct RgbCoefficients {
+    y: [i16; 4],
+    u: [i16; 4],
+    v: [i16; 4],
+}
+
+/// RGB24 goes through the 4-byte SIMD kernels a chunk of this many pixels at a time, widened
+/// to 4 bytes a pixel in a stack buffer (L1-resident, so the widening costs little).
+const RGB24_CHUNK: usize = 64;
+
+/// Widens `dst.len() / 4` RGB24 pixels of `src` to 4 bytes each (the fourth byte 0).
+fn widen_rgb24(src: &[u8], dst: &mut [u8]) {
+    let done = simd_widen_rgb24(src, dst);
+    for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(3)).skip(done) {
+        d[..3].copy_from_slice(s);
+        d[3] = 0;
+    }
+}
+
+/// A pair of RGB24 rows (`a` over `b`, whole pixel pairs only) by whole chunks: each chunk
+/// of both rows widened once, then the luma of both (`y1` empty when `b` is `a`, an odd last
+/// row) and their chroma. Returns how many pixels of each row it did (chroma: half).
+#[allow(clippy::too_many_arguments)]
+fn rgb24_pair_chunks(
+    a: &[u8],
+    b: &[u8],
+    y0: &mut [u8],
+    y1: &mut [u8],
+    u: &mut [u8],
+    v: &mut [u8],
+    k: RgbCoefficients,
+) -> usize {
+    let (mut wa, mut wb) = ([0u8; 4 * RGB24_CHUNK], [0u8; 4 * RGB24_CHUNK]);
+    let (n, half) = (a.len() / 3, RGB24_CHUNK / 2);
+    let mut done = 0;
+    while done + RGB24_CHUNK <= n {
+        let (px, c) = (done..done + RGB24_CHUNK, done / 2..done / 2 + half);
+        widen_rgb24(&a[3 * done..], &mut wa);
+        let mut whole = simd_rgba_luma(&wa, &mut y0[px.clone()], k.y) == RGB24_CHUNK;
+        if y1.is_empty() {
+            wb = wa;
+        } else {
+            widen_rgb24(&b[3 * done..], &mut wb);
+            whole &= simd_rgba_luma(&wb, &mut y1[px], k.y) == RGB24_CHUNK;
+        }
+        whole &= simd_rgba_chroma(&wa, &wb, &mut u[c.clone()], &mut v[c], k.u, k.v) == half;
+        if !whole {
+            // A kernel left part of the chunk: the caller's scalar code redoes it all.
+            break;
+        }
+        done += RGB24_CHUNK;
+    }
+    done
+}
+
+#[cfg(target_arch = "x86_64")]
+fn simd_widen_rgb24(src: &[u8], dst: &mut [u8]) -> usize {
+    if x86::has_avx2() {
+        // SAFETY: AVX2 (and so SSSE3) was detected on this CPU.
+        unsafe { x86::widen_rgb24_avx2(src, dst) }
+    } else {
+        0
+    }
+}
+#[cfg(target_arch = "aarch64")]
+fn simd_widen_rgb24(src: &[u8], dst: &mut [u8]) -> usize {
+    neon::widen_rgb24(src, dst)
+}
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn simd_widen_rgb24(_: &[u8], _: &mut [u8]) -> usize {
+    0
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -25,6 +25,22 @@ pub(super) fn deinterleave(src: &[u8], a: &mut [u8], b: &mut [u8]) -> usize {
     n
 }
 
+/// Widens RGB24 pixels to 4 bytes (the fourth 0), 16 pixels a step, for as many of the
+/// `dst.len() / 4` pixels as `src` holds. Returns how many it widened (a multiple of 16).
+pub(super) fn widen_rgb24(src: &[u8], dst: &mut [u8]) -> usize {
+    let n = (dst.len() / 4).min(src.len() / 3) / 16 * 16;
+    let mut i = 0;
+    while i < n {
+        // SAFETY: i + 16 <= n pixels, so 48 source bytes and 64 destination bytes exist.
+        unsafe {
+            let p = vld3q_u8(src.as_ptr().add(3 * i));
+            vst4q_u8(dst.as_mut_ptr().add(4 * i), uint8x16x4_t(p.0, p.1, p.2, vdupq_n_u8(0)));
+        }
+        i += 16;
+    }
+    n
+}
+
 /// One packed 4:2:2 row's luma (`y_odd`: luma in the odd bytes, UYVY; else YUYV). Returns
 /// how many luma samples it wrote (a multiple of 16).
 pub(super) fn packed422_luma(row: &[u8], y: &mut [u8], y_odd: bool) -> usize {

@@ -125,6 +125,32 @@ pub(super) fn set_avx2_off(off: bool) {
     AVX2_OFF.store(off, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Widens RGB24 pixels to 4 bytes (`dst[4i..4i + 3] = src[3i..3i + 3]`, `dst[4i + 3] = 0`),
+/// 16 pixels a step, for as many of the `dst.len() / 4` pixels as it can without reading
+/// past `src`. Returns how many it widened (a multiple of 16).
+///
+/// # Safety
+/// The CPU must have AVX2 (which implies the SSSE3 shuffle used here).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn widen_rgb24_avx2(src: &[u8], dst: &mut [u8]) -> usize {
+    let shuffle = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
+    let n = dst.len() / 4;
+    let mut i = 0;
+    // Each step reads 16 bytes at 3i + 36: 4 bytes past its 48 pixel bytes.
+    while i + 16 <= n && 3 * i + 52 <= src.len() {
+        for k in 0..4 {
+            // SAFETY: 3i + 12k + 16 <= 3i + 52 <= src.len(), and 4i + 16k + 16 <= 4(i + 16)
+            // <= dst.len(); unaligned loads and stores.
+            unsafe {
+                let v = _mm_loadu_si128(src.as_ptr().add(3 * i + 12 * k) as *const __m128i);
+                _mm_storeu_si128(dst.as_mut_ptr().add(4 * i + 16 * k) as *mut __m128i, _mm_shuffle_epi8(v, shuffle));
+            }
+        }
+        i += 16;
+    }
+    i
+}
+
 /// Reorders the 64-bit quarters `[a0 a1 b0 b1]` produced by a lane-wise pack of `a` and `b`
 /// into `[a0 b0 a1 b1]`... i.e. back to memory order after `_mm256_packus_epi16`.
 #[inline]
