@@ -370,10 +370,10 @@ fn rgb_rows<const BPP: usize, const R: usize, const G: usize, const B: usize>(
             (true, 4) => {
                 (simd_rgba_luma(a, y0, k.y), simd_rgba_luma(b, y1, k.y), simd_rgba_chroma(pa, pb, u, v, k.u, k.v))
             }
-            (true, 3) => {
+            (true, 3) => simd_rgb24_pair(a, b, y0, y1, pa, pb, u, v, k).unwrap_or_else(|| {
                 let px = rgb24_pair_chunks(pa, pb, y0, y1, u, v, k);
                 (px, px, px / 2)
-            }
+            }),
             _ => (0, 0, 0),
         };
         scalar_luma(a, y0, l0);
@@ -403,8 +403,8 @@ struct RgbCoefficients {
     v: [i16; 4],
 }
 
-/// RGB24 goes through the 4-byte SIMD kernels a chunk of this many pixels at a time, widened
-/// to 4 bytes a pixel in a stack buffer (L1-resident, so the widening costs little).
+/// Without AVX2, RGB24 goes through the 4-byte SIMD kernels a chunk of this many pixels at a
+/// time, widened to 4 bytes a pixel in a stack buffer (NEON `vld3`/`vst4`; scalar on SSE2).
 const RGB24_CHUNK: usize = 64;
 
 /// Widens `dst.len() / 4` RGB24 pixels of `src` to 4 bytes each (the fourth byte 0).
@@ -452,14 +452,54 @@ fn rgb24_pair_chunks(
     done
 }
 
+/// RGB24 straight from the rows where the CPU can widen in registers (AVX2): the luma of
+/// both rows and their chroma, as (pixels of `a`, pixels of `b`, chroma samples) done; `None`
+/// where the chunked widening path is used instead.
+#[allow(clippy::too_many_arguments)]
 #[cfg(target_arch = "x86_64")]
-fn simd_widen_rgb24(src: &[u8], dst: &mut [u8]) -> usize {
-    if x86::has_avx2() {
-        // SAFETY: AVX2 (and so SSSE3) was detected on this CPU.
-        unsafe { x86::widen_rgb24_avx2(src, dst) }
-    } else {
-        0
+fn simd_rgb24_pair(
+    a: &[u8],
+    b: &[u8],
+    y0: &mut [u8],
+    y1: &mut [u8],
+    pa: &[u8],
+    pb: &[u8],
+    u: &mut [u8],
+    v: &mut [u8],
+    k: RgbCoefficients,
+) -> Option<(usize, usize, usize)> {
+    if !x86::has_avx2() {
+        return None;
     }
+    // SAFETY: AVX2 was detected on this CPU.
+    unsafe {
+        Some((
+            x86::rgb_luma_avx2::<3>(a, y0, k.y),
+            x86::rgb_luma_avx2::<3>(b, y1, k.y),
+            x86::rgb_chroma_avx2::<3>(pa, pb, u, v, k.u, k.v),
+        ))
+    }
+}
+#[allow(clippy::too_many_arguments)]
+#[cfg(not(target_arch = "x86_64"))]
+fn simd_rgb24_pair(
+    _: &[u8],
+    _: &[u8],
+    _: &mut [u8],
+    _: &mut [u8],
+    _: &[u8],
+    _: &[u8],
+    _: &mut [u8],
+    _: &mut [u8],
+    _: RgbCoefficients,
+) -> Option<(usize, usize, usize)> {
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+fn simd_widen_rgb24(_: &[u8], _: &mut [u8]) -> usize {
+    // With AVX2, RGB24 is widened in registers (`simd_rgb24_pair`); without, here by scalar code.
+    0
 }
 #[cfg(target_arch = "aarch64")]
 fn simd_widen_rgb24(src: &[u8], dst: &mut [u8]) -> usize {
@@ -474,7 +514,7 @@ fn simd_widen_rgb24(_: &[u8], _: &mut [u8]) -> usize {
 fn simd_rgba_luma(row: &[u8], y: &mut [u8], k: [i16; 4]) -> usize {
     if x86::has_avx2() {
         // SAFETY: AVX2 was detected on this CPU.
-        let done = unsafe { x86::rgba_luma_avx2(row, y, k) };
+        let done = unsafe { x86::rgb_luma_avx2::<4>(row, y, k) };
         done + x86::rgba_luma(&row[4 * done..], &mut y[done..], k)
     } else {
         x86::rgba_luma(row, y, k)
@@ -492,7 +532,7 @@ fn simd_rgba_luma(_: &[u8], _: &mut [u8], _: [i16; 4]) -> usize {
 fn simd_rgba_chroma(a: &[u8], b: &[u8], u: &mut [u8], v: &mut [u8], ku: [i16; 4], kv: [i16; 4]) -> usize {
     if x86::has_avx2() {
         // SAFETY: AVX2 was detected on this CPU.
-        let done = unsafe { x86::rgba_chroma_avx2(a, b, u, v, ku, kv) };
+        let done = unsafe { x86::rgb_chroma_avx2::<4>(a, b, u, v, ku, kv) };
         done + x86::rgba_chroma(&a[8 * done..], &b[8 * done..], &mut u[done..], &mut v[done..], ku, kv)
     } else {
         x86::rgba_chroma(a, b, u, v, ku, kv)

@@ -125,32 +125,6 @@ pub(super) fn set_avx2_off(off: bool) {
     AVX2_OFF.store(off, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Widens RGB24 pixels to 4 bytes (`dst[4i..4i + 3] = src[3i..3i + 3]`, `dst[4i + 3] = 0`),
-/// 16 pixels a step, for as many of the `dst.len() / 4` pixels as it can without reading
-/// past `src`. Returns how many it widened (a multiple of 16).
-///
-/// # Safety
-/// The CPU must have AVX2 (which implies the SSSE3 shuffle used here).
-#[target_feature(enable = "avx2")]
-pub(super) unsafe fn widen_rgb24_avx2(src: &[u8], dst: &mut [u8]) -> usize {
-    let shuffle = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
-    let n = dst.len() / 4;
-    let mut i = 0;
-    // Each step reads 16 bytes at 3i + 36: 4 bytes past its 48 pixel bytes.
-    while i + 16 <= n && 3 * i + 52 <= src.len() {
-        for k in 0..4 {
-            // SAFETY: 3i + 12k + 16 <= 3i + 52 <= src.len(), and 4i + 16k + 16 <= 4(i + 16)
-            // <= dst.len(); unaligned loads and stores.
-            unsafe {
-                let v = _mm_loadu_si128(src.as_ptr().add(3 * i + 12 * k) as *const __m128i);
-                _mm_storeu_si128(dst.as_mut_ptr().add(4 * i + 16 * k) as *mut __m128i, _mm_shuffle_epi8(v, shuffle));
-            }
-        }
-        i += 16;
-    }
-    i
-}
-
 /// Reorders the 64-bit quarters `[a0 a1 b0 b1]` produced by a lane-wise pack of `a` and `b`
 /// into `[a0 b0 a1 b1]`... i.e. back to memory order after `_mm256_packus_epi16`.
 #[inline]
@@ -324,40 +298,67 @@ pub(super) fn rgba_luma(row: &[u8], y: &mut [u8], coef: [i16; 4]) -> usize {
     n
 }
 
-/// Eight 4-byte pixels -> `(coef . pixel + add) >> 8` for each, in order, as eight i32
-/// lanes (madd pairs, then horizontal adds within each 128-bit lane).
-#[target_feature(enable = "avx2")]
-fn dot8_avx2(px: __m256i, coef: __m256i, add: __m256i) -> __m256i {
-    let zero = _mm256_setzero_si256();
-    let lo = _mm256_madd_epi16(_mm256_unpacklo_epi8(px, zero), coef);
-    let hi = _mm256_madd_epi16(_mm256_unpackhi_epi8(px, zero), coef);
-    _mm256_srai_epi32::<8>(_mm256_add_epi32(_mm256_hadd_epi32(lo, hi), add))
+/// The four per-byte coefficients as bytes, repeated over a 256-bit register, if each fits
+/// `range` (luma: unsigned bytes; chroma: signed bytes).
+fn coef_bytes(k: [i16; 4], range: std::ops::RangeInclusive<i16>) -> Option<i32> {
+    k.iter().all(|c| range.contains(c)).then(|| i32::from_le_bytes(k.map(|c| c as u8)))
 }
 
-/// [`rgba_luma`] with AVX2, 32 pixels a step. Returns how many pixels it handled (a
-/// multiple of 32).
+/// Eight pixels of `BPP` bytes (3 or 4) at `p` as eight 4-byte pixels. RGB24 is loaded as two
+/// 16-byte halves ending exactly at the 24th byte (no read past the pixels) and widened with
+/// `pshufb` (the fourth byte of each pixel 0).
+///
+/// # Safety
+/// `8 * BPP` bytes must be readable at `p`; the CPU must support AVX2.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn load8<const BPP: usize>(p: *const u8) -> __m256i {
+    // SAFETY: the caller guarantees 8 * BPP readable bytes: 32 for BPP 4; for BPP 3 the
+    // halves are bytes 0..16 and 8..24.
+    unsafe {
+        if BPP == 4 {
+            return _mm256_loadu_si256(p.cast());
+        }
+        let halves = _mm256_loadu2_m128i(p.add(8).cast(), p.cast());
+        let widen = _mm256_setr_epi8(
+            0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1, 4, 5, 6, -1, 7, 8, 9, -1, 10, 11, 12, -1, 13, 14, 15,
+            -1,
+        );
+        _mm256_shuffle_epi8(halves, widen)
+    }
+}
+
+/// [`rgba_luma`] with AVX2 for pixels of `BPP` bytes (3: RGB24, widened in registers; 4), 32
+/// pixels a step, bit-exact: `pmaddubsw` multiplies the
+/// coefficients (unsigned bytes) by the pixels biased to signed bytes (`p - 128`), pair sums
+/// that cannot saturate (`128 x (129 + 66)` at most), `phaddw` completes each pixel's sum,
+/// and adding back `128 x sum(coef)` with the rounding and the +16 offset leaves `y << 8` in an
+/// unsigned 16-bit lane. Returns how many pixels it handled (a multiple of 32; 0 if a
+/// coefficient does not fit a byte).
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn rgba_luma_avx2(row: &[u8], y: &mut [u8], coef: [i16; 4]) -> usize {
-    let n = y.len().min(row.len() / 4) / 32 * 32;
-    let c = _mm256_setr_epi16(
-        coef[0], coef[1], coef[2], coef[3], coef[0], coef[1], coef[2], coef[3], coef[0], coef[1], coef[2], coef[3],
-        coef[0], coef[1], coef[2], coef[3],
-    );
-    let (add, sixteen) = (_mm256_set1_epi32(128), _mm256_set1_epi16(16));
+pub(super) unsafe fn rgb_luma_avx2<const BPP: usize>(row: &[u8], y: &mut [u8], coef: [i16; 4]) -> usize {
+    let (Some(c), true) = (coef_bytes(coef, 0..=255), coef.iter().map(|&c| c as i32).sum::<i32>() <= 255) else {
+        return 0;
+    };
+    let n = y.len().min(row.len() / BPP) / 32 * 32;
+    let c = _mm256_set1_epi32(c);
+    let bias = _mm256_set1_epi8(-128);
+    let sum: i32 = coef.iter().map(|&k| k as i32).sum();
+    let offset = _mm256_set1_epi16((128 * sum + 128 + (16 << 8)) as u16 as i16);
     // After the lane-wise packs, 4-pixel groups sit in the order 0 2 4 6 1 3 5 7.
     let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     let mut i = 0;
     while i < n {
-        // SAFETY: 128 row bytes and 32 output bytes exist at these offsets.
+        // SAFETY: 32 pixels of the row (32 x BPP bytes) and 32 output bytes exist here.
         unsafe {
-            let p = row.as_ptr().add(4 * i);
-            let q = |k: usize| dot8_avx2(_mm256_loadu_si256(p.add(32 * k).cast()), c, add);
-            let w0 = _mm256_add_epi16(_mm256_packs_epi32(q(0), q(1)), sixteen);
-            let w1 = _mm256_add_epi16(_mm256_packs_epi32(q(2), q(3)), sixteen);
-            let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w0, w1), order);
+            let p = row.as_ptr().add(BPP * i);
+            let q = |k: usize| _mm256_maddubs_epi16(c, _mm256_xor_si256(load8::<BPP>(p.add(8 * BPP * k)), bias));
+            let y0 = _mm256_srli_epi16::<8>(_mm256_add_epi16(_mm256_hadd_epi16(q(0), q(1)), offset));
+            let y1 = _mm256_srli_epi16::<8>(_mm256_add_epi16(_mm256_hadd_epi16(q(2), q(3)), offset));
+            let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(y0, y1), order);
             _mm256_storeu_si256(y.as_mut_ptr().add(i).cast(), bytes);
         }
         i += 32;
@@ -365,13 +366,17 @@ pub(super) unsafe fn rgba_luma_avx2(row: &[u8], y: &mut [u8], coef: [i16; 4]) ->
     n
 }
 
-/// [`rgba_chroma`] with AVX2, 16 outputs (32 pixels of each row) a step. Returns how many
-/// chroma samples it wrote (a multiple of 16).
+/// [`rgba_chroma`] with AVX2 for pixels of `BPP` bytes (3 or 4), 16 outputs (32 pixels of
+/// each row) a step, bit-exact: the
+/// 2x2 means as now (`pavgb` pairs), then `pmaddubsw` of the means (unsigned) by the
+/// coefficients (signed bytes), `phaddw`, `+ 32896 >> 8` in unsigned 16-bit lanes (the sums
+/// stay within +-28560). Returns how many chroma samples it wrote (a multiple of 16; 0 if a
+/// coefficient does not fit a signed byte).
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn rgba_chroma_avx2(
+pub(super) unsafe fn rgb_chroma_avx2<const BPP: usize>(
     r0: &[u8],
     r1: &[u8],
     u: &mut [u8],
@@ -379,14 +384,13 @@ pub(super) unsafe fn rgba_chroma_avx2(
     cu: [i16; 4],
     cv: [i16; 4],
 ) -> usize {
-    let n = u.len().min(v.len()).min(r0.len() / 8).min(r1.len() / 8) / 16 * 16;
-    let rep = |k: [i16; 4]| {
-        _mm256_setr_epi16(
-            k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3],
-        )
+    let (Some(ucoef), Some(vcoef)) = (coef_bytes(cu, -128..=127), coef_bytes(cv, -128..=127)) else {
+        return 0;
     };
-    let (ucoef, vcoef) = (rep(cu), rep(cv));
-    let add = _mm256_set1_epi32(32896);
+    let n = u.len().min(v.len()).min(r0.len() / (2 * BPP)).min(r1.len() / (2 * BPP)) / 16 * 16;
+    let (ucoef, vcoef) = (_mm256_set1_epi32(ucoef), _mm256_set1_epi32(vcoef));
+    let add = _mm256_set1_epi16(32896u16 as i16);
+    // After phaddw and the pack, 4-sample groups sit as 0 2 0 2 | 1 3 1 3.
     let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     // Sixteen pixels of one row -> the rounded means of their eight horizontal pairs, in
     // order (the lane-wise shuffle leaves them as 0 1 4 5 | 2 3 6 7, fixed by a permute).
@@ -398,13 +402,14 @@ pub(super) unsafe fn rgba_chroma_avx2(
     };
     let mut i = 0;
     while i < n {
-        // SAFETY: 128 bytes of each row (32 pixels) and 16 bytes of each output exist here.
+        // SAFETY: 32 pixels of each row and 16 bytes of each output exist here.
         unsafe {
-            let ld = |r: &[u8], k: usize| _mm256_loadu_si256(r.as_ptr().add(8 * i + 32 * k).cast());
+            let ld = |r: &[u8], k: usize| load8::<BPP>(r.as_ptr().add(BPP * (2 * i + 8 * k)));
             let m0 = _mm256_avg_epu8(pairs(ld(r0, 0), ld(r0, 1)), pairs(ld(r1, 0), ld(r1, 1)));
             let m1 = _mm256_avg_epu8(pairs(ld(r0, 2), ld(r0, 3)), pairs(ld(r1, 2), ld(r1, 3)));
             for (c, out) in [(ucoef, u.as_mut_ptr()), (vcoef, v.as_mut_ptr())] {
-                let w = _mm256_packs_epi32(dot8_avx2(m0, c, add), dot8_avx2(m1, c, add));
+                let s = _mm256_hadd_epi16(_mm256_maddubs_epi16(m0, c), _mm256_maddubs_epi16(m1, c));
+                let w = _mm256_srli_epi16::<8>(_mm256_add_epi16(s, add));
                 let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), order);
                 _mm_storeu_si128(out.add(i).cast(), _mm256_castsi256_si128(bytes));
             }
