@@ -18,8 +18,10 @@ use super::{Codec, EncodedInfo, RateSettings, VideoEncoder};
 use crate::error::{invalid, Error, Result};
 use crate::frame::I420Buffer;
 
-/// A change of target bitrate larger than this ratio (either way) restarts the context.
+/// A change of target bitrate larger than this ratio (either way) restarts the context ...
 pub const RESTART_RATIO: f64 = 1.3;
+/// ... once the context has run this long (seconds of frames).
+pub const RESTART_MIN_AGE_S: f64 = 2.0;
 
 /// The largest quantizer index (of 255) rav1e's rate control may pick.
 const MAX_QUANTIZER: usize = 240;
@@ -61,6 +63,8 @@ pub struct Av1Encoder {
     size: (u32, u32),
     encoded: u64,
     last_qp: Option<u8>,
+    /// Frames given to the current context.
+    ctx_frames: u64,
 }
 
 impl Av1Encoder {
@@ -75,6 +79,7 @@ impl Av1Encoder {
             size: (0, 0),
             encoded: 0,
             last_qp: None,
+            ctx_frames: 0,
         })
     }
 
@@ -116,11 +121,17 @@ impl Av1Encoder {
         let cfg = Config::new().with_encoder_config(enc).with_threads(self.settings.threads);
         self.ctx = Some(cfg.new_context().map_err(|e| Error::Codec(format!("rav1e config: {e}")))?);
         self.ctx_rates = self.rates;
+        self.ctx_frames = 0;
         self.size = (w, h);
         Ok(())
     }
 
     fn restart_wanted(&self) -> bool {
+        // A restart costs a keyframe, and a keyframe's burst briefly lowers the estimate: a
+        // context lives at least RESTART_MIN_AGE_S so that cannot become a keyframe loop.
+        if (self.ctx_frames as f64) < RESTART_MIN_AGE_S * self.ctx_rates.framerate_fps as f64 {
+            return false;
+        }
         let (a, b) = (self.rates.bitrate_bps as f64, self.ctx_rates.bitrate_bps as f64);
         a / b > RESTART_RATIO
             || b / a > RESTART_RATIO
@@ -161,6 +172,7 @@ impl VideoEncoder for Av1Encoder {
         if restart {
             self.new_context(w, h)?;
         }
+        self.ctx_frames += 1;
         let ctx = self.ctx.as_mut().expect("context exists");
         let mut f = ctx.new_frame();
         let (py, pu, pv) = frame.planes();
