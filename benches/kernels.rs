@@ -8,8 +8,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sealcam::kernels::{scale_i420_bilinear, scale_i420_half, to_i420};
-use sealcam::{CaptureFrame, I420Buffer, PixelFormat, Plane};
+use sealcam::kernels::{scale_i420_bilinear, scale_i420_half, to_i420, to_i420_in_bands};
+use sealcam::{CaptureFrame, ColorMatrix, I420Buffer, PixelFormat, Plane};
 
 type Packed = unsafe extern "C" fn(*const u8, i32, *mut u8, i32, *mut u8, i32, *mut u8, i32, i32, i32) -> i32;
 type SemiPlanar =
@@ -124,6 +124,13 @@ fn bench(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new("sealcam", bytes), |b| {
                 b.iter(|| to_i420(black_box(&f), &mut dst).unwrap())
             });
+            // rayon: the same conversion in two row bands on the pool (one per core here); what
+            // `kernels::bands_that_pay` is set from.
+            if matches!(format, PixelFormat::Nv12 | PixelFormat::Yuyv | PixelFormat::Bgra | PixelFormat::Rgb24) {
+                g.bench_function(BenchmarkId::new("sealcam_2_bands", bytes), |b| {
+                    b.iter(|| to_i420_in_bands(black_box(&f), &mut dst, ColorMatrix::Bt601, 2).unwrap())
+                });
+            }
             if let Some(y) = &yuv {
                 let (ys, cs) = (dst.y_stride() as i32, dst.uv_stride() as i32);
                 let (dy, du, dv) = dst.planes_mut();

@@ -114,6 +114,18 @@ pub struct CaptureFrame<'a> {
 }
 
 impl<'a> CaptureFrame<'a> {
+    /// Rows `from..from + rows` of a validated frame as a frame of their own (`from` even,
+    /// so 4:2:0 chroma rows split with them).
+    pub(crate) fn rows(&self, from: u32, rows: u32) -> CaptureFrame<'a> {
+        let mut band = *self;
+        band.height = rows;
+        for (i, p) in band.planes.iter_mut().enumerate().take(self.format.plane_count()) {
+            let skip = self.format.plane_shape(i, self.width, from).1 * p.stride;
+            p.data = &p.data[skip..];
+        }
+        band
+    }
+
     /// An I420 frame from three planes.
     #[allow(clippy::too_many_arguments)]
     pub fn i420(

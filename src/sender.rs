@@ -88,6 +88,10 @@ pub struct SenderConfig {
     /// With `adaptive_bitrate`: lower the encode size and then the frame rate when the
     /// target leaves too few bits per pixel ([`crate::abr::ladder`]).
     pub resolution_ladder: bool,
+    /// Convert capture frames in two row bands on rayon's pool where that pays on a 2-core
+    /// board ([`kernels::bands_that_pay`]: RGB from 640x480, YUYV/UYVY at 1080p). Off by
+    /// default: then the Sender starts no thread of its own.
+    pub parallel_conversion: bool,
 }
 
 impl SenderConfig {
@@ -118,6 +122,7 @@ impl SenderConfig {
             min_bitrate_bps: 50_000,
             max_bitrate_bps: 2_500_000,
             resolution_ladder: true,
+            parallel_conversion: false,
         }
     }
 
@@ -535,7 +540,12 @@ impl Sender {
             self.stats.frames_dropped_congestion += 1;
             return Ok(FrameOutcome::DroppedQueueFull);
         }
-        kernels::to_i420_with(frame, &mut self.i420, self.cfg.color_matrix)?;
+        let bands = if self.cfg.parallel_conversion {
+            kernels::bands_that_pay(frame.format, frame.width, frame.height)
+        } else {
+            1
+        };
+        kernels::to_i420_in_bands(frame, &mut self.i420, self.cfg.color_matrix, bands)?;
         let picture = match self.cfg.encode_size {
             Some((w, h)) if (w, h) != (frame.width, frame.height) => {
                 if (w, h) == (frame.width.div_ceil(2), frame.height.div_ceil(2)) {

@@ -93,3 +93,36 @@ fn every_capture_format_streams_and_decodes() {
         }
     }
 }
+
+#[test]
+fn parallel_conversion_sends_the_same_packets() {
+    // 640x480 BGRA is converted in two bands when `parallel_conversion` is on: the packets
+    // must be byte for byte those of the one-pass conversion.
+    let (w, h) = (640u32, 480u32);
+    let packets = |parallel: bool| {
+        let mut cfg = SenderConfig::new(b"cam", 3, SECRET);
+        cfg.parallel_conversion = parallel;
+        let mut tx = Sender::new(cfg).unwrap();
+        let mut buf = vec![0u8; 1500];
+        let mut out = Vec::new();
+        for n in 0..3u64 {
+            let px: Vec<u8> = (0..(w * h) as usize)
+                .flat_map(|i| [(i + n as usize) as u8, (i / 640) as u8, (i * 7) as u8, 255])
+                .collect();
+            let now = n * 33_333;
+            tx.push_frame(now, &CaptureFrame::packed(PixelFormat::Bgra, w, h, &px, w as usize * 4, now)).unwrap();
+            let mut t = now;
+            while let Some(next) = tx.poll_timeout() {
+                t = t.max(next);
+                while let Some(len) = tx.poll_transmit(t, &mut buf).unwrap() {
+                    out.push(buf[..len].to_vec());
+                }
+            }
+        }
+        out
+    };
+    assert_eq!(sealcam::kernels::bands_that_pay(PixelFormat::Bgra, w, h), 2);
+    let (one, two) = (packets(false), packets(true));
+    assert!(!one.is_empty());
+    assert_eq!(one, two);
+}
