@@ -148,6 +148,15 @@ int main(void) {
     CHECK(target == 400000); /* the start rate is clamped to the ceiling */
     CHECK_OK(sealcam_sender_set_bitrate_bounds(atx, 100000, 300000));
     sealcam_sender_free(atx);
+
+    /* Parallel conversion: a flag (0 or 1). */
+    sealcam_sender_config pc = sc;
+    pc.parallel_conversion = 2;
+    atx = NULL;
+    CHECK(sealcam_sender_new(&pc, &atx) == SEALCAM_INVALID_INPUT && atx == NULL);
+    pc.parallel_conversion = 1;
+    CHECK_OK(sealcam_sender_new(&pc, &atx));
+    sealcam_sender_free(atx);
     CHECK(sealcam_result_text((sealcam_result)SEALCAM_AUTH_FAILED) != NULL);
 
     /* The kernels alone. */

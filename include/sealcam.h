@@ -281,9 +281,15 @@ typedef struct sealcam_sender_config {
    */
   uint32_t max_bitrate_bps;
   /**
+   * 1: convert capture frames in two row bands on a worker pool where that pays on a
+   * 2-core board (RGB from 640x480, YUYV/UYVY at 1080p; the library then starts that
+   * pool's threads); 0 (the default): on the calling thread only.
+   */
+  uint32_t parallel_conversion;
+  /**
    * Reserved for growth; must be zero.
    */
-  uint8_t reserved[52];
+  uint8_t reserved[48];
 } sealcam_sender_config;
 
 /**

@@ -288,8 +288,12 @@ pub struct sealcam_sender_config {
     pub min_bitrate_bps: u32,
     /// Ceiling of the adaptive bitrate (0 = the default, 2.5 Mbit/s).
     pub max_bitrate_bps: u32,
+    /// 1: convert capture frames in two row bands on a worker pool where that pays on a
+    /// 2-core board (RGB from 640x480, YUYV/UYVY at 1080p; the library then starts that
+    /// pool's threads); 0 (the default): on the calling thread only.
+    pub parallel_conversion: u32,
     /// Reserved for growth; must be zero.
-    pub reserved: [u8; 52],
+    pub reserved: [u8; 48],
 }
 
 /// Receiver settings; fill with [`sealcam_receiver_config_default`] first.
@@ -354,7 +358,8 @@ pub unsafe extern "C" fn sealcam_sender_config_default(cfg: *mut sealcam_sender_
             adaptive_bitrate: d.adaptive_bitrate as u32,
             min_bitrate_bps: d.min_bitrate_bps,
             max_bitrate_bps: d.max_bitrate_bps,
-            reserved: [0; 52],
+            parallel_conversion: d.parallel_conversion as u32,
+            reserved: [0; 48],
         };
         SEALCAM_OK
     })
@@ -470,10 +475,11 @@ pub unsafe extern "C" fn sealcam_sender_new(
         s.pacing_factor = c.pacing_factor;
         s.max_queue_delay_ms = c.max_queue_delay_ms;
         s.keyframe_interval_frames = c.keyframe_interval_frames;
-        if c.adaptive_bitrate > 1 {
+        if c.adaptive_bitrate > 1 || c.parallel_conversion > 1 {
             return SEALCAM_INVALID_INPUT;
         }
         s.adaptive_bitrate = c.adaptive_bitrate == 1;
+        s.parallel_conversion = c.parallel_conversion == 1;
         if c.min_bitrate_bps != 0 {
             s.min_bitrate_bps = c.min_bitrate_bps;
         }
