@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sealcam::kernels::{scale_i420_bilinear, scale_i420_half, to_i420, to_i420_in_bands};
+use sealcam::kernels::{scale_i420_bilinear, scale_i420_half, to_i420, to_i420_half, to_i420_in_bands};
 use sealcam::{CaptureFrame, ColorMatrix, I420Buffer, PixelFormat, Plane};
 
 type Packed = unsafe extern "C" fn(*const u8, i32, *mut u8, i32, *mut u8, i32, *mut u8, i32, i32, i32) -> i32;
@@ -124,6 +124,20 @@ fn bench(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new("sealcam", bytes), |b| {
                 b.iter(|| to_i420(black_box(&f), &mut dst).unwrap())
             });
+            // The ladder's half rung from NV12: conversion and box filter fused, against the
+            // two passes it replaces.
+            if format == PixelFormat::Nv12 {
+                let mut half = I420Buffer::default();
+                g.bench_function(BenchmarkId::new("half_two_pass", bytes), |b| {
+                    b.iter(|| {
+                        to_i420(black_box(&f), &mut dst).unwrap();
+                        scale_i420_half(&dst, &mut half).unwrap();
+                    })
+                });
+                g.bench_function(BenchmarkId::new("half_fused", bytes), |b| {
+                    b.iter(|| to_i420_half(black_box(&f), &mut half).unwrap())
+                });
+            }
             // rayon: the same conversion in two row bands on the pool (one per core here); what
             // `kernels::bands_that_pay` is set from.
             if matches!(format, PixelFormat::Nv12 | PixelFormat::Yuyv | PixelFormat::Bgra | PixelFormat::Rgb24) {

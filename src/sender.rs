@@ -540,22 +540,34 @@ impl Sender {
             self.stats.frames_dropped_congestion += 1;
             return Ok(FrameOutcome::DroppedQueueFull);
         }
-        let bands = if self.cfg.parallel_conversion {
-            kernels::bands_that_pay(frame.format, frame.width, frame.height)
-        } else {
-            1
-        };
-        kernels::to_i420_in_bands(frame, &mut self.i420, self.cfg.color_matrix, bands)?;
+        let size = (frame.width, frame.height);
+        let half = (frame.width.div_ceil(2), frame.height.div_ceil(2));
         let picture = match self.cfg.encode_size {
-            Some((w, h)) if (w, h) != (frame.width, frame.height) => {
-                if (w, h) == (frame.width.div_ceil(2), frame.height.div_ceil(2)) {
-                    kernels::scale_i420_half(&self.i420, &mut self.scaled)?;
-                } else {
-                    kernels::scale_i420_bilinear(&self.i420, w, h, &mut self.scaled)?;
-                }
+            // The ladder's half rung from a YUV 4:2:0 capture: conversion and box filter in
+            // one pass over the capture.
+            Some(s) if s == half && s != size && kernels::half_fusable(frame.format) => {
+                kernels::to_i420_half(frame, &mut self.scaled)?;
                 &self.scaled
             }
-            _ => &self.i420,
+            encode_size => {
+                let bands = if self.cfg.parallel_conversion {
+                    kernels::bands_that_pay(frame.format, frame.width, frame.height)
+                } else {
+                    1
+                };
+                kernels::to_i420_in_bands(frame, &mut self.i420, self.cfg.color_matrix, bands)?;
+                match encode_size {
+                    Some(s) if s == half && s != size => {
+                        kernels::scale_i420_half(&self.i420, &mut self.scaled)?;
+                        &self.scaled
+                    }
+                    Some((w, h)) if (w, h) != size => {
+                        kernels::scale_i420_bilinear(&self.i420, w, h, &mut self.scaled)?;
+                        &self.scaled
+                    }
+                    _ => &self.i420,
+                }
+            }
         };
         let force = self.keyframe_requested
             && self

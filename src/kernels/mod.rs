@@ -18,7 +18,9 @@ mod scale;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-pub use scale::{scale_i420_bilinear, scale_i420_half, scale_i420_half_scalar, scale_i420_planes};
+pub use scale::{
+    half_fusable, scale_i420_bilinear, scale_i420_half, scale_i420_half_scalar, scale_i420_planes, to_i420_half,
+};
 
 use crate::error::Result;
 use crate::frame::{CaptureFrame, ColorMatrix, I420Buffer, PixelFormat};
@@ -815,6 +817,37 @@ mod tests {
             scale::scale_i420_half_scalar(&src, &mut a).unwrap();
             scale_i420_half(&src, &mut b).unwrap();
             assert_eq!(a, b, "half {w}x{h}");
+        }
+    }
+
+    #[test]
+    fn fused_half_equals_convert_then_box() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let sizes: &[(u32, u32)] = if cfg!(miri) { &[(7, 5)] } else { &[(1, 1), (2, 2), (7, 5), (64, 48), (131, 77)] };
+        for &(w, h) in sizes {
+            for format in PixelFormat::ALL {
+                let (planes, strides): (Vec<Vec<u8>>, Vec<usize>) = (0..format.plane_count())
+                    .map(|i| {
+                        let (row, rows) = format.plane_shape(i, w, h);
+                        let stride = row + rng.usize(0..5);
+                        ((0..stride * rows).map(|_| rng.u8(..)).collect(), stride)
+                    })
+                    .unzip();
+                let mut f = CaptureFrame::packed(format, w, h, &planes[0], strides[0], 0);
+                for (i, p) in planes.iter().enumerate().skip(1) {
+                    f.planes[i] = crate::frame::Plane { data: p, stride: strides[i] };
+                }
+                let mut fused = I420Buffer::default();
+                if !half_fusable(format) {
+                    assert!(to_i420_half(&f, &mut fused).is_err(), "{format:?}");
+                    continue;
+                }
+                let (mut full, mut want) = (I420Buffer::default(), I420Buffer::default());
+                to_i420(&f, &mut full).unwrap();
+                scale_i420_half(&full, &mut want).unwrap();
+                to_i420_half(&f, &mut fused).unwrap();
+                assert_eq!(fused, want, "{format:?} {w}x{h}");
+            }
         }
     }
 

@@ -7,7 +7,7 @@
 //!   weights, vertical blend then horizontal (each rounded), as libyuv's filter does.
 
 use crate::error::{invalid, Result};
-use crate::frame::I420Buffer;
+use crate::frame::{CaptureFrame, I420Buffer, PixelFormat};
 
 /// Halves an I420 image: `dst` becomes `ceil(w/2) x ceil(h/2)`.
 pub fn scale_i420_half(src: &I420Buffer, dst: &mut I420Buffer) -> Result<()> {
@@ -38,7 +38,17 @@ fn half(src: &I420Buffer, dst: &mut I420Buffer, simd: bool) -> Result<()> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn half_plane(src: &[u8], ss: usize, w: usize, h: usize, dst: &mut [u8], ds: usize, dw: usize, dh: usize, simd: bool) {
+pub(super) fn half_plane(
+    src: &[u8],
+    ss: usize,
+    w: usize,
+    h: usize,
+    dst: &mut [u8],
+    ds: usize,
+    dw: usize,
+    dh: usize,
+    simd: bool,
+) {
     for r in 0..dh {
         let r0 = &src[(2 * r) * ss..(2 * r) * ss + w];
         let r1 = &src[(2 * r + 1).min(h - 1) * ss..(2 * r + 1).min(h - 1) * ss + w];
@@ -70,6 +80,57 @@ fn simd_half_row(r0: &[u8], r1: &[u8], out: &mut [u8]) -> usize {
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn simd_half_row(_: &[u8], _: &[u8], _: &mut [u8]) -> usize {
     0
+}
+
+/// Whether [`to_i420_half`] takes this format (the YUV 4:2:0 ones, whose planes the box
+/// filter can read directly).
+pub fn half_fusable(format: PixelFormat) -> bool {
+    matches!(format, PixelFormat::I420 | PixelFormat::Yv12 | PixelFormat::Nv12 | PixelFormat::Nv21)
+}
+
+/// Conversion and the 2x2 box filter in one pass, for the ladder's half rung: an I420, YV12,
+/// NV12 or NV21 capture frame becomes I420 of `ceil(w/2) x ceil(h/2)` straight from its
+/// planes, equal to [`super::to_i420`] followed by [`scale_i420_half`] but reading the
+/// capture once and writing only the small picture. Other formats get an error.
+pub fn to_i420_half(src: &CaptureFrame<'_>, dst: &mut I420Buffer) -> Result<()> {
+    src.validate()?;
+    if !half_fusable(src.format) {
+        return Err(invalid!("{:?} has no fused half-size conversion", src.format));
+    }
+    let (w, h) = (src.width as usize, src.height as usize);
+    dst.resize(w.div_ceil(2) as u32, h.div_ceil(2) as u32)?;
+    let (dw, dh) = (dst.width() as usize, dst.height() as usize);
+    let (ds_y, ds_c) = (dst.y_stride(), dst.uv_stride());
+    let (dy, du, dv) = dst.planes_mut();
+    let p = &src.planes;
+    half_plane(p[0].data, p[0].stride, w, h, dy, ds_y, dw, dh, true);
+    let (cw, ch, dcw, dch) = (w.div_ceil(2), h.div_ceil(2), dw.div_ceil(2), dh.div_ceil(2));
+    match src.format {
+        PixelFormat::I420 | PixelFormat::Yv12 => {
+            let (u, v) = if src.format == PixelFormat::I420 { (&p[1], &p[2]) } else { (&p[2], &p[1]) };
+            half_plane(u.data, u.stride, cw, ch, du, ds_c, dcw, dch, true);
+            half_plane(v.data, v.stride, cw, ch, dv, ds_c, dcw, dch, true);
+        }
+        _ => {
+            // Interleaved chroma: the box of each channel, read in place.
+            let (first, second) = if src.format == PixelFormat::Nv12 { (du, dv) } else { (dv, du) };
+            let (uv, ss) = (p[1].data, p[1].stride);
+            for r in 0..dch {
+                let (r0, r1) = (2 * r, (2 * r + 1).min(ch - 1));
+                let (a, b) = (&uv[r0 * ss..r0 * ss + 2 * cw], &uv[r1 * ss..r1 * ss + 2 * cw]);
+                let (o1, o2) = (&mut first[r * ds_c..r * ds_c + dcw], &mut second[r * ds_c..r * ds_c + dcw]);
+                for (x, (o1, o2)) in o1.iter_mut().zip(o2.iter_mut()).enumerate() {
+                    let (c0, c1) = (2 * x, (2 * x + 1).min(cw - 1));
+                    let sum = |k: usize| {
+                        a[2 * c0 + k] as u16 + a[2 * c1 + k] as u16 + b[2 * c0 + k] as u16 + b[2 * c1 + k] as u16
+                    };
+                    *o1 = ((sum(0) + 2) >> 2) as u8;
+                    *o2 = ((sum(1) + 2) >> 2) as u8;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Scales an I420 image to `width x height` (bilinear). Both sizes must be at least 1x1;
