@@ -82,6 +82,10 @@ fn simd_half_row(_: &[u8], _: &[u8], _: &mut [u8]) -> usize {
     0
 }
 
+/// Chroma samples per channel that [`to_i420_half`] splits from NV12/NV21 at a time (an
+/// even number, so box pairs never straddle two chunks).
+const UV_CHUNK: usize = 512;
+
 /// Whether [`to_i420_half`] takes this format (the YUV 4:2:0 ones, whose planes the box
 /// filter can read directly).
 pub fn half_fusable(format: PixelFormat) -> bool {
@@ -112,20 +116,22 @@ pub fn to_i420_half(src: &CaptureFrame<'_>, dst: &mut I420Buffer) -> Result<()> 
             half_plane(v.data, v.stride, cw, ch, dv, ds_c, dcw, dch, true);
         }
         _ => {
-            // Interleaved chroma: the box of each channel, read in place.
+            // Interleaved chroma: each pair of rows is split (SIMD) into stack buffers a chunk
+            // of columns at a time, and each channel box-filtered from there.
             let (first, second) = if src.format == PixelFormat::Nv12 { (du, dv) } else { (dv, du) };
             let (uv, ss) = (p[1].data, p[1].stride);
+            let (mut c1, mut c2) = ([0u8; 2 * UV_CHUNK], [0u8; 2 * UV_CHUNK]);
             for r in 0..dch {
-                let (r0, r1) = (2 * r, (2 * r + 1).min(ch - 1));
-                let (a, b) = (&uv[r0 * ss..r0 * ss + 2 * cw], &uv[r1 * ss..r1 * ss + 2 * cw]);
-                let (o1, o2) = (&mut first[r * ds_c..r * ds_c + dcw], &mut second[r * ds_c..r * ds_c + dcw]);
-                for (x, (o1, o2)) in o1.iter_mut().zip(o2.iter_mut()).enumerate() {
-                    let (c0, c1) = (2 * x, (2 * x + 1).min(cw - 1));
-                    let sum = |k: usize| {
-                        a[2 * c0 + k] as u16 + a[2 * c1 + k] as u16 + b[2 * c0 + k] as u16 + b[2 * c1 + k] as u16
-                    };
-                    *o1 = ((sum(0) + 2) >> 2) as u8;
-                    *o2 = ((sum(1) + 2) >> 2) as u8;
+                let (r0, rows) = (2 * r, if 2 * r + 1 < ch { 2 } else { 1 });
+                let mut x0 = 0;
+                while x0 < cw {
+                    let n = (cw - x0).min(UV_CHUNK);
+                    let rows_src = &uv[r0 * ss + 2 * x0..];
+                    super::deinterleave_plane(rows_src, ss, &mut c1, &mut c2, UV_CHUNK, n, rows, true);
+                    let (o, outs) = (r * ds_c + x0 / 2, n.div_ceil(2));
+                    half_plane(&c1, UV_CHUNK, n, rows, &mut first[o..], ds_c, outs, 1, true);
+                    half_plane(&c2, UV_CHUNK, n, rows, &mut second[o..], ds_c, outs, 1, true);
+                    x0 += n;
                 }
             }
         }
