@@ -518,7 +518,7 @@ fn rgb24_pair_chunks(
 /// both rows and their chroma, as (pixels of `a`, pixels of `b`, chroma samples) done; `None`
 /// where the chunked widening path is used instead.
 #[allow(clippy::too_many_arguments)]
-#[cfg(target_arch = "x86_64")]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 fn simd_rgb24_pair(
     a: &[u8],
     b: &[u8],
@@ -530,31 +530,17 @@ fn simd_rgb24_pair(
     v: &mut [u8],
     k: RgbCoefficients,
 ) -> Option<(usize, usize, usize)> {
-    if !x86::has_avx2() {
-        return None;
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx2() {
+        // SAFETY: AVX2 was detected on this CPU.
+        return unsafe {
+            Some((
+                x86::rgb_luma_avx2::<3>(a, y0, k.y),
+                x86::rgb_luma_avx2::<3>(b, y1, k.y),
+                x86::rgb_chroma_avx2::<3>(pa, pb, u, v, k.u, k.v),
+            ))
+        };
     }
-    // SAFETY: AVX2 was detected on this CPU.
-    unsafe {
-        Some((
-            x86::rgb_luma_avx2::<3>(a, y0, k.y),
-            x86::rgb_luma_avx2::<3>(b, y1, k.y),
-            x86::rgb_chroma_avx2::<3>(pa, pb, u, v, k.u, k.v),
-        ))
-    }
-}
-#[allow(clippy::too_many_arguments)]
-#[cfg(not(target_arch = "x86_64"))]
-fn simd_rgb24_pair(
-    _: &[u8],
-    _: &[u8],
-    _: &mut [u8],
-    _: &mut [u8],
-    _: &[u8],
-    _: &[u8],
-    _: &mut [u8],
-    _: &mut [u8],
-    _: RgbCoefficients,
-) -> Option<(usize, usize, usize)> {
     None
 }
 
