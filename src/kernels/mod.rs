@@ -19,7 +19,8 @@ mod scale;
 mod x86;
 
 pub use scale::{
-    half_fusable, scale_i420_bilinear, scale_i420_half, scale_i420_half_scalar, scale_i420_planes, to_i420_half,
+    half_fusable, scale_i420_bilinear, scale_i420_bilinear_scalar, scale_i420_half, scale_i420_half_scalar,
+    scale_i420_planes, to_i420_half,
 };
 
 use crate::error::Result;
@@ -803,6 +804,11 @@ mod tests {
             scale::scale_i420_half_scalar(&src, &mut a).unwrap();
             scale_i420_half(&src, &mut b).unwrap();
             assert_eq!(a, b, "half {w}x{h}");
+            for (dw, dh) in [(w * 2 / 3 + 1, h * 3 / 4 + 1), (w + 7, h + 1), ((w / 3).max(1), (h / 2).max(1))] {
+                scale::scale_i420_bilinear_scalar(&src, dw, dh, &mut a).unwrap();
+                scale_i420_bilinear(&src, dw, dh, &mut b).unwrap();
+                assert_eq!(a, b, "bilinear {w}x{h} -> {dw}x{dh}");
+            }
         }
     }
 

@@ -142,6 +142,16 @@ pub fn to_i420_half(src: &CaptureFrame<'_>, dst: &mut I420Buffer) -> Result<()> 
 /// Scales an I420 image to `width x height` (bilinear). Both sizes must be at least 1x1;
 /// upscaling works too but the ladder only scales down.
 pub fn scale_i420_bilinear(src: &I420Buffer, width: u32, height: u32, dst: &mut I420Buffer) -> Result<()> {
+    bilinear(src, width, height, dst, true)
+}
+
+/// The scalar reference of [`scale_i420_bilinear`].
+#[doc(hidden)]
+pub fn scale_i420_bilinear_scalar(src: &I420Buffer, width: u32, height: u32, dst: &mut I420Buffer) -> Result<()> {
+    bilinear(src, width, height, dst, false)
+}
+
+fn bilinear(src: &I420Buffer, width: u32, height: u32, dst: &mut I420Buffer, simd: bool) -> Result<()> {
     let (w, h) = (src.width() as usize, src.height() as usize);
     if w == 0 || h == 0 {
         return Err(invalid!("source image is empty"));
@@ -151,10 +161,10 @@ pub fn scale_i420_bilinear(src: &I420Buffer, width: u32, height: u32, dst: &mut 
     let (sy, su, sv) = src.planes();
     let (ss_y, ss_c, ds_y, ds_c) = (src.y_stride(), src.uv_stride(), dst.y_stride(), dst.uv_stride());
     let (dy, du, dv) = dst.planes_mut();
-    bilinear_plane(sy, ss_y, w, h, dy, ds_y, dw, dh);
+    bilinear_plane(sy, ss_y, w, h, dy, ds_y, dw, dh, simd);
     let (cw, ch, dcw, dch) = (w.div_ceil(2), h.div_ceil(2), dw.div_ceil(2), dh.div_ceil(2));
-    bilinear_plane(su, ss_c, cw, ch, du, ds_c, dcw, dch);
-    bilinear_plane(sv, ss_c, cw, ch, dv, ds_c, dcw, dch);
+    bilinear_plane(su, ss_c, cw, ch, du, ds_c, dcw, dch, simd);
+    bilinear_plane(sv, ss_c, cw, ch, dv, ds_c, dcw, dch, simd);
     Ok(())
 }
 
@@ -192,7 +202,7 @@ pub fn scale_i420_planes(
         if half {
             half_plane(p.data, p.stride, sw, sh, d, ds, ow, oh, true);
         } else {
-            bilinear_plane(p.data, p.stride, sw, sh, d, ds, ow, oh);
+            bilinear_plane(p.data, p.stride, sw, sh, d, ds, ow, oh, true);
         }
     }
     Ok(())
@@ -232,16 +242,27 @@ const MAX_STRIP: usize = 256;
 /// way. Weights are the 16.16 positions' fractions rounded to 0..=256; a zero weight copies
 /// exactly.
 #[allow(clippy::too_many_arguments)]
-fn bilinear_plane(src: &[u8], ss: usize, w: usize, h: usize, dst: &mut [u8], ds: usize, dw: usize, dh: usize) {
+fn bilinear_plane(
+    src: &[u8],
+    ss: usize,
+    w: usize,
+    h: usize,
+    dst: &mut [u8],
+    ds: usize,
+    dw: usize,
+    dh: usize,
+    simd: bool,
+) {
     let (xs, ys) = (Axis::new(w, dw), Axis::new(h, dh));
     // Output columns per chunk, so that their source span ((n - 1) x w / dw + 3 pixels at
     // most) fits the buffer.
     let cols = ((SPAN_BYTES - 4) as u64 * dw as u64 / w as u64).clamp(1, MAX_STRIP as u64) as usize;
-    // One spare byte: the last pixel repeated, so the rightmost column's pair needs no clamp.
-    let mut blended = [0u8; SPAN_BYTES + 1];
+    // Spare bytes: the last pixel repeated, so the rightmost column's pair needs no clamp,
+    // and room for the SIMD taps' 4-byte loads.
+    let mut blended = [0u8; SPAN_BYTES + 4];
     // The plane goes in vertical strips of `cols` output columns: their source offsets and
-    // weights are computed once per strip and serve every row.
-    let (mut offset, mut weight) = ([0u16; MAX_STRIP], [0u16; MAX_STRIP]);
+    // weight pairs (`256 - fx` low, `fx` high) are computed once per strip and serve every row.
+    let (mut offset, mut weight) = ([0i32; MAX_STRIP], [0i32; MAX_STRIP]);
     let mut c0 = 0;
     while c0 < dw {
         let c1 = (c0 + cols).min(dw);
@@ -252,10 +273,12 @@ fn bilinear_plane(src: &[u8], ss: usize, w: usize, h: usize, dst: &mut [u8], ds:
         let mut pos = c0 as i64 * xs.step + xs.step / 2 - (1 << 15);
         for (o, wt) in offset[..c1 - c0].iter_mut().zip(&mut weight[..c1 - c0]) {
             let at = pos.max(0);
-            *o = ((at >> 16) as usize - lo) as u16;
-            *wt = (((at & 0xffff) + 128) >> 8) as u16;
+            *o = ((at >> 16) as usize - lo) as i32;
+            let fx = (((at & 0xffff) + 128) >> 8) as i32;
+            *wt = (256 - fx) | (fx << 16);
             pos += xs.step;
         }
+        let (offset, weight) = (&offset[..c1 - c0], &weight[..c1 - c0]);
         for r in 0..dh {
             let (y0, y1, fy) = ys.at(r);
             let fy = ((fy + 128) >> 8) as u16;
@@ -264,16 +287,30 @@ fn bilinear_plane(src: &[u8], ss: usize, w: usize, h: usize, dst: &mut [u8], ds:
                 *o = ((p as u16 * (256 - fy) + q as u16 * fy + 128) >> 8) as u8;
             }
             blended[n] = blended[n - 1];
-            let row = &blended[..=n];
+            let row = &blended[..n + 4];
             let out = &mut dst[r * ds + c0..r * ds + c1];
-            for ((o, &i), &fx) in out.iter_mut().zip(&offset).zip(&weight) {
+            let done = if simd { simd_bilinear_taps(row, offset, weight, out) } else { 0 };
+            for ((o, &i), &wt) in out.iter_mut().zip(offset).zip(weight).skip(done) {
                 let pair = &row[i as usize..i as usize + 2];
-                let fx = fx as u32;
-                *o = ((pair[0] as u32 * (256 - fx) + pair[1] as u32 * fx + 128) >> 8) as u8;
+                *o = ((pair[0] as u32 * (wt & 0xffff) as u32 + pair[1] as u32 * (wt >> 16) as u32 + 128) >> 8) as u8;
             }
         }
         c0 = c1;
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn simd_bilinear_taps(row: &[u8], offsets: &[i32], weights: &[i32], out: &mut [u8]) -> usize {
+    if super::x86::has_avx2() {
+        // SAFETY: AVX2 was detected on this CPU.
+        unsafe { super::x86::bilinear_taps_avx2(row, offsets, weights, out) }
+    } else {
+        0
+    }
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn simd_bilinear_taps(_: &[u8], _: &[i32], _: &[i32], _: &mut [u8]) -> usize {
+    0
 }
 
 #[cfg(test)]

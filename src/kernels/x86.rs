@@ -244,6 +244,43 @@ pub(super) unsafe fn half_row_avx2(r0: &[u8], r1: &[u8], out: &mut [u8]) -> usiz
     n
 }
 
+/// Horizontal bilinear taps, 8 outputs a step: `out[k] = (row[o] (w & 0xffff) + row[o + 1]
+/// (w >> 16) + 128) >> 8` with `o = offsets[k]`, `w = weights[k]` (one gather of 4 bytes at
+/// each offset, `pmaddwd` of the pair by the weights). Offsets are clamped to the row so no
+/// load leaves it. Returns how many outputs it wrote (a multiple of 8).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn bilinear_taps_avx2(row: &[u8], offsets: &[i32], weights: &[i32], out: &mut [u8]) -> usize {
+    if row.len() < 4 || row.len() > i32::MAX as usize {
+        return 0;
+    }
+    let n = out.len().min(offsets.len()).min(weights.len()) / 8 * 8;
+    let (zero, last) = (_mm256_setzero_si256(), _mm256_set1_epi32((row.len() - 4) as i32));
+    let (low, high, round) = (_mm256_set1_epi32(0xff), _mm256_set1_epi32(0xff00), _mm256_set1_epi32(128));
+    let mut i = 0;
+    while i < n {
+        // SAFETY: 8 offsets, weights and outputs exist at i; every gathered offset is clamped
+        // to [0, row.len() - 4], so each 4-byte load stays inside the row.
+        unsafe {
+            let o = _mm256_loadu_si256(offsets.as_ptr().add(i).cast());
+            let o = _mm256_min_epi32(_mm256_max_epi32(o, zero), last);
+            let g = _mm256_i32gather_epi32::<1>(row.as_ptr().cast(), o);
+            // The two neighbours as 16-bit halves of each lane, times the weight pair.
+            let pair = _mm256_or_si256(_mm256_and_si256(g, low), _mm256_slli_epi32::<8>(_mm256_and_si256(g, high)));
+            let w = _mm256_loadu_si256(weights.as_ptr().add(i).cast());
+            let v = _mm256_srli_epi32::<8>(_mm256_add_epi32(_mm256_madd_epi16(pair, w), round));
+            let bytes = _mm256_packus_epi16(_mm256_packus_epi32(v, v), zero);
+            let p = out.as_mut_ptr().add(i) as *mut i32;
+            p.write_unaligned(_mm_cvtsi128_si32(_mm256_castsi256_si128(bytes)));
+            p.add(1).write_unaligned(_mm_cvtsi128_si32(_mm256_extracti128_si256::<1>(bytes)));
+        }
+        i += 8;
+    }
+    n
+}
+
 /// Sums of adjacent 32-bit lane pairs of `lo` and `hi`: `[lo0+lo1, lo2+lo3, hi0+hi1, hi2+hi3]`.
 #[inline]
 fn pair_sums(lo: __m128i, hi: __m128i) -> __m128i {
