@@ -45,6 +45,27 @@ pub const DRAINING_FRACTION: f64 = 0.75;
 /// A target below this fraction of the link capacity estimate arms a recovery probe.
 pub const FAR_BELOW_CAPACITY: f64 = 0.7;
 
+/// Decreases less than this apart form one run (one congestion event seen over several
+/// round trips).
+pub const DECREASE_RUN_US: u64 = 1_000_000;
+/// A run of decreases that leaves the target under this fraction of where it began arms a
+/// recovery probe towards the old rate (libwebrtc's probe controller probes after a drop
+/// below 66 % of the estimate, `kBitrateDropThreshold`) ...
+pub const LARGE_DROP_FRACTION: f64 = 0.66;
+/// ... when the link stalled lately: two packets arrived this much further apart than they
+/// were sent (a radio link's scheduling gap or a capacity dip; flows sharing a wired
+/// bottleneck do not stall each other this long, and there a recovery probe would only
+/// take back a newcomer's share) ...
+pub const STALL_US: i64 = 40_000;
+/// ... within this time.
+pub const STALL_MEMORY_US: u64 = 2_000_000;
+
+/// Time constant of the queueing-delay average (arrival time) ...
+pub const QUEUE_SMOOTHING_US: f64 = 50_000.0;
+/// ... and the least weight a sample gets, as if this long had passed (packets arriving
+/// together): 0.1 at 5.3 ms, the per-packet weight of earlier versions at about 2 Mbit/s.
+pub const QUEUE_SMOOTHING_MIN_DT_US: f64 = 5_300.0;
+
 /// Queueing delay above which the target is scaled down to drain the queue.
 pub const DRAIN_FROM_MS: f64 = 50.0;
 /// Queueing delay (beyond `DRAIN_FROM_MS`) that would scale the target to zero.
@@ -165,6 +186,13 @@ pub struct RateController {
     before_timeout_bps: Option<f64>,
     last_sent_us: u64,
     queue_delay_at_decrease: Option<f64>,
+    /// The delay-based target before the current run of decreases began, and when the
+    /// last decrease of the run happened.
+    before_decreases: Option<(f64, u64)>,
+    /// Send and arrival time of the newest packet that arrived, in sequence order.
+    prev_arrival: Option<(u64, i64)>,
+    /// When the link last stalled.
+    last_stall_us: Option<u64>,
 }
 
 impl RateController {
@@ -197,6 +225,9 @@ impl RateController {
             before_timeout_bps: None,
             last_sent_us: 0,
             queue_delay_at_decrease: None,
+            before_decreases: None,
+            prev_arrival: None,
+            last_stall_us: None,
         }
     }
 
@@ -370,6 +401,11 @@ impl RateController {
             }
         }
         let Some(arrival) = arrival_us else { return };
+        if let Some((ps, pa)) = self.prev_arrival {
+            if (arrival - pa) - (sent_us as i64 - ps as i64) > STALL_US {
+                self.last_stall_us = Some(now_us);
+            }
+        }
         self.detector.on_packet(sent_us as i64, arrival);
         while self.acked.front().is_some_and(|&(t, _)| t + ACKED_WINDOW_US <= arrival) {
             let (_, b) = self.acked.pop_front().expect("checked");
@@ -380,9 +416,15 @@ impl RateController {
         let owd = arrival - sent_us as i64;
         self.base_owd.update(now_us, owd);
         if let Some(base) = self.base_owd.get() {
+            // Smoothed over time, not over packets: at a few packets a second a per-packet
+            // average would remember a drained queue for seconds (and the drain scaling
+            // would hold the rate down meanwhile).
             let q = (owd - base) as f64 / 1000.0;
-            self.queue_delay_ms += 0.1 * (q - self.queue_delay_ms);
+            let dt = self.prev_arrival.map_or(0, |(_, a)| (arrival - a).max(0)) as f64;
+            let alpha = 1.0 - (-dt.max(QUEUE_SMOOTHING_MIN_DT_US) / QUEUE_SMOOTHING_US).exp();
+            self.queue_delay_ms += alpha * (q - self.queue_delay_ms);
         }
+        self.prev_arrival = Some((sent_us, arrival));
     }
 
     /// A feedback message has been fully reported: updates RTT and the target.
@@ -415,9 +457,19 @@ impl RateController {
         let draining = self.queue_delay_at_decrease.is_some_and(|q| self.queue_delay_ms < DRAINING_FRACTION * q);
         let aimd_usage = if usage == Usage::Overusing && draining { Usage::Underusing } else { usage };
         let before = self.aimd.last_decrease_us();
+        let before_bps = self.aimd.target_bps();
         self.aimd.update(now_us, aimd_usage, acked, self.rtt_ms());
         if self.aimd.last_decrease_us() != before {
             self.queue_delay_at_decrease = Some(self.queue_delay_ms);
+            let run_from = match self.before_decreases {
+                Some((b, t)) if now_us < t + DECREASE_RUN_US => b,
+                _ => before_bps,
+            };
+            self.before_decreases = Some((run_from, now_us));
+            let stalled = self.last_stall_us.is_some_and(|t| now_us < t + STALL_MEMORY_US);
+            if stalled && self.aimd.target_bps() < LARGE_DROP_FRACTION * run_from {
+                self.prober.arm_recovery(now_us, run_from);
+            }
         } else if usage != Usage::Overusing {
             self.queue_delay_at_decrease = None;
         }
@@ -484,5 +536,66 @@ impl RateController {
     /// A probe packet of cluster `id` was sent.
     pub fn on_probe_sent(&mut self, id: u16, now_us: u64, size: usize) {
         self.prober.on_sent(id, now_us, size);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::probe::RECOVERY_PROBE_FRACTION;
+    use super::*;
+
+    /// One flow through a bottleneck whose capacity is `base_bps`, except `dip_bps` from 3 s
+    /// to 3.3 s; 50 ms each way, feedback every 50 ms. Returns the rate of the fastest probe
+    /// the controller asked for within 2.5 s of the dip's end (before the quiet period
+    /// periodic probes wait for has passed).
+    fn probe_after_dip(base_bps: f64, dip_bps: f64) -> Option<f64> {
+        let mut c = RateController::new(AbrConfig { start_bps: 800_000, min_bps: 50_000, max_bps: 2_500_000 });
+        const SIZE: usize = 1200;
+        let capacity = |t: u64| if (3_000_000..3_300_000).contains(&t) { dip_bps } else { base_bps };
+        let mut sent: VecDeque<(u64, i64, u64)> = VecDeque::new();
+        let (mut next_send, mut link_free, mut cumulative) = (0u64, 0i64, 0u64);
+        let mut next_feedback = 50_000u64;
+        let mut fastest: Option<f64> = None;
+        for now in (0..5_800_000u64).step_by(1000) {
+            c.on_tick(now);
+            while let Some(p) = c.take_probe() {
+                // Probes are not sent here: only what is asked for matters.
+                if now > 3_300_000 {
+                    fastest = Some(fastest.map_or(p.rate_bps, |f| f.max(p.rate_bps)));
+                }
+            }
+            if now >= next_send && !c.window_full(now) {
+                cumulative += SIZE as u64;
+                c.on_sent(now, SIZE, cumulative, true);
+                // Served in order at the capacity of the moment it reaches the head.
+                let start = link_free.max(now as i64 + 50_000);
+                let service = (SIZE as f64 * 8e6 / capacity(start as u64)) as i64;
+                link_free = start + service;
+                sent.push_back((now, link_free, cumulative));
+                next_send = now + (SIZE as f64 * 8e6 / c.target_bps() as f64) as u64;
+            }
+            if now >= next_feedback {
+                next_feedback += 50_000;
+                let mut any = false;
+                while sent.front().is_some_and(|&(_, a, _)| a + 50_000 <= now as i64) {
+                    let (s, a, cum) = sent.pop_front().expect("checked");
+                    c.on_result(now, s, SIZE, Some(a), 0, cum);
+                    any = true;
+                }
+                if any {
+                    c.on_feedback(now);
+                }
+            }
+        }
+        fastest
+    }
+
+    #[test]
+    fn a_large_drop_on_a_stalling_link_probes_back_soon() {
+        // 0.1 Mbit/s: a 1200-byte packet every 96 ms, where they were sent about every
+        // 10 ms: the link stalls (a radio link's dip). The target falls far below where it
+        // was; once the queue has drained, a probe towards the old rate is asked for.
+        let rate = probe_after_dip(1_000_000.0, 100_000.0).expect("a recovery probe");
+        assert!(rate >= RECOVERY_PROBE_FRACTION * 0.95e6, "{rate}");
     }
 }

@@ -24,6 +24,17 @@ use crate::error::{invalid, Error, Result};
 use crate::frame::I420Buffer;
 use crate::kernels::copy_plane;
 
+/// Lowest quantizer the rate control may use (openh264's own floor in bitrate mode,
+/// `GOM_MIN_QP_MODE`).
+pub const H264_MIN_QP: i32 = 12;
+/// Highest quantizer the rate control may use. openh264 caps it at 42 (`MAX_LOW_BR_QP`)
+/// unless told otherwise; a cap below the top of the scale means a detailed picture at a
+/// low target overshoots, and openh264 carries the excess as a debt that it pays back by
+/// undershooting later targets (after a keyframe at 150 kbit/s, a step to 1 Mbit/s produced
+/// about 0.5 Mbit/s for four seconds in a test here). The ladder steps down to a smaller
+/// picture when the quantizer stays above 42 anyway.
+pub const H264_MAX_QP: i32 = 51;
+
 /// H.264 encoder settings.
 #[derive(Debug, Clone, Copy)]
 pub struct H264Settings {
@@ -128,6 +139,13 @@ impl H264Encoder {
         p.bEnableSceneChangeDetect = false;
         p.bEnableBackgroundDetection = false;
         p.bEnableAdaptiveQuant = true;
+        p.iMinQp = H264_MIN_QP;
+        p.iMaxQp = H264_MAX_QP;
+        // With this on, openh264 carries bits a frame took beyond its share (a keyframe's,
+        // mostly) into the following frames of the window *and* scales that debt with a
+        // raised target: the output then lags a rate increase by seconds. Off, each window
+        // of 8 frames starts from the current target.
+        p.bFixRCOverShoot = false;
         p.bEnableDenoise = false;
         p.iMultipleThreadIdc = self.settings.threads.max(1);
         p.iLoopFilterDisableIdc = 0;
