@@ -49,11 +49,15 @@ pub(super) fn half_plane(
     dh: usize,
     simd: bool,
 ) {
+    // Columns every row gets from the SIMD path (one dispatch per plane), then the rest.
+    let done = if simd { simd_half_rows(src, ss, w, h, dst, ds, dw, dh) } else { 0 };
+    if done == dw {
+        return;
+    }
     for r in 0..dh {
         let r0 = &src[(2 * r) * ss..(2 * r) * ss + w];
         let r1 = &src[(2 * r + 1).min(h - 1) * ss..(2 * r + 1).min(h - 1) * ss + w];
         let out = &mut dst[r * ds..r * ds + dw];
-        let done = if simd { simd_half_row(r0, r1, out) } else { 0 };
         for (x, o) in out.iter_mut().enumerate().skip(done) {
             let (x0, x1) = (2 * x, (2 * x + 1).min(w - 1));
             let sum = r0[x0] as u16 + r0[x1] as u16 + r1[x0] as u16 + r1[x1] as u16;
@@ -62,13 +66,30 @@ pub(super) fn half_plane(
     }
 }
 
+/// The SIMD box filter over every output row of a plane; returns how many leading columns
+/// of each row it wrote (the same for all rows).
+#[allow(clippy::too_many_arguments)]
+fn simd_half_rows(src: &[u8], ss: usize, w: usize, h: usize, dst: &mut [u8], ds: usize, dw: usize, dh: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if super::x86::has_avx2() {
+        // SAFETY: AVX2 was detected on this CPU.
+        return unsafe { super::x86::half_rows_avx2(src, ss, w, h, dst, ds, dw, dh) };
+    }
+    let mut done = 0;
+    for r in 0..dh {
+        let r0 = &src[(2 * r) * ss..(2 * r) * ss + w];
+        let r1 = &src[(2 * r + 1).min(h - 1) * ss..(2 * r + 1).min(h - 1) * ss + w];
+        done = simd_half_row(r0, r1, &mut dst[r * ds..r * ds + dw]);
+    }
+    done
+}
+
 #[cfg(target_arch = "x86_64")]
 fn simd_half_row(r0: &[u8], r1: &[u8], out: &mut [u8]) -> usize {
     use super::x86;
     if x86::has_avx2() {
         // SAFETY: AVX2 was detected on this CPU.
-        let done = unsafe { x86::half_row_avx2(r0, r1, out) };
-        done + x86::half_row(&r0[2 * done..], &r1[2 * done..], &mut out[done..])
+        unsafe { x86::half_row_avx2_then_sse2(r0, r1, out) }
     } else {
         x86::half_row(r0, r1, out)
     }

@@ -216,11 +216,52 @@ pub(super) unsafe fn packed422_chroma_avx2(r0: &[u8], r1: &[u8], u: &mut [u8], v
     n
 }
 
+/// [`half_row_avx2`], then [`half_row`] for what is left of the row (8 outputs a step).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(super) unsafe fn half_row_avx2_then_sse2(r0: &[u8], r1: &[u8], out: &mut [u8]) -> usize {
+    // SAFETY: the caller guarantees AVX2.
+    let done = unsafe { half_row_avx2(r0, r1, out) };
+    done + half_row(&r0[2 * done..], &r1[2 * done..], &mut out[done..])
+}
+
+/// The box filter over every output row of a plane (`dh` rows of `dw` from `h` rows of `w`,
+/// strides `ss` and `ds`), in one call: per-row dispatch costs about as much as the filter
+/// itself on a small plane. Returns how many leading columns of each row it wrote.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn half_rows_avx2(
+    src: &[u8],
+    ss: usize,
+    w: usize,
+    h: usize,
+    dst: &mut [u8],
+    ds: usize,
+    dw: usize,
+    dh: usize,
+) -> usize {
+    let mut done = 0;
+    for r in 0..dh {
+        let r0 = &src[(2 * r) * ss..(2 * r) * ss + w];
+        let r1 = &src[(2 * r + 1).min(h - 1) * ss..(2 * r + 1).min(h - 1) * ss + w];
+        // SAFETY: the caller guarantees AVX2.
+        done = unsafe { half_row_avx2_then_sse2(r0, r1, &mut dst[r * ds..r * ds + dw]) };
+    }
+    done
+}
+
 /// AVX2 [`half_row`]: 32 outputs a step.
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
+#[inline]
 pub(super) unsafe fn half_row_avx2(r0: &[u8], r1: &[u8], out: &mut [u8]) -> usize {
     let n = out.len().min(r0.len() / 2).min(r1.len() / 2) / 32 * 32;
     let ones = _mm256_set1_epi8(1);
