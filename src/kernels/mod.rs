@@ -409,9 +409,10 @@ fn rgb_rows<const BPP: usize, const R: usize, const G: usize, const B: usize>(
             *y = luma(&c, p[R] as i32, p[G] as i32, p[B] as i32);
         }
     };
-    // Rounded mean of each 2x2 block (pairs first, as libyuv does); an odd last column
-    // pairs with itself.
-    let mean = |p: i32, q: i32, s: i32, t: i32| ((p + q + 1) / 2 + (s + t + 1) / 2 + 1) / 2;
+    // Rounded mean of each 2x2 block `p q / s t`: the two rows averaged first, then the
+    // pair (libyuv's order, which lets SIMD code average whole rows before any shuffle);
+    // an odd last column pairs with itself.
+    let mean = |p: i32, q: i32, s: i32, t: i32| ((p + s + 1) / 2 + (q + t + 1) / 2 + 1) / 2;
     let full = w / 2;
     for cr in 0..ch {
         let (r0, r1) = (2 * cr, (2 * cr + 1).min(h - 1));

@@ -153,18 +153,17 @@ pub(super) fn rgba_chroma(r0: &[u8], r1: &[u8], u: &mut [u8], v: &mut [u8], ku: 
     while i < n {
         // SAFETY: 128 bytes of each row (32 pixels) and 16 bytes of each output exist.
         unsafe {
-            // Per channel, the rounded mean of each horizontal pair, for one row.
-            let pairs = |r: &[u8]| {
-                let a = vld4q_u8(r.as_ptr().add(8 * i));
-                let b = vld4q_u8(r.as_ptr().add(8 * i + 64));
-                let m = |x: uint8x16_t, y: uint8x16_t| vrhaddq_u8(vuzp1q_u8(x, y), vuzp2q_u8(x, y));
-                [m(a.0, b.0), m(a.1, b.1), m(a.2, b.2), m(a.3, b.3)]
+            // Per channel, the rows averaged (rounded), 32 pixels as two halves.
+            let rows = |o: usize| {
+                let (a, b) = (vld4q_u8(r0.as_ptr().add(o)), vld4q_u8(r1.as_ptr().add(o)));
+                [vrhaddq_u8(a.0, b.0), vrhaddq_u8(a.1, b.1), vrhaddq_u8(a.2, b.2), vrhaddq_u8(a.3, b.3)]
             };
-            let (pa, pb) = (pairs(r0), pairs(r1));
+            let (h0, h1) = (rows(8 * i), rows(8 * i + 64));
             let mut uo = [vdupq_n_u16(32896); 2];
             let mut vo = [vdupq_n_u16(32896); 2];
             for c in 0..4 {
-                let mean = vrhaddq_u8(pa[c], pb[c]);
+                // Then the rounded mean of each horizontal pair.
+                let mean = vrhaddq_u8(vuzp1q_u8(h0[c], h1[c]), vuzp2q_u8(h0[c], h1[c]));
                 for (half, x) in [vget_low_u8(mean), vget_high_u8(mean)].into_iter().enumerate() {
                     uo[half] = mac(uo[half], x, ku[c]);
                     vo[half] = mac(vo[half], x, kv[c]);

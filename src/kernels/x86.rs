@@ -408,10 +408,24 @@ unsafe fn load8<const BPP: usize>(p: *const u8) -> __m256i {
     }
 }
 
+/// `phaddw` of `a` and `b` (the sums of adjacent 16-bit pairs, `a`'s then `b`'s in each
+/// 128-bit lane) for sums that fit 16 bits, as `pmaddwd` by ones and a signed pack: LLVM
+/// rewrites `phaddw` into four shuffles and an add, which left the RGB kernels bound by the
+/// shuffle port.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn pair_sums256(a: __m256i, b: __m256i) -> __m256i {
+    let ones = _mm256_set1_epi16(1);
+    _mm256_packs_epi32(_mm256_madd_epi16(a, ones), _mm256_madd_epi16(b, ones))
+}
+
 /// [`rgba_luma`] with AVX2 for pixels of `BPP` bytes (3: RGB24, widened in registers; 4), 32
 /// pixels a step, bit-exact: `pmaddubsw` multiplies the
 /// coefficients (unsigned bytes) by the pixels biased to signed bytes (`p - 128`), pair sums
-/// that cannot saturate (`128 x (129 + 66)` at most), `phaddw` completes each pixel's sum,
+/// that cannot saturate (`128 x (129 + 66)` at most), [`pair_sums256`] completes each pixel's sum,
 /// and adding back `128 x sum(coef)` with the rounding and the +16 offset leaves `y << 8` in an
 /// unsigned 16-bit lane. Returns how many pixels it handled (a multiple of 32; 0 if a
 /// coefficient does not fit a byte).
@@ -436,8 +450,8 @@ pub(super) unsafe fn rgb_luma_avx2<const BPP: usize>(row: &[u8], y: &mut [u8], c
         unsafe {
             let p = row.as_ptr().add(BPP * i);
             let q = |k: usize| _mm256_maddubs_epi16(c, _mm256_xor_si256(load8::<BPP>(p.add(8 * BPP * k)), bias));
-            let y0 = _mm256_srli_epi16::<8>(_mm256_add_epi16(_mm256_hadd_epi16(q(0), q(1)), offset));
-            let y1 = _mm256_srli_epi16::<8>(_mm256_add_epi16(_mm256_hadd_epi16(q(2), q(3)), offset));
+            let y0 = _mm256_srli_epi16::<8>(_mm256_add_epi16(pair_sums256(q(0), q(1)), offset));
+            let y1 = _mm256_srli_epi16::<8>(_mm256_add_epi16(pair_sums256(q(2), q(3)), offset));
             let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(y0, y1), order);
             _mm256_storeu_si256(y.as_mut_ptr().add(i).cast(), bytes);
         }
@@ -448,7 +462,7 @@ pub(super) unsafe fn rgb_luma_avx2<const BPP: usize>(row: &[u8], y: &mut [u8], c
 
 /// [`rgba_chroma`] with AVX2 for pixels of `BPP` bytes (3 or 4), 16 outputs (32 pixels of
 /// each row) a step, bit-exact: the
-/// 2x2 means as now (`pavgb` pairs), then `pmaddubsw` of the means (unsigned) by the
+/// 2x2 means as the reference takes them (`pavgb` of the rows, then of the pairs), then `pmaddubsw` of the means (unsigned) by the
 /// coefficients (signed bytes), `phaddw`, `+ 32896 >> 8` in unsigned 16-bit lanes (the sums
 /// stay within +-28560). Returns how many chroma samples it wrote (a multiple of 16; 0 if a
 /// coefficient does not fit a signed byte).
@@ -470,10 +484,10 @@ pub(super) unsafe fn rgb_chroma_avx2<const BPP: usize>(
     let n = u.len().min(v.len()).min(r0.len() / (2 * BPP)).min(r1.len() / (2 * BPP)) / 16 * 16;
     let (ucoef, vcoef) = (_mm256_set1_epi32(ucoef), _mm256_set1_epi32(vcoef));
     let add = _mm256_set1_epi16(32896u16 as i16);
-    // After phaddw and the pack, 4-sample groups sit as 0 2 0 2 | 1 3 1 3.
+    // After phaddw and the pack of U and V, 4-sample groups sit as U0 U2 V0 V2 | U1 U3 V1 V3.
     let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    // Sixteen pixels of one row -> the rounded means of their eight horizontal pairs, in
-    // order (the lane-wise shuffle leaves them as 0 1 4 5 | 2 3 6 7, fixed by a permute).
+    // Sixteen pixels of the two rows averaged -> the rounded means of their eight
+    // horizontal pairs, as 0 1 4 5 | 2 3 6 7 (the lane-wise shuffle's order).
     let pairs = |x0: __m256i, x1: __m256i| {
         let (f0, f1) = (_mm256_castsi256_ps(x0), _mm256_castsi256_ps(x1));
         let even = _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(f0, f1));
@@ -484,15 +498,20 @@ pub(super) unsafe fn rgb_chroma_avx2<const BPP: usize>(
     while i < n {
         // SAFETY: 32 pixels of each row and 16 bytes of each output exist here.
         unsafe {
-            let ld = |r: &[u8], k: usize| load8::<BPP>(r.as_ptr().add(BPP * (2 * i + 8 * k)));
-            let m0 = _mm256_avg_epu8(pairs(ld(r0, 0), ld(r0, 1)), pairs(ld(r1, 0), ld(r1, 1)));
-            let m1 = _mm256_avg_epu8(pairs(ld(r0, 2), ld(r0, 3)), pairs(ld(r1, 2), ld(r1, 3)));
-            for (c, out) in [(ucoef, u.as_mut_ptr()), (vcoef, v.as_mut_ptr())] {
-                let s = _mm256_hadd_epi16(_mm256_maddubs_epi16(m0, c), _mm256_maddubs_epi16(m1, c));
-                let w = _mm256_srli_epi16::<8>(_mm256_add_epi16(s, add));
-                let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), order);
-                _mm_storeu_si128(out.add(i).cast(), _mm256_castsi256_si128(bytes));
-            }
+            let ld = |k: usize| {
+                let at = BPP * (2 * i + 8 * k);
+                _mm256_avg_epu8(load8::<BPP>(r0.as_ptr().add(at)), load8::<BPP>(r1.as_ptr().add(at)))
+            };
+            let (m0, m1) = (pairs(ld(0), ld(1)), pairs(ld(2), ld(3)));
+            // U and V through one pack and one permute: after it, U in the low half, V in
+            // the high half, each in order.
+            let sum = |c: __m256i| {
+                let s = pair_sums256(_mm256_maddubs_epi16(m0, c), _mm256_maddubs_epi16(m1, c));
+                _mm256_srli_epi16::<8>(_mm256_add_epi16(s, add))
+            };
+            let both = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(sum(ucoef), sum(vcoef)), order);
+            _mm_storeu_si128(u.as_mut_ptr().add(i).cast(), _mm256_castsi256_si128(both));
+            _mm_storeu_si128(v.as_mut_ptr().add(i).cast(), _mm256_extracti128_si256::<1>(both));
         }
         i += 16;
     }
@@ -500,7 +519,7 @@ pub(super) unsafe fn rgb_chroma_avx2<const BPP: usize>(
 }
 
 /// Chroma of two rows of 4-byte pixels: each output is the matrix applied to the rounded
-/// mean of a 2x2 block (pairs first, `pavgb`), plus 128 (`+ 32896 >> 8`). Returns how many
+/// mean of a 2x2 block (the rows first, then the pairs, `pavgb`), plus 128 (`+ 32896 >> 8`). Returns how many
 /// chroma samples it wrote (a multiple of 4).
 pub(super) fn rgba_chroma(r0: &[u8], r1: &[u8], u: &mut [u8], v: &mut [u8], cu: [i16; 4], cvv: [i16; 4]) -> usize {
     let n = u.len().min(v.len()).min(r0.len() / 8).min(r1.len() / 8) / 4 * 4;
@@ -520,14 +539,11 @@ pub(super) fn rgba_chroma(r0: &[u8], r1: &[u8], u: &mut [u8], v: &mut [u8], cu: 
             let a1 = _mm_loadu_si128(r0.as_ptr().add(8 * i + 16).cast());
             let b0 = _mm_loadu_si128(r1.as_ptr().add(8 * i).cast());
             let b1 = _mm_loadu_si128(r1.as_ptr().add(8 * i + 16).cast());
-            // Horizontal pairs: even and odd pixels of each row, averaged.
-            let pair = |x0: __m128i, x1: __m128i| {
-                let (f0, f1) = (_mm_castsi128_ps(x0), _mm_castsi128_ps(x1));
-                let even = _mm_castps_si128(_mm_shuffle_ps(f0, f1, 0b10_00_10_00));
-                let odd = _mm_castps_si128(_mm_shuffle_ps(f0, f1, 0b11_01_11_01));
-                _mm_avg_epu8(even, odd)
-            };
-            let m = _mm_avg_epu8(pair(a0, a1), pair(b0, b1));
+            // The rows averaged, then the even and odd pixels of that averaged.
+            let (f0, f1) = (_mm_castsi128_ps(_mm_avg_epu8(a0, b0)), _mm_castsi128_ps(_mm_avg_epu8(a1, b1)));
+            let even = _mm_castps_si128(_mm_shuffle_ps(f0, f1, 0b10_00_10_00));
+            let odd = _mm_castps_si128(_mm_shuffle_ps(f0, f1, 0b11_01_11_01));
+            let m = _mm_avg_epu8(even, odd);
             let uq = dot4(m, ucoef, add);
             let vq = dot4(m, vcoef, add);
             let uu = _mm_packus_epi16(_mm_packs_epi32(uq, uq), _mm_setzero_si128());
