@@ -141,7 +141,7 @@ pub(super) fn rgba_luma(row: &[u8], y: &mut [u8], k: [i16; 4]) -> usize {
 }
 
 /// Chroma of two rows of 4-byte pixels: the matrix applied to the rounded mean of each 2x2
-/// block (pairs first, then rows, as the scalar reference), plus 128 (`+ 32896 >> 8`). The
+/// block (rows first, then pairs, as the scalar reference), plus 128 (`+ 32896 >> 8`). The
 /// result lies in 0..65535 before the shift, so wrapping 16-bit lanes give it exactly.
 /// Returns how many chroma samples it wrote (a multiple of 16).
 pub(super) fn rgba_chroma(r0: &[u8], r1: &[u8], u: &mut [u8], v: &mut [u8], ku: [i16; 4], kv: [i16; 4]) -> usize {

@@ -463,7 +463,7 @@ pub(super) unsafe fn rgb_luma_avx2<const BPP: usize>(row: &[u8], y: &mut [u8], c
 /// [`rgba_chroma`] with AVX2 for pixels of `BPP` bytes (3 or 4), 16 outputs (32 pixels of
 /// each row) a step, bit-exact: the
 /// 2x2 means as the reference takes them (`pavgb` of the rows, then of the pairs), then `pmaddubsw` of the means (unsigned) by the
-/// coefficients (signed bytes), `phaddw`, `+ 32896 >> 8` in unsigned 16-bit lanes (the sums
+/// coefficients (signed bytes), [`pair_sums256`], `+ 32896 >> 8` in unsigned 16-bit lanes (the sums
 /// stay within +-28560). Returns how many chroma samples it wrote (a multiple of 16; 0 if a
 /// coefficient does not fit a signed byte).
 ///
@@ -484,7 +484,7 @@ pub(super) unsafe fn rgb_chroma_avx2<const BPP: usize>(
     let n = u.len().min(v.len()).min(r0.len() / (2 * BPP)).min(r1.len() / (2 * BPP)) / 16 * 16;
     let (ucoef, vcoef) = (_mm256_set1_epi32(ucoef), _mm256_set1_epi32(vcoef));
     let add = _mm256_set1_epi16(32896u16 as i16);
-    // After phaddw and the pack of U and V, 4-sample groups sit as U0 U2 V0 V2 | U1 U3 V1 V3.
+    // After the pair sums and the pack of U and V, 4-sample groups sit as U0 U2 V0 V2 | U1 U3 V1 V3.
     let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     // Sixteen pixels of the two rows averaged -> the rounded means of their eight
     // horizontal pairs, as 0 1 4 5 | 2 3 6 7 (the lane-wise shuffle's order).
