@@ -430,16 +430,26 @@ fn rgb_rows<const BPP: usize, const R: usize, const G: usize, const B: usize>(
         let u = &mut du[cr * cs..cr * cs + cw];
         let v = &mut dv[cr * cs..cr * cs + cw];
         let (pa, pb) = (&a[..full * 2 * BPP], &b[..full * 2 * BPP]);
+        // RGB24: both rows and their chroma in one pass where the CPU allows, so each pixel
+        // is widened once; then the separate kernels for the rest. (4-byte pixels load
+        // cheaply twice; held for both passes at once they spill registers: 1.19x libyuv at
+        // 720p fused against 1.14x in two passes.)
+        let f = if simd && BPP == 3 { simd_rgb_pair::<BPP>(a, b, y0, y1, u, v, k) } else { 0 };
+        let (fa, fb, fpa, fpb) = (&a[f * BPP..], &b[f * BPP..], &pa[f * BPP..], &pb[f * BPP..]);
+        let (fy0, fy1, fu, fv) = (&mut y0[f..], &mut y1[f..], &mut u[f / 2..], &mut v[f / 2..]);
         let (l0, l1, done) = match (simd, BPP) {
-            (true, 4) => {
-                (simd_rgba_luma(a, y0, k.y), simd_rgba_luma(b, y1, k.y), simd_rgba_chroma(pa, pb, u, v, k.u, k.v))
-            }
-            (true, 3) => simd_rgb24_pair(a, b, y0, y1, pa, pb, u, v, k).unwrap_or_else(|| {
-                let px = rgb24_pair_chunks(pa, pb, y0, y1, u, v, k);
+            (true, 4) => (
+                simd_rgba_luma(fa, fy0, k.y),
+                simd_rgba_luma(fb, fy1, k.y),
+                simd_rgba_chroma(fpa, fpb, fu, fv, k.u, k.v),
+            ),
+            (true, 3) => simd_rgb24_pair(fa, fb, fy0, fy1, fpa, fpb, fu, fv, k).unwrap_or_else(|| {
+                let px = rgb24_pair_chunks(fpa, fpb, fy0, fy1, fu, fv, k);
                 (px, px, px / 2)
             }),
             _ => (0, 0, 0),
         };
+        let (l0, l1, done) = (f + l0, f + l1, f / 2 + done);
         scalar_luma(a, y0, l0);
         scalar_luma(b, y1, l1);
         let pairs = pa.chunks_exact(2 * BPP).zip(pb.chunks_exact(2 * BPP)).zip(u.iter_mut()).zip(v.iter_mut());
@@ -544,6 +554,25 @@ fn simd_rgb24_pair(
         };
     }
     None
+}
+
+/// Luma of both rows and their chroma in one pass (AVX2): pixels of each row done.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+fn simd_rgb_pair<const BPP: usize>(
+    a: &[u8],
+    b: &[u8],
+    y0: &mut [u8],
+    y1: &mut [u8],
+    u: &mut [u8],
+    v: &mut [u8],
+    k: RgbCoefficients,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx2() {
+        // SAFETY: AVX2 was detected on this CPU.
+        return unsafe { x86::rgb_pair_avx2::<BPP>(a, b, y0, y1, u, v, k.y, (k.u, k.v)) };
+    }
+    0
 }
 
 #[cfg(target_arch = "x86_64")]

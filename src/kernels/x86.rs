@@ -422,50 +422,135 @@ unsafe fn pair_sums256(a: __m256i, b: __m256i) -> __m256i {
     _mm256_packs_epi32(_mm256_madd_epi16(a, ones), _mm256_madd_epi16(b, ones))
 }
 
-/// [`rgba_luma`] with AVX2 for pixels of `BPP` bytes (3: RGB24, widened in registers; 4), 32
-/// pixels a step, bit-exact: `pmaddubsw` multiplies the
+/// Luma of 32 pixels with AVX2, bit-exact with [`rgba_luma`]: `pmaddubsw` multiplies the
 /// coefficients (unsigned bytes) by the pixels biased to signed bytes (`p - 128`), pair sums
-/// that cannot saturate (`128 x (129 + 66)` at most), [`pair_sums256`] completes each pixel's sum,
-/// and adding back `128 x sum(coef)` with the rounding and the +16 offset leaves `y << 8` in an
-/// unsigned 16-bit lane. Returns how many pixels it handled (a multiple of 32; 0 if a
-/// coefficient does not fit a byte).
+/// that cannot saturate (`128 x (129 + 66)` at most), [`pair_sums256`] completes each
+/// pixel's sum, and adding back `128 x sum(coef)` with the rounding and the +16 offset leaves
+/// `y << 8` in an unsigned 16-bit lane.
+#[derive(Clone, Copy)]
+struct Luma32 {
+    coef: __m256i,
+    bias: __m256i,
+    offset: __m256i,
+    order: __m256i,
+}
+
+impl Luma32 {
+    /// `None` if a coefficient does not fit an unsigned byte or their sum exceeds 255.
+    #[target_feature(enable = "avx2")]
+    fn new(coef: [i16; 4]) -> Option<Self> {
+        let sum: i32 = coef.iter().map(|&k| k as i32).sum();
+        let c = coef_bytes(coef, 0..=255).filter(|_| sum <= 255)?;
+        Some(Luma32 {
+            coef: _mm256_set1_epi32(c),
+            bias: _mm256_set1_epi8(-128),
+            offset: _mm256_set1_epi16((128 * sum + 128 + (16 << 8)) as u16 as i16),
+            // After the lane-wise packs, 4-pixel groups sit in the order 0 2 4 6 1 3 5 7.
+            order: _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7),
+        })
+    }
+
+    /// Four registers of 8 (widened) pixels -> their 32 luma bytes, in order.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn y32(&self, px: [__m256i; 4]) -> __m256i {
+        let q = |k: usize| _mm256_maddubs_epi16(self.coef, _mm256_xor_si256(px[k], self.bias));
+        // SAFETY: AVX2 is enabled for this function.
+        let (y0, y1) = unsafe {
+            (
+                _mm256_srli_epi16::<8>(_mm256_add_epi16(pair_sums256(q(0), q(1)), self.offset)),
+                _mm256_srli_epi16::<8>(_mm256_add_epi16(pair_sums256(q(2), q(3)), self.offset)),
+            )
+        };
+        _mm256_permutevar8x32_epi32(_mm256_packus_epi16(y0, y1), self.order)
+    }
+}
+
+/// Chroma of 32 pixels of two rows (16 samples of U and of V) with AVX2, bit-exact with
+/// [`rgba_chroma`]: the 2x2 means as the reference takes them (`pavgb` of the rows, then of
+/// the pairs), `pmaddubsw` of the means (unsigned) by the coefficients (signed bytes),
+/// [`pair_sums256`], `+ 32896 >> 8` in unsigned 16-bit lanes (the sums stay within +-28560),
+/// U and V through one pack.
+#[derive(Clone, Copy)]
+struct Chroma32 {
+    u: __m256i,
+    v: __m256i,
+    add: __m256i,
+    order: __m256i,
+}
+
+impl Chroma32 {
+    /// `None` if a coefficient does not fit a signed byte.
+    #[target_feature(enable = "avx2")]
+    fn new(cu: [i16; 4], cv: [i16; 4]) -> Option<Self> {
+        Some(Chroma32 {
+            u: _mm256_set1_epi32(coef_bytes(cu, -128..=127)?),
+            v: _mm256_set1_epi32(coef_bytes(cv, -128..=127)?),
+            add: _mm256_set1_epi16(32896u16 as i16),
+            // After the pair sums and the pack of U and V, 4-sample groups sit as
+            // U0 U2 V0 V2 | U1 U3 V1 V3.
+            order: _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7),
+        })
+    }
+
+    /// Four registers of 8 (widened) pixels of each row -> 16 U bytes (low half) and 16 V
+    /// bytes (high half), in order.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn uv16(&self, a: [__m256i; 4], b: [__m256i; 4]) -> __m256i {
+        // Sixteen pixels of the two rows averaged -> the rounded means of their eight
+        // horizontal pairs (the lane-wise shuffle leaves them as 0 1 4 5 | 2 3 6 7; a permute
+        // puts them in order).
+        let pairs = |k: usize| {
+            let f0 = _mm256_castsi256_ps(_mm256_avg_epu8(a[k], b[k]));
+            let f1 = _mm256_castsi256_ps(_mm256_avg_epu8(a[k + 1], b[k + 1]));
+            let even = _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(f0, f1));
+            let odd = _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(f0, f1));
+            _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_avg_epu8(even, odd))
+        };
+        let (m0, m1) = (pairs(0), pairs(2));
+        let sum = |c: __m256i| {
+            // SAFETY: AVX2 is enabled for this function.
+            let s = unsafe { pair_sums256(_mm256_maddubs_epi16(m0, c), _mm256_maddubs_epi16(m1, c)) };
+            _mm256_srli_epi16::<8>(_mm256_add_epi16(s, self.add))
+        };
+        _mm256_permutevar8x32_epi32(_mm256_packus_epi16(sum(self.u), sum(self.v)), self.order)
+    }
+}
+
+/// Four registers of 8 pixels of `BPP` bytes from `p` on (32 pixels).
+///
+/// # Safety
+/// `32 * BPP` bytes must be readable at `p`; the CPU must support AVX2.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn load32<const BPP: usize>(p: *const u8) -> [__m256i; 4] {
+    // SAFETY: the caller guarantees the bytes.
+    unsafe { [0, 1, 2, 3].map(|k| load8::<BPP>(p.add(8 * BPP * k))) }
+}
+
+/// [`rgba_luma`] with AVX2 for pixels of `BPP` bytes (3: RGB24, widened in registers; 4), 32
+/// pixels a step ([`Luma32`]). Returns how many pixels it handled (a multiple of 32; 0 if
+/// the coefficients do not suit it).
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn rgb_luma_avx2<const BPP: usize>(row: &[u8], y: &mut [u8], coef: [i16; 4]) -> usize {
-    let (Some(c), true) = (coef_bytes(coef, 0..=255), coef.iter().map(|&c| c as i32).sum::<i32>() <= 255) else {
-        return 0;
-    };
+    let Some(k) = Luma32::new(coef) else { return 0 };
     let n = y.len().min(row.len() / BPP) / 32 * 32;
-    let c = _mm256_set1_epi32(c);
-    let bias = _mm256_set1_epi8(-128);
-    let sum: i32 = coef.iter().map(|&k| k as i32).sum();
-    let offset = _mm256_set1_epi16((128 * sum + 128 + (16 << 8)) as u16 as i16);
-    // After the lane-wise packs, 4-pixel groups sit in the order 0 2 4 6 1 3 5 7.
-    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     let mut i = 0;
     while i < n {
         // SAFETY: 32 pixels of the row (32 x BPP bytes) and 32 output bytes exist here.
-        unsafe {
-            let p = row.as_ptr().add(BPP * i);
-            let q = |k: usize| _mm256_maddubs_epi16(c, _mm256_xor_si256(load8::<BPP>(p.add(8 * BPP * k)), bias));
-            let y0 = _mm256_srli_epi16::<8>(_mm256_add_epi16(pair_sums256(q(0), q(1)), offset));
-            let y1 = _mm256_srli_epi16::<8>(_mm256_add_epi16(pair_sums256(q(2), q(3)), offset));
-            let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(y0, y1), order);
-            _mm256_storeu_si256(y.as_mut_ptr().add(i).cast(), bytes);
-        }
+        unsafe { _mm256_storeu_si256(y.as_mut_ptr().add(i).cast(), k.y32(load32::<BPP>(row.as_ptr().add(BPP * i)))) };
         i += 32;
     }
     n
 }
 
 /// [`rgba_chroma`] with AVX2 for pixels of `BPP` bytes (3 or 4), 16 outputs (32 pixels of
-/// each row) a step, bit-exact: the
-/// 2x2 means as the reference takes them (`pavgb` of the rows, then of the pairs), then `pmaddubsw` of the means (unsigned) by the
-/// coefficients (signed bytes), [`pair_sums256`], `+ 32896 >> 8` in unsigned 16-bit lanes (the sums
-/// stay within +-28560). Returns how many chroma samples it wrote (a multiple of 16; 0 if a
-/// coefficient does not fit a signed byte).
+/// each row) a step ([`Chroma32`]). Returns how many chroma samples it wrote (a multiple of
+/// 16; 0 if a coefficient does not fit a signed byte).
 ///
 /// # Safety
 /// The CPU must support AVX2.
@@ -478,42 +563,66 @@ pub(super) unsafe fn rgb_chroma_avx2<const BPP: usize>(
     cu: [i16; 4],
     cv: [i16; 4],
 ) -> usize {
-    let (Some(ucoef), Some(vcoef)) = (coef_bytes(cu, -128..=127), coef_bytes(cv, -128..=127)) else {
-        return 0;
-    };
+    let Some(k) = Chroma32::new(cu, cv) else { return 0 };
     let n = u.len().min(v.len()).min(r0.len() / (2 * BPP)).min(r1.len() / (2 * BPP)) / 16 * 16;
-    let (ucoef, vcoef) = (_mm256_set1_epi32(ucoef), _mm256_set1_epi32(vcoef));
-    let add = _mm256_set1_epi16(32896u16 as i16);
-    // After the pair sums and the pack of U and V, 4-sample groups sit as U0 U2 V0 V2 | U1 U3 V1 V3.
-    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    // Sixteen pixels of the two rows averaged -> the rounded means of their eight
-    // horizontal pairs, as 0 1 4 5 | 2 3 6 7 (the lane-wise shuffle's order).
-    let pairs = |x0: __m256i, x1: __m256i| {
-        let (f0, f1) = (_mm256_castsi256_ps(x0), _mm256_castsi256_ps(x1));
-        let even = _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(f0, f1));
-        let odd = _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(f0, f1));
-        _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_avg_epu8(even, odd))
-    };
     let mut i = 0;
     while i < n {
         // SAFETY: 32 pixels of each row and 16 bytes of each output exist here.
         unsafe {
-            let ld = |k: usize| {
-                let at = BPP * (2 * i + 8 * k);
-                _mm256_avg_epu8(load8::<BPP>(r0.as_ptr().add(at)), load8::<BPP>(r1.as_ptr().add(at)))
-            };
-            let (m0, m1) = (pairs(ld(0), ld(1)), pairs(ld(2), ld(3)));
-            // U and V through one pack and one permute: after it, U in the low half, V in
-            // the high half, each in order.
-            let sum = |c: __m256i| {
-                let s = pair_sums256(_mm256_maddubs_epi16(m0, c), _mm256_maddubs_epi16(m1, c));
-                _mm256_srli_epi16::<8>(_mm256_add_epi16(s, add))
-            };
-            let both = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(sum(ucoef), sum(vcoef)), order);
-            _mm_storeu_si128(u.as_mut_ptr().add(i).cast(), _mm256_castsi256_si128(both));
-            _mm_storeu_si128(v.as_mut_ptr().add(i).cast(), _mm256_extracti128_si256::<1>(both));
+            let (a, b) = (load32::<BPP>(r0.as_ptr().add(2 * BPP * i)), load32::<BPP>(r1.as_ptr().add(2 * BPP * i)));
+            store_uv(k.uv16(a, b), u.as_mut_ptr().add(i), v.as_mut_ptr().add(i));
         }
         i += 16;
+    }
+    n
+}
+
+/// Stores the U half and the V half of [`Chroma32::uv16`]'s result.
+///
+/// # Safety
+/// 16 bytes must be writable at `u` and at `v`; the CPU must support AVX2.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn store_uv(uv: __m256i, u: *mut u8, v: *mut u8) {
+    // SAFETY: the caller guarantees the bytes.
+    unsafe {
+        _mm_storeu_si128(u.cast(), _mm256_castsi256_si128(uv));
+        _mm_storeu_si128(v.cast(), _mm256_extracti128_si256::<1>(uv));
+    }
+}
+
+/// Both rows' luma and their chroma in one pass, 32 pixels of each row a step: every pixel
+/// is loaded (and for RGB24 widened) once, where separate luma and chroma passes load it
+/// twice. Returns how many pixels of each row it handled (a multiple of 32; the chroma
+/// samples are half that; 0 if the coefficients do not suit it or a row is missing).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn rgb_pair_avx2<const BPP: usize>(
+    r0: &[u8],
+    r1: &[u8],
+    y0: &mut [u8],
+    y1: &mut [u8],
+    u: &mut [u8],
+    v: &mut [u8],
+    ky: [i16; 4],
+    (cu, cv): ([i16; 4], [i16; 4]),
+) -> usize {
+    let (Some(l), Some(c)) = (Luma32::new(ky), Chroma32::new(cu, cv)) else { return 0 };
+    let n = y0.len().min(y1.len()).min(r0.len() / BPP).min(r1.len() / BPP).min(2 * u.len()).min(2 * v.len()) / 32 * 32;
+    let mut i = 0;
+    while i < n {
+        // SAFETY: 32 pixels of each row, 32 bytes of each luma row and 16 of each chroma row
+        // exist here.
+        unsafe {
+            let (a, b) = (load32::<BPP>(r0.as_ptr().add(BPP * i)), load32::<BPP>(r1.as_ptr().add(BPP * i)));
+            _mm256_storeu_si256(y0.as_mut_ptr().add(i).cast(), l.y32(a));
+            _mm256_storeu_si256(y1.as_mut_ptr().add(i).cast(), l.y32(b));
+            store_uv(c.uv16(a, b), u.as_mut_ptr().add(i / 2), v.as_mut_ptr().add(i / 2));
+        }
+        i += 32;
     }
     n
 }
