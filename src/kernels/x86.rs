@@ -617,10 +617,20 @@ pub(super) unsafe fn rgb_pair_avx2<const BPP: usize>(
         // SAFETY: 32 pixels of each row, 32 bytes of each luma row and 16 of each chroma row
         // exist here.
         unsafe {
-            let (a, b) = (load32::<BPP>(r0.as_ptr().add(BPP * i)), load32::<BPP>(r1.as_ptr().add(BPP * i)));
-            _mm256_storeu_si256(y0.as_mut_ptr().add(i).cast(), l.y32(a));
-            _mm256_storeu_si256(y1.as_mut_ptr().add(i).cast(), l.y32(b));
-            store_uv(c.uv16(a, b), u.as_mut_ptr().add(i / 2), v.as_mut_ptr().add(i / 2));
+            let (pa, pb) = (r0.as_ptr().add(BPP * i), r1.as_ptr().add(BPP * i));
+            if BPP == 4 {
+                // 4-byte pixels are loaded again for the chroma (from L1): holding all eight
+                // registers across both lumas spills.
+                _mm256_storeu_si256(y0.as_mut_ptr().add(i).cast(), l.y32(load32::<BPP>(pa)));
+                _mm256_storeu_si256(y1.as_mut_ptr().add(i).cast(), l.y32(load32::<BPP>(pb)));
+                let uv = c.uv16(load32::<BPP>(pa), load32::<BPP>(pb));
+                store_uv(uv, u.as_mut_ptr().add(i / 2), v.as_mut_ptr().add(i / 2));
+            } else {
+                let (a, b) = (load32::<BPP>(pa), load32::<BPP>(pb));
+                _mm256_storeu_si256(y0.as_mut_ptr().add(i).cast(), l.y32(a));
+                _mm256_storeu_si256(y1.as_mut_ptr().add(i).cast(), l.y32(b));
+                store_uv(c.uv16(a, b), u.as_mut_ptr().add(i / 2), v.as_mut_ptr().add(i / 2));
+            }
         }
         i += 32;
     }
