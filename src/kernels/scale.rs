@@ -55,8 +55,7 @@ pub(super) fn half_plane(
         return;
     }
     for r in 0..dh {
-        let r0 = &src[(2 * r) * ss..(2 * r) * ss + w];
-        let r1 = &src[(2 * r + 1).min(h - 1) * ss..(2 * r + 1).min(h - 1) * ss + w];
+        let (r0, r1) = box_rows(src, ss, w, h, r);
         let out = &mut dst[r * ds..r * ds + dw];
         for (x, o) in out.iter_mut().enumerate().skip(done) {
             let (x0, x1) = (2 * x, (2 * x + 1).min(w - 1));
@@ -64,6 +63,14 @@ pub(super) fn half_plane(
             *o = ((sum + 2) >> 2) as u8;
         }
     }
+}
+
+/// The source rows of box output row `r`: rows `2r` and `2r + 1` of a plane `w` wide and `h`
+/// high with stride `ss` (an odd last row pairs with itself).
+#[inline]
+pub(super) fn box_rows(src: &[u8], ss: usize, w: usize, h: usize, r: usize) -> (&[u8], &[u8]) {
+    let (a, b) = (2 * r * ss, (2 * r + 1).min(h - 1) * ss);
+    (&src[a..a + w], &src[b..b + w])
 }
 
 /// The SIMD box filter over every output row of a plane; returns how many leading columns
@@ -77,8 +84,7 @@ fn simd_half_rows(src: &[u8], ss: usize, w: usize, h: usize, dst: &mut [u8], ds:
     }
     let mut done = 0;
     for r in 0..dh {
-        let r0 = &src[(2 * r) * ss..(2 * r) * ss + w];
-        let r1 = &src[(2 * r + 1).min(h - 1) * ss..(2 * r + 1).min(h - 1) * ss + w];
+        let (r0, r1) = box_rows(src, ss, w, h, r);
         done = simd_half_row(r0, r1, &mut dst[r * ds..r * ds + dw]);
     }
     done

@@ -248,8 +248,7 @@ pub(super) unsafe fn half_rows_avx2(
 ) -> usize {
     let mut done = 0;
     for r in 0..dh {
-        let r0 = &src[(2 * r) * ss..(2 * r) * ss + w];
-        let r1 = &src[(2 * r + 1).min(h - 1) * ss..(2 * r + 1).min(h - 1) * ss + w];
+        let (r0, r1) = super::scale::box_rows(src, ss, w, h, r);
         // SAFETY: the caller guarantees AVX2.
         done = unsafe { half_row_avx2_then_sse2(r0, r1, &mut dst[r * ds..r * ds + dw]) };
     }
