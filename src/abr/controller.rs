@@ -69,10 +69,12 @@ pub const QUEUE_SMOOTHING_US: f64 = 50_000.0;
 /// together): 0.1 at 5.3 ms, the per-packet weight of earlier versions at about 2 Mbit/s.
 pub const QUEUE_SMOOTHING_MIN_DT_US: f64 = 5_300.0;
 
-/// Queueing delay above which the target is scaled down to drain the queue.
-pub const DRAIN_FROM_MS: f64 = 50.0;
-/// Queueing delay (beyond `DRAIN_FROM_MS`) that would scale the target to zero.
-pub const DRAIN_SCALE_MS: f64 = 400.0;
+/// Queueing delay above which the target is scaled down to drain the queue (25 ms, was 50:
+/// with AIMD's gentler 0.9x decrease the drain does more of the work; see `aimd::BETA`) ...
+pub const DRAIN_FROM_MS: f64 = 25.0;
+/// ... and the queueing delay beyond `DRAIN_FROM_MS` that would scale the target to zero
+/// (200 ms, was 400: 100 ms of queue now scales the target by 0.63).
+pub const DRAIN_SCALE_MS: f64 = 200.0;
 /// The drain never scales the target below this fraction.
 pub const DRAIN_MIN_FACTOR: f64 = 0.5;
 
@@ -500,8 +502,8 @@ impl RateController {
         if let Some(b) = self.loss.bound_bps() {
             t = t.min(b);
         }
-        // A standing queue drains only as fast as the sender leaves room: AIMD's 0.85x
-        // leaves 15 %, which takes seconds for a 300 ms queue. While queueing delay is
+        // A standing queue drains only as fast as the sender leaves room: AIMD's 0.9x
+        // leaves 10 %, which takes seconds for a 300 ms queue. While queueing delay is
         // above DRAIN_FROM_MS the target is scaled down with it (at most to half), so the
         // queue empties within a few hundred ms; AIMD's own estimate is left as it is.
         let excess = (self.queue_delay_ms - DRAIN_FROM_MS).max(0.0);

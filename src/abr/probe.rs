@@ -11,6 +11,9 @@
 
 /// Probe multiples of the start rate.
 pub const INITIAL_PROBE_SCALES: [f64; 2] = [3.0, 6.0];
+/// Rounds of initial probes at most (a round none of whose clusters is answered is
+/// repeated once the path delivers).
+pub const INITIAL_PROBE_ROUNDS: u32 = 3;
 /// A result above this fraction of the probed rate triggers a further probe.
 pub const FURTHER_PROBE_THRESHOLD: f64 = 0.7;
 /// Multiple of the last result for further probes.
@@ -98,6 +101,9 @@ pub struct Prober {
     last_probe_us: Option<u64>,
     in_flight_id: Option<(u16, u64)>,
     started: bool,
+    /// Rounds of initial probes planned, and whether one of them produced a result.
+    initial_rounds: u32,
+    initial_result: bool,
     drop: Option<(u64, f64)>,
 }
 
@@ -114,6 +120,8 @@ impl Prober {
             last_probe_us: None,
             in_flight_id: None,
             started: false,
+            initial_rounds: 0,
+            initial_result: false,
             drop: None,
         }
     }
@@ -165,8 +173,17 @@ impl Prober {
     /// `quiet` that no overuse was seen lately (periodic probes need it; recovery probes
     /// do not).
     pub fn on_state(&mut self, now_us: u64, target_bps: f64, steady: bool, quiet: bool, alr: bool) {
-        if !self.started {
+        // The initial probes again, once the path is steady, when none of them came back
+        // (sent into a link that delivered nothing yet: the T-Mobile UMTS trace opens with
+        // 637 ms without a delivery opportunity, and the 300 ms queue drops every probe).
+        let retry = self.started
+            && !self.initial_result
+            && self.initial_rounds < INITIAL_PROBE_ROUNDS
+            && steady
+            && !self.outstanding(now_us);
+        if !self.started || retry {
             self.started = true;
+            self.initial_rounds += 1;
             for s in INITIAL_PROBE_SCALES {
                 if target_bps * s / INITIAL_PROBE_SCALES[0] <= self.max_bps || s == INITIAL_PROBE_SCALES[0] {
                     self.plan(now_us, target_bps * s, false);
@@ -268,6 +285,7 @@ impl Prober {
         if saturated && t.steady {
             return None;
         }
+        self.initial_result |= !t.steady;
         let rate = if saturated { SATURATED_UTILIZATION * recv_bps } else { send_bps };
         let rate = rate.min(recv_bps);
         if rate > FURTHER_PROBE_THRESHOLD * t.rate_bps && t.rate_bps < self.max_bps {
@@ -334,10 +352,18 @@ mod tests {
     fn a_probe_whose_result_never_comes_does_not_block_recovery_probes() {
         let mut p = Prober::new(5e6);
         p.on_state(0, 500_000.0, true, true, false);
-        // Both initial clusters go out into an outage: no packet of them is ever reported.
+        // The first initial cluster gets through; the second and the further probe the
+        // first asks for go out into an outage: no packet of them is ever reported.
+        let first = p.take_cluster().unwrap();
+        for i in 0..6u64 {
+            p.on_sent(first.id, i * 5_333, 1000);
+        }
+        for i in 0..6u64 {
+            let _ = p.on_result(first.id, 0, 1000, Some(50_000 + i as i64 * 5_333));
+        }
         while let Some(c) = p.take_cluster() {
             for i in 0..c.packets as u64 {
-                p.on_sent(c.id, i * 1_000, 1000);
+                p.on_sent(c.id, 100_000 + i * 1_000, 1000);
             }
         }
         // Later the rate collapses far below a known capacity: a recovery probe is armed
@@ -348,5 +374,41 @@ mod tests {
         p.on_state(t + RECOVERY_STEADY_US, 400_000.0, true, false, false);
         let c = p.take_cluster().expect("a recovery probe");
         assert!((c.rate_bps - RECOVERY_PROBE_FRACTION * 2e6).abs() < 1.0, "{}", c.rate_bps);
+    }
+
+    #[test]
+    fn initial_probes_that_all_go_unanswered_are_sent_again_once_the_path_delivers() {
+        let mut p = Prober::new(5e6);
+        p.on_state(0, 500_000.0, true, true, false);
+        let lost: Vec<_> = std::iter::from_fn(|| p.take_cluster()).collect();
+        assert_eq!(lost.len(), INITIAL_PROBE_SCALES.len());
+        for c in &lost {
+            for i in 0..c.packets as u64 {
+                p.on_sent(c.id, i * 1_000, 1000);
+            }
+        }
+        // Nothing is reported (a link that opens with an outage). While they may still come
+        // back, and while the path is not steady, nothing new is planned.
+        p.on_state(500_000, 500_000.0, true, true, false);
+        p.on_state(PROBE_TIMEOUT_US + 1, 500_000.0, false, true, false);
+        assert!(p.take_cluster().is_none());
+        // Steady after the timeout: the initial round again, from the current target.
+        p.on_state(PROBE_TIMEOUT_US + 50_000, 600_000.0, true, true, false);
+        let again: Vec<_> = std::iter::from_fn(|| p.take_cluster()).collect();
+        let rates: Vec<f64> = again.iter().map(|c| c.rate_bps).collect();
+        assert_eq!(rates, INITIAL_PROBE_SCALES.map(|s| 600_000.0 * s).to_vec());
+        // This round gets through: no further initial round after its result.
+        let c = again[0];
+        for i in 0..6u64 {
+            p.on_sent(c.id, 2_000_000 + i * 5_000, 1000);
+        }
+        let mut r = None;
+        for i in 0..6u64 {
+            r = p.on_result(c.id, 0, 1000, Some(2_050_000 + i as i64 * 8_000)).or(r);
+        }
+        assert!(r.is_some());
+        while p.take_cluster().is_some() {}
+        p.on_state(4 * PROBE_TIMEOUT_US, 600_000.0, true, false, false);
+        assert!(p.take_cluster().is_none_or(|c| c.steady), "no initial round after a result");
     }
 }
