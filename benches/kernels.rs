@@ -2,7 +2,9 @@
 //! source bytes in the same run, and next to libyuv's equivalent when the system has
 //! libyuv (Debian's libyuv-dev; loaded at run time, skipped with a message otherwise).
 //!
-//! Run: `cargo bench --bench kernels` (`SEALCAM_BENCH_QUICK=1` shortens it).
+//! Run: `cargo bench --bench kernels` (`SEALCAM_BENCH_QUICK=1` shortens it;
+//! `SEALCAM_BENCH_PAIRED=1` instead times each kernel against libyuv in alternation and prints
+//! the median ratio, the figure least disturbed by a shared machine).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -78,11 +80,191 @@ fn source(format: PixelFormat, w: u32, h: u32) -> (Vec<Vec<u8>>, Vec<usize>) {
     (planes, strides)
 }
 
+/// libyuv's conversion of `format` (`planes` at `strides`, `w` x `h`) into `dst`.
+fn libyuv_convert(
+    y: &LibYuv,
+    format: PixelFormat,
+    planes: &[Vec<u8>],
+    strides: &[usize],
+    dst: &mut I420Buffer,
+    w: u32,
+    h: u32,
+) -> i32 {
+    let (ys, cs) = (dst.y_stride() as i32, dst.uv_stride() as i32);
+    let (dy, du, dv) = dst.planes_mut();
+    let (dy, du, dv) = (dy.as_mut_ptr(), du.as_mut_ptr(), dv.as_mut_ptr());
+    let (wi, hi) = (w as i32, h as i32);
+    let s0 = (planes[0].as_ptr(), strides[0] as i32);
+    let uv = || (planes[1].as_ptr(), strides[1] as i32);
+    // SAFETY: every pointer covers its plane at the given stride for w x h (`source`), and
+    // `dst` is a w x h I420 buffer.
+    unsafe {
+        match format {
+            PixelFormat::Nv12 => (y.nv12)(s0.0, s0.1, uv().0, uv().1, dy, ys, du, cs, dv, cs, wi, hi),
+            PixelFormat::Nv21 => (y.nv21)(s0.0, s0.1, uv().0, uv().1, dy, ys, du, cs, dv, cs, wi, hi),
+            PixelFormat::Yuyv => (y.yuy2)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
+            PixelFormat::Uyvy => (y.uyvy)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
+            PixelFormat::Rgb24 => (y.raw)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
+            PixelFormat::Bgra => (y.argb)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
+            PixelFormat::Rgba => (y.abgr)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
+            _ => -1,
+        }
+    }
+}
+
+/// libyuv's `I420Scale` of `src` into `out` (its size) with `filter` (2 bilinear, 3 box).
+fn libyuv_scale(y: &LibYuv, src: &I420Buffer, out: &mut I420Buffer, filter: i32) -> i32 {
+    let (sy, su, sv) = src.planes();
+    let (ss, sc) = (src.y_stride() as i32, src.uv_stride() as i32);
+    let (ds, dc) = (out.y_stride() as i32, out.uv_stride() as i32);
+    let (dw, dh) = (out.width() as i32, out.height() as i32);
+    let (oy, ou, ov) = out.planes_mut();
+    // SAFETY: planes and strides describe valid I420 images of the given sizes.
+    unsafe {
+        (y.scale)(
+            sy.as_ptr(),
+            ss,
+            su.as_ptr(),
+            sc,
+            sv.as_ptr(),
+            sc,
+            src.width() as i32,
+            src.height() as i32,
+            oy.as_mut_ptr(),
+            ds,
+            ou.as_mut_ptr(),
+            dc,
+            ov.as_mut_ptr(),
+            dc,
+            dw,
+            dh,
+            filter,
+        )
+    }
+}
+
+/// Ours against libyuv measured in alternation: `rounds` rounds, each timing a block of
+/// `ours` then a block of `theirs` (the order flips every round so neither always runs on a
+/// warmer cache or a quieter machine). Returns the median and the quartiles of the
+/// per-round time ratios: drift of the shared machine between rounds cancels out of each.
+fn paired(mut ours: impl FnMut(), mut theirs: impl FnMut(), rounds: usize) -> (f64, f64, f64) {
+    use std::time::Instant;
+    // A block lasts about 2 ms.
+    let t = Instant::now();
+    let mut per = 0u32;
+    while t.elapsed() < Duration::from_millis(20) {
+        ours();
+        theirs();
+        per += 1;
+    }
+    let block = (per / 10).max(1);
+    let time = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        for _ in 0..block {
+            f();
+        }
+        t.elapsed().as_secs_f64()
+    };
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|r| {
+            if r % 2 == 0 {
+                let a = time(&mut ours);
+                a / time(&mut theirs)
+            } else {
+                let b = time(&mut theirs);
+                time(&mut ours) / b
+            }
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let q = |p: f64| ratios[((ratios.len() - 1) as f64 * p).round() as usize];
+    (q(0.5), q(0.25), q(0.75))
+}
+
+/// `SEALCAM_BENCH_PAIRED=1`: every kernel against libyuv in alternation (see [`paired`]),
+/// printed as one table; criterion is not run.
+fn paired_table(y: &LibYuv) {
+    let formats = [
+        PixelFormat::Nv12,
+        PixelFormat::Nv21,
+        PixelFormat::Yuyv,
+        PixelFormat::Uyvy,
+        PixelFormat::Rgb24,
+        PixelFormat::Bgra,
+        PixelFormat::Rgba,
+    ];
+    println!("| kernel | size | sealcam / libyuv, median of 101 paired rounds (quartiles) |");
+    println!("| --- | --- | --- |");
+    // SEALCAM_BENCH_PAIRED=<text>: only the kernels whose name contains it ("1" or "all": every one).
+    let only = std::env::var("SEALCAM_BENCH_PAIRED").unwrap_or_default();
+    let wanted = |name: &str| only == "1" || only == "all" || name.contains(only.as_str());
+    let row = |name: &str, w: u32, h: u32, (m, lo, hi): (f64, f64, f64)| {
+        println!("| {name} | {w}x{h} | {m:.3} ({lo:.3}-{hi:.3}) |");
+    };
+    for (w, h) in [(640u32, 480u32), (1280, 720), (1920, 1080)] {
+        for format in formats {
+            if !wanted(&format!("{format:?} to I420")) {
+                continue;
+            }
+            let (planes, strides) = source(format, w, h);
+            let mut f = CaptureFrame::packed(format, w, h, &planes[0], strides[0], 0);
+            for i in 1..planes.len() {
+                f.planes[i] = Plane { data: &planes[i], stride: strides[i] };
+            }
+            let (mut a, mut b) = (I420Buffer::new(w, h).unwrap(), I420Buffer::new(w, h).unwrap());
+            let r = paired(
+                || to_i420(black_box(&f), &mut a).unwrap(),
+                || {
+                    black_box(libyuv_convert(y, format, &planes, &strides, &mut b, w, h));
+                },
+                101,
+            );
+            row(&format!("{format:?} to I420"), w, h, r);
+        }
+        let (planes, _) = source(PixelFormat::I420, w, h);
+        let mut src = I420Buffer::new(w, h).unwrap();
+        {
+            let (y, u, v) = src.planes_mut();
+            y.copy_from_slice(&planes[0]);
+            u.copy_from_slice(&planes[1][..u.len()]);
+            v.copy_from_slice(&planes[1][..v.len()]);
+        }
+        let (tw, th) = (w * 2 / 3 / 2 * 2, h * 2 / 3 / 2 * 2);
+        for (name, dw, dh, filter) in [("I420 1/2 box", w / 2, h / 2, 3), ("I420 2/3 bilinear", tw, th, 2)] {
+            if !wanted(name) {
+                continue;
+            }
+            let (mut a, mut b) = (I420Buffer::default(), I420Buffer::new(dw, dh).unwrap());
+            let r = paired(
+                || {
+                    if filter == 3 {
+                        scale_i420_half(black_box(&src), &mut a).unwrap()
+                    } else {
+                        scale_i420_bilinear(black_box(&src), dw, dh, &mut a).unwrap()
+                    }
+                },
+                || {
+                    black_box(libyuv_scale(y, &src, &mut b, filter));
+                },
+                101,
+            );
+            row(name, w, h, r);
+        }
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let quick = std::env::var_os("SEALCAM_BENCH_QUICK").is_some();
     let yuv = libyuv();
     if yuv.is_none() {
         eprintln!("libyuv not found (apt-get install libyuv-dev): the libyuv comparison is skipped");
+    }
+    if std::env::var_os("SEALCAM_BENCH_PAIRED").is_some() {
+        match &yuv {
+            Some(y) => paired_table(y),
+            None => eprintln!("SEALCAM_BENCH_PAIRED needs libyuv"),
+        }
+        return;
     }
     let formats = [
         PixelFormat::Nv12,
@@ -145,32 +327,10 @@ fn bench(c: &mut Criterion) {
                     b.iter(|| to_i420_in_bands(black_box(&f), &mut dst, ColorMatrix::Bt601, 2).unwrap())
                 });
             }
-            if let Some(y) = &yuv {
-                let (ys, cs) = (dst.y_stride() as i32, dst.uv_stride() as i32);
-                let (dy, du, dv) = dst.planes_mut();
-                let (dy, du, dv) = (dy.as_mut_ptr(), du.as_mut_ptr(), dv.as_mut_ptr());
-                let (wi, hi) = (w as i32, h as i32);
-                let s0 = (planes[0].as_ptr(), strides[0] as i32);
-                // SAFETY: every pointer covers its plane at the given stride for w x h.
-                let call = || unsafe {
-                    match format {
-                        PixelFormat::Nv12 => {
-                            (y.nv12)(s0.0, s0.1, planes[1].as_ptr(), strides[1] as i32, dy, ys, du, cs, dv, cs, wi, hi)
-                        }
-                        PixelFormat::Nv21 => {
-                            (y.nv21)(s0.0, s0.1, planes[1].as_ptr(), strides[1] as i32, dy, ys, du, cs, dv, cs, wi, hi)
-                        }
-                        PixelFormat::Yuyv => (y.yuy2)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
-                        PixelFormat::Uyvy => (y.uyvy)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
-                        PixelFormat::Rgb24 => (y.raw)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
-                        PixelFormat::Bgra => (y.argb)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
-                        PixelFormat::Rgba => (y.abgr)(s0.0, s0.1, dy, ys, du, cs, dv, cs, wi, hi),
-                        _ => -1,
-                    }
-                };
-                if format != PixelFormat::I420 {
-                    g.bench_function(BenchmarkId::new("libyuv", bytes), |b| b.iter(|| black_box(call())));
-                }
+            if let (Some(y), true) = (&yuv, format != PixelFormat::I420) {
+                g.bench_function(BenchmarkId::new("libyuv", bytes), |b| {
+                    b.iter(|| black_box(libyuv_convert(y, format, &planes, &strides, &mut dst, w, h)))
+                });
             }
             g.finish();
         }
@@ -208,35 +368,7 @@ fn bench(c: &mut Criterion) {
         if let Some(y) = &yuv {
             for (name, dw, dh, filter) in [("libyuv_half_box", w / 2, h / 2, 3), ("libyuv_bilinear_2_3", tw, th, 2)] {
                 let mut out = I420Buffer::new(dw, dh).unwrap();
-                let (sy, su, sv) = src.planes();
-                let (ss, sc) = (src.y_stride() as i32, src.uv_stride() as i32);
-                let (ds, dc) = (out.y_stride() as i32, out.uv_stride() as i32);
-                let (oy, ou, ov) = out.planes_mut();
-                let (oy, ou, ov) = (oy.as_mut_ptr(), ou.as_mut_ptr(), ov.as_mut_ptr());
-                g.bench_function(name, |b| {
-                    // SAFETY: planes and strides describe valid I420 images of the given sizes.
-                    b.iter(|| unsafe {
-                        (y.scale)(
-                            sy.as_ptr(),
-                            ss,
-                            su.as_ptr(),
-                            sc,
-                            sv.as_ptr(),
-                            sc,
-                            w as i32,
-                            h as i32,
-                            oy,
-                            ds,
-                            ou,
-                            dc,
-                            ov,
-                            dc,
-                            dw as i32,
-                            dh as i32,
-                            filter,
-                        )
-                    })
-                });
+                g.bench_function(name, |b| b.iter(|| libyuv_scale(y, black_box(&src), &mut out, filter)));
             }
         }
         g.finish();
