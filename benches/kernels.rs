@@ -221,14 +221,7 @@ fn paired_table(y: &LibYuv) {
             );
             row(&format!("{format:?} to I420"), w, h, r);
         }
-        let (planes, _) = source(PixelFormat::I420, w, h);
-        let mut src = I420Buffer::new(w, h).unwrap();
-        {
-            let (y, u, v) = src.planes_mut();
-            y.copy_from_slice(&planes[0]);
-            u.copy_from_slice(&planes[1][..u.len()]);
-            v.copy_from_slice(&planes[1][..v.len()]);
-        }
+        let src = i420_source(w, h);
         let (tw, th) = (w * 2 / 3 / 2 * 2, h * 2 / 3 / 2 * 2);
         for (name, dw, dh, filter) in [("I420 1/2 box", w / 2, h / 2, 3), ("I420 2/3 bilinear", tw, th, 2)] {
             if !wanted(name) {
@@ -251,6 +244,17 @@ fn paired_table(y: &LibYuv) {
             row(name, w, h, r);
         }
     }
+}
+
+/// A `w` x `h` I420 picture with the bench's pattern, the source of the scaling benchmarks.
+fn i420_source(w: u32, h: u32) -> I420Buffer {
+    let (planes, _) = source(PixelFormat::I420, w, h);
+    let mut src = I420Buffer::new(w, h).unwrap();
+    let (y, u, v) = src.planes_mut();
+    y.copy_from_slice(&planes[0]);
+    u.copy_from_slice(&planes[1][..u.len()]);
+    v.copy_from_slice(&planes[1][..v.len()]);
+    src
 }
 
 fn bench(c: &mut Criterion) {
@@ -336,14 +340,7 @@ fn bench(c: &mut Criterion) {
         }
 
         // Scaling: 1/2 box and 2/3 bilinear of an I420 frame.
-        let (planes, _) = source(PixelFormat::I420, w, h);
-        let mut src = I420Buffer::new(w, h).unwrap();
-        {
-            let (y, u, v) = src.planes_mut();
-            y.copy_from_slice(&planes[0]);
-            u.copy_from_slice(&planes[1][..u.len()]);
-            v.copy_from_slice(&planes[1][..v.len()]);
-        }
+        let src = i420_source(w, h);
         let bytes = src.as_bytes().len();
         let mut g = c.benchmark_group(format!("kernels/scale/{w}x{h}"));
         g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(if quick {
