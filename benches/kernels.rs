@@ -310,9 +310,9 @@ fn bench(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new("sealcam", bytes), |b| {
                 b.iter(|| to_i420(black_box(&f), &mut dst).unwrap())
             });
-            // The ladder's half rung from I420 and NV12: conversion and box filter fused,
-            // against the two passes it replaces.
-            if matches!(format, PixelFormat::I420 | PixelFormat::Nv12) {
+            // The ladder's half rung from I420, NV12, RGB24 and BGRA: conversion and box filter
+            // fused, against the two passes it replaces.
+            if matches!(format, PixelFormat::I420 | PixelFormat::Nv12 | PixelFormat::Rgb24 | PixelFormat::Bgra) {
                 let mut half = I420Buffer::default();
                 g.bench_function(BenchmarkId::new("half_two_pass", bytes), |b| {
                     b.iter(|| {

@@ -543,10 +543,10 @@ impl Sender {
         let size = (frame.width, frame.height);
         let half = (frame.width.div_ceil(2), frame.height.div_ceil(2));
         let picture = match self.cfg.encode_size {
-            // The ladder's half rung from a YUV 4:2:0 capture: conversion and box filter in
-            // one pass over the capture.
-            Some(s) if s == half && s != size && kernels::half_fusable(frame.format) => {
-                kernels::to_i420_half(frame, &mut self.scaled)?;
+            // The ladder's half rung from a YUV 4:2:0 or RGB capture: conversion and box
+            // filter in one pass over the capture.
+            Some(s) if s == half && s != size && kernels::half_fused_pays(frame.format) => {
+                kernels::to_i420_half_with(frame, &mut self.scaled, self.cfg.color_matrix)?;
                 &self.scaled
             }
             encode_size => {

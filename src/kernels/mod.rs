@@ -19,8 +19,8 @@ mod scale;
 mod x86;
 
 pub use scale::{
-    half_fusable, scale_i420_bilinear, scale_i420_bilinear_scalar, scale_i420_half, scale_i420_half_scalar,
-    scale_i420_planes, to_i420_half,
+    half_fusable, half_fused_pays, scale_i420_bilinear, scale_i420_bilinear_scalar, scale_i420_half,
+    scale_i420_half_scalar, scale_i420_planes, to_i420_half, to_i420_half_scalar, to_i420_half_with,
 };
 
 use crate::error::Result;
@@ -409,24 +409,12 @@ fn rgb_rows<const BPP: usize, const R: usize, const G: usize, const B: usize>(
 ) {
     let c = coefficients(matrix);
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-    // Coefficients at the byte positions of a 4-byte pixel (alpha gets 0).
-    let at = |cr: i32, cg: i32, cb: i32| {
-        let mut k = [0i16; 4];
-        k[R] = cr as i16;
-        k[G] = cg as i16;
-        k[B] = cb as i16;
-        k
-    };
-    let k = RgbCoefficients { y: at(c[0], c[1], c[2]), u: at(c[3], c[4], c[5]), v: at(c[6], c[7], c[8]) };
+    let k = RgbCoefficients::at::<R, G, B>(&c);
     let scalar_luma = |row: &[u8], out: &mut [u8], from: usize| {
         for (p, y) in row.chunks_exact(BPP).zip(out.iter_mut()).skip(from) {
             *y = luma(&c, p[R] as i32, p[G] as i32, p[B] as i32);
         }
     };
-    // Rounded mean of each 2x2 block `p q / s t`: the two rows averaged first, then the
-    // pair (libyuv's order, which lets SIMD code average whole rows before any shuffle);
-    // an odd last column pairs with itself.
-    let mean = |p: i32, q: i32, s: i32, t: i32| ((p + s + 1) / 2 + (q + t + 1) / 2 + 1) / 2;
     let full = w / 2;
     for cr in 0..ch {
         let (r0, r1) = (2 * cr, (2 * cr + 1).min(h - 1));
@@ -494,6 +482,108 @@ struct RgbCoefficients {
     y: [i16; 4],
     u: [i16; 4],
     v: [i16; 4],
+}
+
+impl RgbCoefficients {
+    /// The matrix `c` at the byte positions `R`, `G`, `B` of a 4-byte pixel (alpha gets 0).
+    fn at<const R: usize, const G: usize, const B: usize>(c: &[i32; 9]) -> Self {
+        let at = |cr: i32, cg: i32, cb: i32| {
+            let mut k = [0i16; 4];
+            k[R] = cr as i16;
+            k[G] = cg as i16;
+            k[B] = cb as i16;
+            k
+        };
+        RgbCoefficients { y: at(c[0], c[1], c[2]), u: at(c[3], c[4], c[5]), v: at(c[6], c[7], c[8]) }
+    }
+}
+
+/// Rounded mean of a 2x2 block `p q / s t`: the two rows averaged first, then the pair
+/// (libyuv's order, which lets SIMD code average whole rows before any shuffle).
+fn mean(p: i32, q: i32, s: i32, t: i32) -> i32 {
+    ((p + s + 1) / 2 + (q + t + 1) / 2 + 1) / 2
+}
+
+/// RGB (3 or 4 bytes a pixel, as in [`rgb_rows`]) straight to the ladder's half-size I420
+/// picture, `ceil(w/2) x ceil(h/2)`: each output pixel is the luma of the [`mean`] of its 2x2
+/// source block (an odd last row or column pairs with itself), each chroma sample the chroma
+/// of the mean of four such means. Within 2 of converting at full size and box-filtering
+/// (`kernels::tests::fused_half_equals_convert_then_box`), with a quarter of the luma
+/// arithmetic and none of the full-size picture's memory traffic.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn rgb_half<const BPP: usize, const R: usize, const G: usize, const B: usize>(
+    src: &[u8],
+    stride: usize,
+    matrix: ColorMatrix,
+    w: usize,
+    h: usize,
+    dy: &mut [u8],
+    du: &mut [u8],
+    dv: &mut [u8],
+    ys: usize,
+    cs: usize,
+    simd: bool,
+) {
+    let c = coefficients(matrix);
+    let k = RgbCoefficients::at::<R, G, B>(&c);
+    let (dw, dh) = (w.div_ceil(2), h.div_ceil(2));
+    let (dcw, dch) = (dw.div_ceil(2), dh.div_ceil(2));
+    let row = |r: usize| &src[r.min(h - 1) * stride..r.min(h - 1) * stride + w * BPP];
+    // The mean pixel of output (x, y), as [R, G, B].
+    let px = |x: usize, y: usize| {
+        let (a, b) = (row(2 * y), row(2 * y + 1));
+        let (x0, x1) = (2 * x * BPP, (2 * x + 1).min(w - 1) * BPP);
+        [R, G, B].map(|o| mean(a[x0 + o] as i32, a[x1 + o] as i32, b[x0 + o] as i32, b[x1 + o] as i32))
+    };
+    for cy in 0..dch {
+        let (ya, yb) = (2 * cy, (2 * cy + 1).min(dh - 1));
+        let (top, bottom) = dy.split_at_mut(yb * ys);
+        let (y0, y1) = (&mut top[ya * ys..], &mut bottom[..dw]);
+        let (u, v) = (&mut du[cy * cs..cy * cs + dcw], &mut dv[cy * cs..cy * cs + dcw]);
+        // Two distinct output rows: four source rows (the last repeated at an odd bottom).
+        let done = if simd && yb != ya {
+            let rows = [row(2 * ya), row(2 * ya + 1), row(2 * yb), row(2 * yb + 1)];
+            simd_rgb_half::<BPP>(rows, &mut y0[..dw], y1, u, v, k)
+        } else {
+            0
+        };
+        for x in done..dw {
+            let [r, g, b] = px(x, ya);
+            let yv = luma(&c, r, g, b);
+            if yb == ya {
+                // An odd last output row: it lives in the bottom half.
+                y1[x] = yv;
+            } else {
+                y0[x] = yv;
+                let [r, g, b] = px(x, yb);
+                y1[x] = luma(&c, r, g, b);
+            }
+        }
+        for cx in done / 2..dcw {
+            let (xa, xb) = (2 * cx, (2 * cx + 1).min(dw - 1));
+            let (p, q, s, t) = (px(xa, ya), px(xb, ya), px(xa, yb), px(xb, yb));
+            let m = |i: usize| mean(p[i], q[i], s[i], t[i]);
+            (u[cx], v[cx]) = chroma(&c, m(0), m(1), m(2));
+        }
+    }
+}
+
+/// [`rgb_half`]'s SIMD rows: output pixels of each row done (chroma: half).
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+fn simd_rgb_half<const BPP: usize>(
+    rows: [&[u8]; 4],
+    y0: &mut [u8],
+    y1: &mut [u8],
+    u: &mut [u8],
+    v: &mut [u8],
+    k: RgbCoefficients,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx2() {
+        // SAFETY: AVX2 was detected on this CPU.
+        return unsafe { x86::rgb_half_avx2::<BPP>(rows, y0, y1, u, v, k.y, (k.u, k.v)) };
+    }
+    0
 }
 
 /// Without AVX2, RGB24 goes through the 4-byte SIMD kernels a chunk of this many pixels at a
@@ -905,11 +995,24 @@ mod tests {
                     assert!(to_i420_half(&f, &mut fused).is_err(), "{format:?}");
                     continue;
                 }
-                let (mut full, mut want) = (I420Buffer::default(), I420Buffer::default());
-                to_i420(&f, &mut full).unwrap();
-                scale_i420_half(&full, &mut want).unwrap();
-                to_i420_half(&f, &mut fused).unwrap();
-                assert_eq!(fused, want, "{format:?} {w}x{h}");
+                for matrix in [ColorMatrix::Bt601, ColorMatrix::Bt709] {
+                    let (mut full, mut want) = (I420Buffer::default(), I420Buffer::default());
+                    to_i420_with(&f, &mut full, matrix).unwrap();
+                    scale_i420_half(&full, &mut want).unwrap();
+                    to_i420_half_with(&f, &mut fused, matrix).unwrap();
+                    // Every path of the fused kernel equals its scalar reference.
+                    let mut reference = I420Buffer::default();
+                    to_i420_half_scalar(&f, &mut reference, matrix).unwrap();
+                    assert_eq!(fused, reference, "{format:?} {w}x{h} {matrix:?}: SIMD against scalar");
+                    if matches!(format, PixelFormat::Rgb24 | PixelFormat::Bgra | PixelFormat::Rgba) {
+                        // RGB: converted from the 2x2 means, within 2 of the two passes.
+                        assert_eq!((fused.width(), fused.height()), (want.width(), want.height()));
+                        let worst = fused.as_bytes().iter().zip(want.as_bytes()).map(|(a, b)| a.abs_diff(*b)).max();
+                        assert!(worst.unwrap_or(0) <= 2, "{format:?} {w}x{h} {matrix:?}: off by {worst:?}");
+                    } else {
+                        assert_eq!(fused, want, "{format:?} {w}x{h}");
+                    }
+                }
             }
         }
     }

@@ -7,7 +7,7 @@
 //!   weights, vertical blend then horizontal (each rounded), as libyuv's filter does.
 
 use crate::error::{invalid, Result};
-use crate::frame::{CaptureFrame, I420Buffer, PixelFormat};
+use crate::frame::{CaptureFrame, ColorMatrix, I420Buffer, PixelFormat};
 
 /// Halves an I420 image: `dst` becomes `ceil(w/2) x ceil(h/2)`.
 pub fn scale_i420_half(src: &I420Buffer, dst: &mut I420Buffer) -> Result<()> {
@@ -113,17 +113,63 @@ fn simd_half_row(_: &[u8], _: &[u8], _: &mut [u8]) -> usize {
 /// even number, so box pairs never straddle two chunks).
 const UV_CHUNK: usize = 512;
 
-/// Whether [`to_i420_half`] takes this format (the YUV 4:2:0 ones, whose planes the box
-/// filter can read directly).
+/// Whether [`to_i420_half`] takes this format: the YUV 4:2:0 ones, whose planes the box filter
+/// reads directly, and the RGB ones, whose 2x2 means are converted. (YUYV/UYVY are not: their
+/// conversion is a copy-like pass already, and the Sender converts then box-filters them.)
 pub fn half_fusable(format: PixelFormat) -> bool {
-    matches!(format, PixelFormat::I420 | PixelFormat::Yv12 | PixelFormat::Nv12 | PixelFormat::Nv21)
+    matches!(
+        format,
+        PixelFormat::I420
+            | PixelFormat::Yv12
+            | PixelFormat::Nv12
+            | PixelFormat::Nv21
+            | PixelFormat::Rgb24
+            | PixelFormat::Bgra
+            | PixelFormat::Rgba
+    )
 }
 
-/// Conversion and the 2x2 box filter in one pass, for the ladder's half rung: an I420, YV12,
-/// NV12 or NV21 capture frame becomes I420 of `ceil(w/2) x ceil(h/2)` straight from its
-/// planes, equal to [`super::to_i420`] followed by [`scale_i420_half`] but reading the
-/// capture once and writing only the small picture. Other formats get an error.
+/// Whether [`to_i420_half`] is faster than converting and box-filtering on this CPU: for the
+/// YUV 4:2:0 formats always; for RGB where its SIMD path exists (AVX2). Elsewhere (aarch64
+/// so far) the RGB fused pass is scalar and the NEON conversion and box filter win. The
+/// Sender asks this.
+pub fn half_fused_pays(format: PixelFormat) -> bool {
+    match format {
+        PixelFormat::Rgb24 | PixelFormat::Bgra | PixelFormat::Rgba => {
+            #[cfg(target_arch = "x86_64")]
+            return super::x86::has_avx2();
+            #[cfg(not(target_arch = "x86_64"))]
+            return false;
+        }
+        f => half_fusable(f),
+    }
+}
+
+/// Conversion and the 2x2 box filter in one pass, for the ladder's half rung: a capture frame
+/// becomes I420 of `ceil(w/2) x ceil(h/2)` straight from its planes, reading the capture once
+/// and writing only the small picture. From I420, YV12, NV12 and NV21 the result equals
+/// [`super::to_i420`] followed by [`scale_i420_half`]; from RGB24, BGRA and RGBA (BT.601) each
+/// pixel is converted from the mean of its 2x2 block, within 2 of those two passes. Other
+/// formats get an error ([`half_fusable`]).
 pub fn to_i420_half(src: &CaptureFrame<'_>, dst: &mut I420Buffer) -> Result<()> {
+    half_convert(src, dst, ColorMatrix::Bt601, true)
+}
+
+/// [`to_i420_half`] with the RGB matrix given (it matters for RGB sources only).
+pub fn to_i420_half_with(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix: ColorMatrix) -> Result<()> {
+    half_convert(src, dst, matrix, true)
+}
+
+/// The scalar reference of [`to_i420_half_with`].
+#[doc(hidden)]
+pub fn to_i420_half_scalar(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix: ColorMatrix) -> Result<()> {
+    half_convert(src, dst, matrix, false)
+}
+
+/// [`super::rgb_half`] for one pixel layout.
+type RgbHalf = fn(&[u8], usize, ColorMatrix, usize, usize, &mut [u8], &mut [u8], &mut [u8], usize, usize, bool);
+
+fn half_convert(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix: ColorMatrix, simd: bool) -> Result<()> {
     src.validate()?;
     if !half_fusable(src.format) {
         return Err(invalid!("{:?} has no fused half-size conversion", src.format));
@@ -134,13 +180,24 @@ pub fn to_i420_half(src: &CaptureFrame<'_>, dst: &mut I420Buffer) -> Result<()> 
     let (ds_y, ds_c) = (dst.y_stride(), dst.uv_stride());
     let (dy, du, dv) = dst.planes_mut();
     let p = &src.planes;
-    half_plane(p[0].data, p[0].stride, w, h, dy, ds_y, dw, dh, true);
+    let (s0, ss) = (p[0].data, p[0].stride);
+    let rgb = match src.format {
+        PixelFormat::Rgb24 => Some(super::rgb_half::<3, 0, 1, 2> as RgbHalf),
+        PixelFormat::Bgra => Some(super::rgb_half::<4, 2, 1, 0> as RgbHalf),
+        PixelFormat::Rgba => Some(super::rgb_half::<4, 0, 1, 2> as RgbHalf),
+        _ => None,
+    };
+    if let Some(convert) = rgb {
+        convert(s0, ss, matrix, w, h, dy, du, dv, ds_y, ds_c, simd);
+        return Ok(());
+    }
+    half_plane(s0, ss, w, h, dy, ds_y, dw, dh, simd);
     let (cw, ch, dcw, dch) = (w.div_ceil(2), h.div_ceil(2), dw.div_ceil(2), dh.div_ceil(2));
     match src.format {
         PixelFormat::I420 | PixelFormat::Yv12 => {
             let (u, v) = if src.format == PixelFormat::I420 { (&p[1], &p[2]) } else { (&p[2], &p[1]) };
-            half_plane(u.data, u.stride, cw, ch, du, ds_c, dcw, dch, true);
-            half_plane(v.data, v.stride, cw, ch, dv, ds_c, dcw, dch, true);
+            half_plane(u.data, u.stride, cw, ch, du, ds_c, dcw, dch, simd);
+            half_plane(v.data, v.stride, cw, ch, dv, ds_c, dcw, dch, simd);
         }
         _ => {
             // Interleaved chroma: each pair of rows is split (SIMD) into stack buffers a chunk
@@ -154,10 +211,10 @@ pub fn to_i420_half(src: &CaptureFrame<'_>, dst: &mut I420Buffer) -> Result<()> 
                 while x0 < cw {
                     let n = (cw - x0).min(UV_CHUNK);
                     let rows_src = &uv[r0 * ss + 2 * x0..];
-                    super::deinterleave_plane(rows_src, ss, &mut c1, &mut c2, UV_CHUNK, n, rows, true);
+                    super::deinterleave_plane(rows_src, ss, &mut c1, &mut c2, UV_CHUNK, n, rows, simd);
                     let (o, outs) = (r * ds_c + x0 / 2, n.div_ceil(2));
-                    half_plane(&c1, UV_CHUNK, n, rows, &mut first[o..], ds_c, outs, 1, true);
-                    half_plane(&c2, UV_CHUNK, n, rows, &mut second[o..], ds_c, outs, 1, true);
+                    half_plane(&c1, UV_CHUNK, n, rows, &mut first[o..], ds_c, outs, 1, simd);
+                    half_plane(&c2, UV_CHUNK, n, rows, &mut second[o..], ds_c, outs, 1, simd);
                     x0 += n;
                 }
             }

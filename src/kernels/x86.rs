@@ -537,17 +537,7 @@ impl Chroma32 {
     #[inline]
     #[target_feature(enable = "avx2")]
     fn uv16(&self, a: [__m256i; 4], b: [__m256i; 4]) -> __m256i {
-        // Sixteen pixels of the two rows averaged -> the rounded means of their eight
-        // horizontal pairs (the lane-wise shuffle leaves them as 0 1 4 5 | 2 3 6 7; a permute
-        // puts them in order).
-        let pairs = |k: usize| {
-            let f0 = _mm256_castsi256_ps(_mm256_avg_epu8(a[k], b[k]));
-            let f1 = _mm256_castsi256_ps(_mm256_avg_epu8(a[k + 1], b[k + 1]));
-            let even = _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(f0, f1));
-            let odd = _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(f0, f1));
-            _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_avg_epu8(even, odd))
-        };
-        let (m0, m1) = (pairs(0), pairs(2));
+        let [m0, m1] = means16(a, b);
         let sum = |c: __m256i| {
             // SAFETY: AVX2 is enabled for this function.
             let s = unsafe { pair_sums256(_mm256_maddubs_epi16(m0, c), _mm256_maddubs_epi16(m1, c)) };
@@ -566,6 +556,67 @@ impl Chroma32 {
 unsafe fn load32<const BPP: usize>(p: *const u8) -> [__m256i; 4] {
     // SAFETY: the caller guarantees the bytes.
     unsafe { [0, 1, 2, 3].map(|k| load8::<BPP>(p.add(8 * BPP * k))) }
+}
+
+/// The rounded means of the 2x2 blocks of 32 (widened) pixels of two rows, as 16 pixels in
+/// order (two registers): the rows averaged, then the even and odd pixels of that (the
+/// lane-wise shuffle leaves them as 0 1 4 5 | 2 3 6 7; a permute puts them in order).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn means16(a: [__m256i; 4], b: [__m256i; 4]) -> [__m256i; 2] {
+    let pairs = |k: usize| {
+        let f0 = _mm256_castsi256_ps(_mm256_avg_epu8(a[k], b[k]));
+        let f1 = _mm256_castsi256_ps(_mm256_avg_epu8(a[k + 1], b[k + 1]));
+        let even = _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(f0, f1));
+        let odd = _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(f0, f1));
+        _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_avg_epu8(even, odd))
+    };
+    [pairs(0), pairs(2)]
+}
+
+/// RGB to the ladder's half-size I420 in one pass, bit-exact with the scalar reference
+/// (`super::rgb_half`): four source rows (`rows`, the last ones repeated at the bottom edge)
+/// give two output rows of luma, each pixel the luma of its 2x2 block's mean
+/// ([`means16`], [`Luma32`]), and their chroma from the means of those means
+/// ([`Chroma32`]). 64 source pixels of each row a step. Returns how many output pixels of
+/// each row it wrote (a multiple of 32; chroma half that; 0 if the coefficients do not suit
+/// it).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn rgb_half_avx2<const BPP: usize>(
+    rows: [&[u8]; 4],
+    y0: &mut [u8],
+    y1: &mut [u8],
+    u: &mut [u8],
+    v: &mut [u8],
+    ky: [i16; 4],
+    (cu, cv): ([i16; 4], [i16; 4]),
+) -> usize {
+    let (Some(l), Some(c)) = (Luma32::new(ky), Chroma32::new(cu, cv)) else { return 0 };
+    let px = rows.iter().map(|r| r.len() / BPP / 2).min().unwrap_or(0);
+    let n = y0.len().min(y1.len()).min(px).min(2 * u.len()).min(2 * v.len()) / 32 * 32;
+    let mut i = 0;
+    while i < n {
+        // SAFETY: 64 pixels of each source row, 32 bytes of each luma row and 16 of each
+        // chroma row exist at these offsets.
+        unsafe {
+            let means = |a: &[u8], b: &[u8]| {
+                let (pa, pb) = (a.as_ptr().add(2 * BPP * i), b.as_ptr().add(2 * BPP * i));
+                let [m0, m1] = means16(load32::<BPP>(pa), load32::<BPP>(pb));
+                let [m2, m3] = means16(load32::<BPP>(pa.add(32 * BPP)), load32::<BPP>(pb.add(32 * BPP)));
+                [m0, m1, m2, m3]
+            };
+            let (top, bottom) = (means(rows[0], rows[1]), means(rows[2], rows[3]));
+            _mm256_storeu_si256(y0.as_mut_ptr().add(i).cast(), l.y32(top));
+            _mm256_storeu_si256(y1.as_mut_ptr().add(i).cast(), l.y32(bottom));
+            store_uv(c.uv16(top, bottom), u.as_mut_ptr().add(i / 2), v.as_mut_ptr().add(i / 2));
+        }
+        i += 32;
+    }
+    n
 }
 
 /// [`rgba_luma`] with AVX2 for pixels of `BPP` bytes (3: RGB24, widened in registers; 4), 32
