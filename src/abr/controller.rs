@@ -510,6 +510,7 @@ impl RateController {
         // a bottleneck see overuse every few seconds and converge by AIMD alone (a probe
         // into a shared queue reads more than the flow's share).
         let quiet = self.aimd.last_decrease_us().is_none_or(|t| now_us >= t + QUIET_BEFORE_PROBE_US);
+        self.prober.set_stalling(stalling);
         self.prober.on_state(now_us, self.target_bps, steady, quiet, self.is_alr());
     }
 
