@@ -267,6 +267,11 @@ impl RateController {
         self.target_bps as u32
     }
 
+    /// Whether the link stalled (see [`STALL_US`]) within [`STALL_MEMORY_US`].
+    fn stalled_lately(&self, now_us: u64) -> bool {
+        self.last_stall_us.is_some_and(|t| now_us < t + STALL_MEMORY_US)
+    }
+
     /// Whether feedback has timed out (the target is being halved for lack of it).
     pub fn in_feedback_timeout(&self) -> bool {
         self.before_timeout_bps.is_some()
@@ -482,8 +487,7 @@ impl RateController {
                 _ => before_bps,
             };
             self.before_decreases = Some((run_from, now_us));
-            let stalled = self.last_stall_us.is_some_and(|t| now_us < t + STALL_MEMORY_US);
-            if stalled && self.aimd.target_bps() < LARGE_DROP_FRACTION * run_from {
+            if self.stalled_lately(now_us) && self.aimd.target_bps() < LARGE_DROP_FRACTION * run_from {
                 self.prober.arm_recovery(now_us, run_from);
             }
         } else if usage != Usage::Overusing {
@@ -502,7 +506,7 @@ impl RateController {
         // Draining queues (underuse) are no congestion either.
         // On a link that stalls (radio scheduling) queueing delay jumps by tens of ms without
         // any congestion: there the bound is higher, or probes would never find the path steady.
-        let stalling = self.last_stall_us.is_some_and(|t| now_us < t + STALL_MEMORY_US);
+        let stalling = self.stalled_lately(now_us);
         let steady_queue_ms = if stalling { STEADY_QUEUE_STALLING_MS } else { STEADY_QUEUE_MS };
         let steady =
             usage != Usage::Overusing && self.loss.bound_bps().is_none() && self.queue_delay_ms < steady_queue_ms;

@@ -184,11 +184,34 @@ fn convert_into(
         }
         PixelFormat::Yuyv => packed422_to_i420(p[0].data, p[0].stride, [0, 1, 2, 3], w, h, dy, du, dv, ys, cs, simd),
         PixelFormat::Uyvy => packed422_to_i420(p[0].data, p[0].stride, [1, 0, 3, 2], w, h, dy, du, dv, ys, cs, simd),
-        // Monomorphised per pixel size and channel order (byte offsets of R, G, B) so the
-        // inner loops have constant offsets. RGB24's SIMD path widens it to 4-byte pixels.
-        PixelFormat::Rgb24 => rgb_rows::<3, 0, 1, 2>(p[0].data, p[0].stride, matrix, w, h, dy, du, dv, ys, cs, simd),
-        PixelFormat::Bgra => rgb_rows::<4, 2, 1, 0>(p[0].data, p[0].stride, matrix, w, h, dy, du, dv, ys, cs, simd),
-        PixelFormat::Rgba => rgb_rows::<4, 0, 1, 2>(p[0].data, p[0].stride, matrix, w, h, dy, du, dv, ys, cs, simd),
+        PixelFormat::Rgb24 | PixelFormat::Bgra | PixelFormat::Rgba => {
+            let pass = rgb_pass(src.format, false).expect("an RGB format");
+            pass(p[0].data, p[0].stride, matrix, w, h, dy, du, dv, ys, cs, simd)
+        }
+    }
+}
+
+/// An RGB conversion: source, stride, matrix, width, height, the Y/U/V planes with their
+/// strides, whether SIMD may be used ([`rgb_rows`] or [`rgb_half`] for one pixel layout).
+pub(crate) type RgbPass =
+    fn(&[u8], usize, ColorMatrix, usize, usize, &mut [u8], &mut [u8], &mut [u8], usize, usize, bool);
+
+/// The full-size (`half` false) or half-size conversion for an RGB format, `None` for the
+/// others. Monomorphised per pixel size and channel order (byte offsets of R, G, B) so the
+/// inner loops have constant offsets; RGB24's SIMD paths widen it to 4-byte pixels.
+pub(crate) fn rgb_pass(format: PixelFormat, half: bool) -> Option<RgbPass> {
+    fn pick<const BPP: usize, const R: usize, const G: usize, const B: usize>(half: bool) -> RgbPass {
+        if half {
+            rgb_half::<BPP, R, G, B>
+        } else {
+            rgb_rows::<BPP, R, G, B>
+        }
+    }
+    match format {
+        PixelFormat::Rgb24 => Some(pick::<3, 0, 1, 2>(half)),
+        PixelFormat::Bgra => Some(pick::<4, 2, 1, 0>(half)),
+        PixelFormat::Rgba => Some(pick::<4, 0, 1, 2>(half)),
+        _ => None,
     }
 }
 

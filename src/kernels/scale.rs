@@ -166,9 +166,6 @@ pub fn to_i420_half_scalar(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix:
     half_convert(src, dst, matrix, false)
 }
 
-/// [`super::rgb_half`] for one pixel layout.
-type RgbHalf = fn(&[u8], usize, ColorMatrix, usize, usize, &mut [u8], &mut [u8], &mut [u8], usize, usize, bool);
-
 fn half_convert(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix: ColorMatrix, simd: bool) -> Result<()> {
     src.validate()?;
     if !half_fusable(src.format) {
@@ -181,13 +178,7 @@ fn half_convert(src: &CaptureFrame<'_>, dst: &mut I420Buffer, matrix: ColorMatri
     let (dy, du, dv) = dst.planes_mut();
     let p = &src.planes;
     let (s0, ss) = (p[0].data, p[0].stride);
-    let rgb = match src.format {
-        PixelFormat::Rgb24 => Some(super::rgb_half::<3, 0, 1, 2> as RgbHalf),
-        PixelFormat::Bgra => Some(super::rgb_half::<4, 2, 1, 0> as RgbHalf),
-        PixelFormat::Rgba => Some(super::rgb_half::<4, 0, 1, 2> as RgbHalf),
-        _ => None,
-    };
-    if let Some(convert) = rgb {
+    if let Some(convert) = super::rgb_pass(src.format, true) {
         convert(s0, ss, matrix, w, h, dy, du, dv, ds_y, ds_c, simd);
         return Ok(());
     }
