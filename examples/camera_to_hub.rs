@@ -6,6 +6,9 @@
 //! ```
 //! Run with `--help` for every flag.
 
+// The report's `json!` literal has more fields than serde_json's default macro depth.
+#![recursion_limit = "256"]
+
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
@@ -381,6 +384,8 @@ fn report_json(r: &Report) -> serde_json::Value {
         "wrong_stream_frames": r.wrong_stream_frames,
         "corrupt_frames_displayed": r.corrupt_frames_displayed,
         "freezes": r.freezes,
+        "link_silences": r.link_silences,
+        "collapses": r.collapses,
         "delay_ms_p50": r.delay_ms_p50,
         "delay_ms_p95": r.delay_ms_p95,
         "loss_rate": r.loss_rate,
@@ -538,6 +543,12 @@ fn run(a: Args) -> Result<(), String> {
         r.utilization * 100.0,
         r.loss_rate * 100.0
     );
+    if r.link_silences > 0 {
+        println!(
+            "the trace has {} spans without a delivery opportunity as long as a freeze at the full frame rate (183 ms at 30 fps): each freezes any sender",
+            r.link_silences
+        );
+    }
     println!(
         "repair: {} retransmissions, {} PLIs; hub rejected {} packets; wrong-stream frames {}, corrupt frames shown {}",
         r.retransmissions,

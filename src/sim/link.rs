@@ -92,6 +92,28 @@ impl DeliveryTrace {
         (self.first_at_or_after(to_us) - self.first_at_or_after(from_us)) * TRACE_OPPORTUNITY_BYTES * 8
     }
 
+    /// Gaps of at least `min_us` between two consecutive delivery opportunities inside
+    /// `[from_us, to_us]` (the trace repeating). No packet arrives during one: a stream
+    /// shown at a frame rate whose freeze limit is `min_us` freezes at each, whatever its
+    /// sender does, unless the receiver holds frames back for as long. (Spans before the
+    /// window's first opportunity or after its last are not between two frames: no freeze.)
+    pub fn silences(&self, from_us: u64, to_us: u64, min_us: u64) -> u64 {
+        let mut count = 0;
+        let mut i = self.first_at_or_after(from_us);
+        let mut last = self.time_us(i);
+        loop {
+            i += 1;
+            let t = self.time_us(i);
+            if t > to_us {
+                return count;
+            }
+            if t - last >= min_us {
+                count += 1;
+            }
+            last = t;
+        }
+    }
+
     /// Mean capacity over one period, bits per second.
     pub fn mean_bps(&self) -> u64 {
         self.opportunities_ms.len() as u64 * TRACE_OPPORTUNITY_BYTES * 8 * 1000 / self.period_ms
@@ -429,6 +451,19 @@ mod tests {
 
     fn link(bps: u64, queue_ms: u64, loss: f64) -> Link {
         Link::new(LinkConfig { loss, ..LinkConfig::new(Capacity::Fixed(bps), 50_000, queue_ms * 1000, 7) })
+    }
+
+    #[test]
+    fn silences_count_spans_without_an_opportunity_across_repeats() {
+        let t = DeliveryTrace::parse("0\n100\n400\n450\n1000\n").unwrap();
+        // 100-400 and 450-1000 in each of two periods.
+        assert_eq!(t.silences(0, 2_000_000, 200_000), 4);
+        assert_eq!(t.silences(0, 2_000_000, 301_000), 2);
+        assert_eq!(t.silences(0, 1_999_000, 200_000), 3);
+        // Only gaps between two opportunities inside the window.
+        assert_eq!(t.silences(150_000, 1_200_000, 200_000), 1);
+        assert_eq!(t.silences(50_000, 400_000, 200_000), 1);
+        assert_eq!(t.silences(500_000, 500_000, 1), 0);
     }
 
     #[test]

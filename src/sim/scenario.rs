@@ -159,6 +159,14 @@ pub struct Report {
     pub frames_dropped_receiver: u64,
     /// Keyframes sent.
     pub keyframes_sent: u64,
+    /// Times a camera answered a collapse of its path (dropped its unsent queue and sent
+    /// a keyframe at the new rate).
+    pub collapses: u64,
+    /// Spans of the run with no delivery opportunity on a trace link at least as long as
+    /// the freeze limit of a stream shown at its full frame rate (183 ms at 30 fps): no
+    /// frame can arrive during one, so any sender's stream freezes there (0 for links
+    /// given as rates).
+    pub link_silences: u64,
     /// RTP bytes sent (first transmissions and retransmissions).
     pub bytes_sent: u64,
     /// Frames that failed authentication at the hub (from its counters).
@@ -276,14 +284,19 @@ pub fn count_freezes(display_us: &[u64]) -> u64 {
     freezes(display_us).len() as u64
 }
 
+/// The shortest gap counted as a freeze for frames shown every `mean_interval_us` on
+/// average.
+pub fn freeze_limit_us(mean_interval_us: f64) -> f64 {
+    (3.0 * mean_interval_us).max(mean_interval_us + 150_000.0)
+}
+
 /// The freezes of [`count_freezes`], as `(start_us, length_us)`.
 pub fn freezes(display_us: &[u64]) -> Vec<(u64, u64)> {
     if display_us.len() < 2 {
         return Vec::new();
     }
     let span = display_us[display_us.len() - 1] - display_us[0];
-    let mean = span as f64 / (display_us.len() - 1) as f64;
-    let limit = (3.0 * mean).max(mean + 150_000.0);
+    let limit = freeze_limit_us(span as f64 / (display_us.len() - 1) as f64);
     display_us.windows(2).filter(|w| (w[1] - w[0]) as f64 >= limit).map(|w| (w[0], w[1] - w[0])).collect()
 }
 
@@ -583,6 +596,7 @@ impl Scenario {
             rep.frames_sent += ss.frames_sent;
             rep.frames_dropped_sender += ss.frames_dropped;
             rep.keyframes_sent += ss.keyframes;
+            rep.collapses += ss.collapses;
             rep.bytes_sent += ss.bytes_sent;
             rep.retransmissions += ss.packets_retransmitted;
             let rs = hub.stream_stats(ssrc(i)).expect("stream served");
@@ -591,6 +605,12 @@ impl Scenario {
                 *rep.rejected.entry(r.name()).or_insert(0) += k;
             }
             rep.uncounted_packets += rs.packets_received - rs.packets_accepted - rs.packets_refused;
+            if i == 0 {
+                if let Capacity::Trace(t) = &self.forward.capacity {
+                    let limit = freeze_limit_us(cams[0].frame_interval).ceil() as u64;
+                    rep.link_silences = t.silences(0, (self.seconds * 1e6) as u64, limit);
+                }
+            }
             let f = freezes(&display_us[i]);
             rep.freezes += f.len() as u64;
             rep.freeze_list.extend(f.iter().map(|&(t, len)| (i, t / 1000, len / 1000)));
