@@ -545,7 +545,7 @@ fn run(a: Args) -> Result<(), String> {
     );
     if r.link_silences > 0 {
         println!(
-            "the trace has {} spans without a delivery opportunity as long as a freeze at the full frame rate (183 ms at 30 fps): each freezes any sender",
+            "the trace has {} spans without a delivery opportunity as long as a freeze at the source's full frame rate: each freezes any sender",
             r.link_silences
         );
     }

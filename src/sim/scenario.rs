@@ -589,6 +589,10 @@ impl Scenario {
             now = next.max(now + 1);
         }
 
+        if let (Capacity::Trace(t), Some(c)) = (&self.forward.capacity, cams.first()) {
+            let limit = freeze_limit_us(c.frame_interval).ceil() as u64;
+            rep.link_silences = t.silences(0, (self.seconds * 1e6) as u64, limit);
+        }
         let mut fwd_in = 0;
         let mut fwd_lost = 0;
         for (i, c) in cams.iter().enumerate() {
@@ -605,12 +609,6 @@ impl Scenario {
                 *rep.rejected.entry(r.name()).or_insert(0) += k;
             }
             rep.uncounted_packets += rs.packets_received - rs.packets_accepted - rs.packets_refused;
-            if i == 0 {
-                if let Capacity::Trace(t) = &self.forward.capacity {
-                    let limit = freeze_limit_us(cams[0].frame_interval).ceil() as u64;
-                    rep.link_silences = t.silences(0, (self.seconds * 1e6) as u64, limit);
-                }
-            }
             let f = freezes(&display_us[i]);
             rep.freezes += f.len() as u64;
             rep.freeze_list.extend(f.iter().map(|&(t, len)| (i, t / 1000, len / 1000)));
