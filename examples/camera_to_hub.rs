@@ -39,6 +39,8 @@ USAGE: camera_to_hub [FLAGS]
                           lossy-2m     2 Mbit/s with 5% random loss, 60 s
   --trace FILE          mahimahi uplink trace (one 1500-byte delivery opportunity per
                         line, ms timestamps, repeats) as the bottleneck capacity
+  --trace-from S        start S seconds into the trace, to the ms (default 0; what came before
+                        follows its end), to replay other windows of a long trace
   --abr on|off          adaptive bitrate (default on); off = fixed --bitrate-kbps
   --max-kbps K          the camera's ceiling with --abr on (default 2500)
   --start-kbps K        the rate the camera starts at with --abr on (default 500)
@@ -71,6 +73,7 @@ struct Args {
     codec: Codec,
     network: String,
     trace: Option<PathBuf>,
+    trace_from_s: f64,
     abr: bool,
     max_kbps: u32,
     start_kbps: u32,
@@ -99,6 +102,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         codec: Codec::H264,
         network: "clean".into(),
         trace: None,
+        trace_from_s: 0.0,
         abr: true,
         max_kbps: 2500,
         start_kbps: 500,
@@ -140,6 +144,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             }
             "--network" => a.network = value()?,
             "--trace" => a.trace = Some(value()?.into()),
+            "--trace-from" => a.trace_from_s = num(&flag, value()?)?,
             "--abr" => {
                 a.abr = match value()?.as_str() {
                     "on" => true,
@@ -168,6 +173,12 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--report" => a.report = Some(value()?.into()),
             other => return Err(format!("unknown flag '{other}' (see --help)")),
         }
+    }
+    if a.trace_from_s != 0.0 && a.trace.is_none() {
+        return Err("--trace-from needs --trace".into());
+    }
+    if !(0.0..=86_400.0 * 365.0).contains(&a.trace_from_s) {
+        return Err(format!("--trace-from must be between 0 and a year of seconds, got {}", a.trace_from_s));
     }
     if let Some(s) = a.seconds {
         if !(s > 0.0 && s <= 86_400.0) {
@@ -450,7 +461,8 @@ fn run(a: Args) -> Result<(), String> {
         sc.forward.capacity = Capacity::Fixed(c * 1000);
     }
     if let Some(t) = &a.trace {
-        sc.forward.capacity = Capacity::Trace(Arc::new(DeliveryTrace::from_file(t).map_err(|e| e.to_string())?));
+        let trace = DeliveryTrace::from_file(t).map_err(|e| e.to_string())?;
+        sc.forward.capacity = Capacity::Trace(Arc::new(trace.starting_at((a.trace_from_s * 1000.0).round() as u64)));
     }
     if let Some(d) = a.delay_ms {
         sc.forward.delay_us = d * 1000;
@@ -500,7 +512,12 @@ fn run(a: Args) -> Result<(), String> {
         let title = format!(
             "{} ({}), abr {}",
             a.trace.as_ref().map_or(a.network.clone(), |t| {
-                t.file_name().map_or(t.display().to_string(), |f| f.to_string_lossy().into_owned())
+                let name = t.file_name().map_or(t.display().to_string(), |f| f.to_string_lossy().into_owned());
+                if a.trace_from_s > 0.0 {
+                    format!("{name} from {} s", a.trace_from_s)
+                } else {
+                    name
+                }
             }),
             r.codec,
             if a.abr { "on" } else { "off" }

@@ -114,6 +114,18 @@ impl DeliveryTrace {
         }
     }
 
+    /// The same trace started `offset_ms` into it (modulo its period): what was at
+    /// `offset_ms` is at 0, and what came before it follows its end. The period is kept, so
+    /// any window of the original trace can be replayed from time 0.
+    pub fn starting_at(&self, offset_ms: u64) -> DeliveryTrace {
+        let offset = offset_ms % self.period_ms;
+        let split = self.opportunities_ms.partition_point(|&t| t < offset);
+        let (before, after) = self.opportunities_ms.split_at(split);
+        let opportunities_ms =
+            after.iter().map(|&t| t - offset).chain(before.iter().map(|&t| t + self.period_ms - offset)).collect();
+        DeliveryTrace { opportunities_ms, period_ms: self.period_ms }
+    }
+
     /// Mean capacity over one period, bits per second.
     pub fn mean_bps(&self) -> u64 {
         self.opportunities_ms.len() as u64 * TRACE_OPPORTUNITY_BYTES * 8 * 1000 / self.period_ms
@@ -464,6 +476,24 @@ mod tests {
         assert_eq!(t.silences(150_000, 1_200_000, 200_000), 1);
         assert_eq!(t.silences(50_000, 400_000, 200_000), 1);
         assert_eq!(t.silences(500_000, 500_000, 1), 0);
+    }
+
+    #[test]
+    fn a_trace_started_later_replays_the_same_opportunities() {
+        let t = DeliveryTrace::parse("0\n100\n400\n450\n1000\n").unwrap();
+        for offset_ms in [0, 1, 100, 101, 450, 999, 1000, 2450] {
+            let r = t.starting_at(offset_ms);
+            assert_eq!(r.period_ms(), 1000);
+            assert_eq!(r.mean_bps(), t.mean_bps());
+            let from = (offset_ms % 1000) * 1000;
+            // Every window of the rotated trace delivers what the same window of the
+            // original does, `offset_ms` later, across repeats.
+            for (a, b) in [(0, 1_000_000), (0, 2_500_000), (50_000, 420_000), (300_000, 1_450_000)] {
+                assert_eq!(r.bits_between(a, b), t.bits_between(from + a, from + b), "offset {offset_ms} [{a}, {b})");
+            }
+            assert_eq!(r.silences(0, 3_000_000, 200_000), t.silences(from, from + 3_000_000, 200_000));
+        }
+        assert_eq!(t.starting_at(450).opportunities_ms, [0, 550, 550, 650, 950]);
     }
 
     #[test]
