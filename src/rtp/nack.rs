@@ -13,8 +13,14 @@ struct Missing {
     sends: u32,
 }
 
-/// Default wait before the first NACK of a gap.
-pub const DEFAULT_REORDER_WAIT_US: u64 = 10_000;
+/// Longest wait before the first NACK of a gap, however far the path reorders: a packet
+/// later than this costs one needless retransmission, which is cheaper than holding every
+/// repair (and every frame behind it) longer.
+pub const MAX_REORDER_WAIT_US: u64 = 50_000;
+
+/// Repairs without any reordering seen after which the reordering window closes again
+/// (RACK's `reo_wnd_persist`, RFC 8985 section 6.2, is 16 loss recoveries).
+pub const REORDER_PERSIST_REPAIRS: u32 = 16;
 
 /// The missing-packet list.
 #[derive(Debug)]
@@ -30,9 +36,15 @@ pub struct NackTracker {
     pub max_sends: u32,
     /// Age after which a missing packet is no longer asked for.
     pub max_age_us: u64,
-    /// Wait before the first NACK of a gap, so that packets merely reordered by a few
-    /// milliseconds are not retransmitted.
+    /// Wait before the first NACK of a gap: the reordering window. As in RACK (RFC 8985
+    /// section 6.2) it is 0 until the path is seen to reorder, so a loss costs no more than
+    /// a round trip; a gap's packet that arrives by itself (never asked for, or sooner
+    /// after the NACK than a repair can come) widens it to that packet's lateness, up to
+    /// [`MAX_REORDER_WAIT_US`]; [`REORDER_PERSIST_REPAIRS`] repairs without reordering
+    /// close it again.
     pub reorder_wait_us: u64,
+    /// Repairs left before the window closes.
+    reorder_persist: u32,
 }
 
 impl NackTracker {
@@ -43,7 +55,8 @@ impl NackTracker {
             capacity,
             retry_interval_us,
             rtt_us: None,
-            reorder_wait_us: DEFAULT_REORDER_WAIT_US,
+            reorder_wait_us: 0,
+            reorder_persist: REORDER_PERSIST_REPAIRS,
             max_sends,
             max_age_us,
         }
@@ -69,10 +82,28 @@ impl NackTracker {
             }
             _ => {
                 if let Some(m) = self.take(ext) {
-                    if let Some(sent) = m.first_sent_us {
-                        // From the first NACK: an upper bound when retries were sent, which
-                        // errs towards fewer duplicate retransmissions.
-                        let sample = now_us.saturating_sub(sent);
+                    // Since the first NACK: an upper bound when retries were sent, which errs
+                    // towards fewer duplicate retransmissions.
+                    let since_nack = m.first_sent_us.map(|sent| now_us.saturating_sub(sent));
+                    // No repair comes back in under half the repair round trip: sooner, it
+                    // is the packet itself, late.
+                    let reordered = match (since_nack, self.rtt_us) {
+                        (None, _) => true,
+                        (Some(d), Some(rtt)) => d < rtt / 2,
+                        (Some(_), None) => false,
+                    };
+                    if reordered {
+                        let late = now_us.saturating_sub(m.first_seen_us);
+                        self.reorder_wait_us = self.reorder_wait_us.max(late + late / 4).min(MAX_REORDER_WAIT_US);
+                        self.reorder_persist = REORDER_PERSIST_REPAIRS;
+                    } else {
+                        self.reorder_persist -= 1;
+                        if self.reorder_persist == 0 {
+                            self.reorder_wait_us = 0;
+                            self.reorder_persist = REORDER_PERSIST_REPAIRS;
+                        }
+                    }
+                    if let (false, Some(sample)) = (reordered, since_nack) {
                         self.rtt_us = Some(self.rtt_us.map_or(sample, |r| (7 * r + sample) / 8));
                     }
                 }
@@ -188,6 +219,49 @@ mod tests {
         out.clear();
         t.due(300, &mut out);
         assert!(out.is_empty() && t.is_empty());
+    }
+
+    #[test]
+    fn reordering_window_opens_on_late_packets_and_closes_after_repairs() {
+        let mut t = NackTracker::new(64, 10_000, 10, 10_000_000);
+        let mut out = Vec::new();
+        // No reordering seen: a gap is asked for at once.
+        t.on_packet(2, Some(0), 0);
+        t.due(0, &mut out);
+        assert_eq!(out, [1]);
+        // Repaired after 100 ms: a round trip, not reordering.
+        t.on_packet(1, Some(2), 100_000);
+        assert_eq!((t.reorder_wait_us, t.rtt_us()), (0, Some(100_000)));
+        // A packet 8 ms late by itself opens the window to 1.25x that.
+        t.on_packet(5, Some(3), 200_000);
+        t.on_packet(4, Some(5), 208_000);
+        assert_eq!(t.reorder_wait_us, 10_000);
+        out.clear();
+        t.on_packet(7, Some(5), 300_000);
+        t.due(309_000, &mut out);
+        assert!(out.is_empty(), "inside the window");
+        t.due(310_000, &mut out);
+        assert_eq!(out, [6]);
+        // Back 20 ms after its NACK: sooner than half the repair round trip, so the packet
+        // itself, 30 ms late; the window widens, up to its bound.
+        t.on_packet(6, Some(7), 330_000);
+        assert_eq!(t.reorder_wait_us, 37_500);
+        t.on_packet(9, Some(7), 400_000);
+        t.on_packet(8, Some(9), 900_000);
+        assert_eq!(t.reorder_wait_us, MAX_REORDER_WAIT_US);
+        // Repairs without reordering close it again after REORDER_PERSIST_REPAIRS.
+        let mut now = 1_000_000;
+        for i in 0..REORDER_PERSIST_REPAIRS as u64 {
+            let lost = 10 + 2 * i;
+            assert_eq!(t.reorder_wait_us, MAX_REORDER_WAIT_US);
+            t.on_packet(lost + 1, Some(lost - 1), now);
+            out.clear();
+            t.due(now + MAX_REORDER_WAIT_US, &mut out);
+            assert_eq!(out, [lost as u16]);
+            t.on_packet(lost, Some(lost + 1), now + MAX_REORDER_WAIT_US + 100_000);
+            now += 1_000_000;
+        }
+        assert_eq!(t.reorder_wait_us, 0);
     }
 
     #[test]
