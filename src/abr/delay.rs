@@ -144,6 +144,7 @@ impl DelayDetector {
             return self.usage;
         }
         let finished = *cur;
+        let mut usable = true;
         if let Some(prev) = self.previous {
             let send_delta = finished.last_send_us - prev.last_send_us;
             let arrival_delta = finished.last_arrival_us - prev.last_arrival_us;
@@ -152,9 +153,18 @@ impl DelayDetector {
             } else if arrival_delta < -3_000_000 {
                 // The receiver's clock jumped: start over.
                 *self = DelayDetector { threshold_ms: self.threshold_ms, ..DelayDetector::new() };
+            } else {
+                // The group overtook the one before it (the path reorders). It is no sample,
+                // and it must not become the reference either: the next delta is taken from
+                // the last group in order, so the accumulated delay still telescopes to the
+                // true one-way delay change. (Skipping only the negative deltas would add
+                // up to a rising trend out of pure jitter: overuse on an empty link.)
+                usable = false;
             }
         }
-        self.previous = Some(finished);
+        if usable {
+            self.previous = Some(finished);
+        }
         self.current = Some(Group {
             first_send_us: sent_us,
             last_send_us: sent_us,
@@ -273,6 +283,21 @@ mod tests {
             d.on_packet(t, 50_000 + t + 200_000 - (i * 1_000).min(200_000));
         }
         assert_eq!(d.usage(), Usage::Underusing);
+    }
+
+    #[test]
+    fn jitter_that_reorders_groups_is_not_a_rising_delay() {
+        // A packet every 2 ms, each delayed by 0-20 ms at random: groups often overtake the
+        // one before them, but the path holds no queue.
+        let mut d = DelayDetector::new();
+        let mut rng = fastrand::Rng::with_seed(7);
+        let overuse = (0..10_000i64)
+            .filter(|i| {
+                let sent = i * 2_000;
+                d.on_packet(sent, 50_000 + sent + rng.i64(0..20_000)) == Usage::Overusing
+            })
+            .count();
+        assert!(overuse < 100, "overuse on an empty path that reorders: {overuse} of 10000 packets");
     }
 
     #[test]
