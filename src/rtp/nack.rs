@@ -83,31 +83,35 @@ impl NackTracker {
             _ => {
                 if let Some(m) = self.take(ext) {
                     // Since the first NACK: an upper bound when retries were sent, which errs
-                    // towards fewer duplicate retransmissions.
-                    let since_nack = m.first_sent_us.map(|sent| now_us.saturating_sub(sent));
-                    // No repair comes back in under half the repair round trip: sooner, it
-                    // is the packet itself, late.
-                    let reordered = match (since_nack, self.rtt_us) {
-                        (None, _) => true,
-                        (Some(d), Some(rtt)) => d < rtt / 2,
-                        (Some(_), None) => false,
-                    };
-                    if reordered {
-                        let late = now_us.saturating_sub(m.first_seen_us);
-                        self.reorder_wait_us = self.reorder_wait_us.max(late + late / 4).min(MAX_REORDER_WAIT_US);
-                        self.reorder_persist = REORDER_PERSIST_REPAIRS;
-                    } else {
-                        self.reorder_persist -= 1;
-                        if self.reorder_persist == 0 {
-                            self.reorder_wait_us = 0;
-                            self.reorder_persist = REORDER_PERSIST_REPAIRS;
+                    // towards fewer duplicate retransmissions. No repair comes back in under
+                    // half the repair round trip: sooner (or never asked for), it is the
+                    // packet itself, late.
+                    match m.first_sent_us.map(|sent| now_us.saturating_sub(sent)) {
+                        Some(since_nack) if self.rtt_us.is_none_or(|rtt| since_nack >= rtt / 2) => {
+                            self.on_repaired(since_nack)
                         }
-                    }
-                    if let (false, Some(sample)) = (reordered, since_nack) {
-                        self.rtt_us = Some(self.rtt_us.map_or(sample, |r| (7 * r + sample) / 8));
+                        _ => self.on_reordered(now_us.saturating_sub(m.first_seen_us)),
                     }
                 }
             }
+        }
+    }
+
+    /// A gap's packet came back by itself, `late_us` after the gap was seen: the path
+    /// reorders, so the window opens at least that far.
+    fn on_reordered(&mut self, late_us: u64) {
+        self.reorder_wait_us = self.reorder_wait_us.max(late_us + late_us / 4).min(MAX_REORDER_WAIT_US);
+        self.reorder_persist = REORDER_PERSIST_REPAIRS;
+    }
+
+    /// A NACKed packet was repaired `since_nack_us` after the first NACK: a round-trip
+    /// sample, and one repair more without reordering.
+    fn on_repaired(&mut self, since_nack_us: u64) {
+        self.rtt_us = Some(self.rtt_us.map_or(since_nack_us, |r| (7 * r + since_nack_us) / 8));
+        self.reorder_persist -= 1;
+        if self.reorder_persist == 0 {
+            self.reorder_wait_us = 0;
+            self.reorder_persist = REORDER_PERSIST_REPAIRS;
         }
     }
 
