@@ -395,6 +395,7 @@ fn report_json(r: &Report) -> serde_json::Value {
         "wrong_stream_frames": r.wrong_stream_frames,
         "corrupt_frames_displayed": r.corrupt_frames_displayed,
         "freezes": r.freezes,
+        "freezes_at_output": r.freezes_at_output,
         "link_silences": r.link_silences,
         "collapses": r.collapses,
         "delay_ms_p50": r.delay_ms_p50,
@@ -552,10 +553,11 @@ fn run(a: Args) -> Result<(), String> {
         r.keyframes_sent
     );
     println!(
-        "delay: p50 {:.0} ms, p95 {:.0} ms; freezes: {}; PSNR {:.2} dB; utilization {:.0}%; link loss {:.2}%",
+        "delay: p50 {:.0} ms, p95 {:.0} ms; freezes: {} ({} if shown when output, without the playout hold); PSNR {:.2} dB; utilization {:.0}%; link loss {:.2}%",
         r.delay_ms_p50,
         r.delay_ms_p95,
         r.freezes,
+        r.freezes_at_output,
         r.psnr_db_mean,
         r.utilization * 100.0,
         r.loss_rate * 100.0

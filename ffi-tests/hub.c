@@ -84,6 +84,9 @@ int main(void) {
             CHECK(cam >= 0 && cam < CAMS);
             CHECK(f.stream_id_len == strlen(IDS[cam]) && memcmp(f.stream_id, IDS[cam], f.stream_id_len) == 0);
             CHECK(f.frame.frame_id == (uint64_t)shown[cam]);
+            uint64_t render = 0;
+            CHECK_OK(sealcam_hub_render_at(hub, f.ssrc, &render));
+            CHECK(render >= f.frame.capture_time_us);
             shown[cam]++;
         }
     }
@@ -92,6 +95,10 @@ int main(void) {
     CHECK_OK(sealcam_hub_stream_stats(hub, 1001, &st));
     CHECK(st.dropped_auth + st.dropped_duplicate + st.dropped_out_of_window + st.dropped_too_late > 0);
     CHECK(sealcam_hub_stream_stats(hub, 4242, &st) == SEALCAM_INVALID_INPUT);
+    uint64_t when = 0;
+    CHECK(sealcam_hub_render_at(hub, 4242, &when) == SEALCAM_INVALID_INPUT);
+    CHECK(sealcam_hub_render_at(NULL, 1000, &when) == SEALCAM_NULL_PARAMETER);
+    CHECK(sealcam_hub_render_at(hub, 1000, NULL) == SEALCAM_NULL_PARAMETER);
     printf("hub: %d/%d/%d frames shown; porch refused %llu forged packets (auth %llu)\n", shown[0], shown[1],
            shown[2], (unsigned long long)(st.packets_received - st.packets_accepted),
            (unsigned long long)st.dropped_auth);

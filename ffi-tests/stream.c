@@ -100,7 +100,12 @@ int main(void) {
             CHECK(sealcam_receiver_handle_packet(other, t, pkt, len) != SEALCAM_OK || 1);
         }
         sealcam_frame f;
+        uint64_t render = 0;
+        if (n == 0) CHECK(sealcam_receiver_render_at(rx, &render) == SEALCAM_AGAIN); /* nothing polled */
         while (sealcam_receiver_poll_frame(rx, &f) == SEALCAM_OK) {
+            /* No repairs on this path: each frame renders when it is output. */
+            CHECK_OK(sealcam_receiver_render_at(rx, &render));
+            CHECK(render >= f.capture_time_us && render <= t);
             CHECK(f.frame_id == (uint64_t)outputs);
             CHECK(f.width == W && f.height == H && f.codec == SEALCAM_CODEC_H264);
             CHECK(f.frame_id < FRAMES && fnv(f.data, f.len) == sent_hash[f.frame_id]);
@@ -127,6 +132,9 @@ int main(void) {
     CHECK(sealcam_sender_push_frame(tx, 0, &bad, NULL) == SEALCAM_NULL_PARAMETER);
     CHECK(sealcam_sender_push_frame(NULL, 0, &bad, NULL) == SEALCAM_NULL_PARAMETER);
     CHECK(sealcam_receiver_handle_packet(rx, 0, NULL, 10) == SEALCAM_NULL_PARAMETER);
+    uint64_t when = 0;
+    CHECK(sealcam_receiver_render_at(NULL, &when) == SEALCAM_NULL_PARAMETER);
+    CHECK(sealcam_receiver_render_at(rx, NULL) == SEALCAM_NULL_PARAMETER);
     CHECK(sealcam_receiver_handle_packet(rx, 0, pkt, 3) == SEALCAM_DROPPED);
     CHECK(sealcam_sender_new(NULL, &tx) == SEALCAM_NULL_PARAMETER);
 
@@ -158,6 +166,21 @@ int main(void) {
     CHECK_OK(sealcam_sender_new(&pc, &atx));
     sealcam_sender_free(atx);
     CHECK(sealcam_result_text((sealcam_result)SEALCAM_AUTH_FAILED) != NULL);
+
+    /* Playout hold: 200 ms by default, 0 turns it off, over 5 s is refused. */
+    sealcam_receiver_config prc;
+    CHECK_OK(sealcam_receiver_config_default(&prc));
+    CHECK(prc.max_playout_hold_ms == 200);
+    prc.stream_id = (const uint8_t *)"front-door";
+    prc.stream_id_len = strlen("front-door");
+    prc.base_secret = SECRET;
+    prc.base_secret_len = sizeof SECRET - 1;
+    prc.max_playout_hold_ms = 6000;
+    sealcam_receiver *prx = NULL;
+    CHECK(sealcam_receiver_new(&prc, &prx) == SEALCAM_INVALID_INPUT && prx == NULL);
+    prc.max_playout_hold_ms = 0;
+    CHECK_OK(sealcam_receiver_new(&prc, &prx));
+    sealcam_receiver_free(prx);
 
     /* The kernels alone. */
     uint8_t *i420 = malloc(W * H * 3 / 2);

@@ -353,9 +353,14 @@ typedef struct sealcam_receiver_config {
    */
   uint32_t max_wait_ms;
   /**
+   * Longest render-time hold while repairs are frequent; 0: never hold
+   * (see `sealcam_receiver_render_at`).
+   */
+  uint32_t max_playout_hold_ms;
+  /**
    * Reserved for growth; must be zero.
    */
-  uint8_t reserved[64];
+  uint8_t reserved[60];
 } sealcam_receiver_config;
 
 /**
@@ -673,6 +678,14 @@ sealcam_result sealcam_receiver_handle_timeout(struct sealcam_receiver *r, uint6
 sealcam_result sealcam_receiver_poll_frame(struct sealcam_receiver *r, struct sealcam_frame *out);
 
 /**
+ * When to show the frame the last `sealcam_receiver_poll_frame` returned, on the clock
+ * passed to `handle_packet` (never before it was output): frames are held back about one
+ * repair round trip while retransmissions are frequent, so a repair does not stall the
+ * display. A recorder can ignore it. `SEALCAM_AGAIN` when no frame has been polled.
+ */
+sealcam_result sealcam_receiver_render_at(const struct sealcam_receiver *r, uint64_t *out_us);
+
+/**
  * Writes the next RTCP feedback datagram due at `now_us`; `SEALCAM_AGAIN` when none.
  */
 sealcam_result sealcam_receiver_poll_feedback(struct sealcam_receiver *r,
@@ -775,6 +788,13 @@ sealcam_result sealcam_hub_poll_timeout(const struct sealcam_hub *h, uint64_t *o
 sealcam_result sealcam_hub_stream_stats(const struct sealcam_hub *h,
                                         uint32_t ssrc,
                                         struct sealcam_receiver_stats *out);
+
+/**
+ * When to show the frame of stream `ssrc` the last `sealcam_hub_poll_frame` returned
+ * (see `sealcam_receiver_render_at`). `SEALCAM_INVALID_INPUT` for a stream the hub does
+ * not serve, `SEALCAM_AGAIN` when none of its frames has been polled.
+ */
+sealcam_result sealcam_hub_render_at(const struct sealcam_hub *h, uint32_t ssrc, uint64_t *out_us);
 
 /**
  * Installs a new key epoch for one stream (see `sealcam_receiver_install_key`).

@@ -328,8 +328,11 @@ pub struct sealcam_receiver_config {
     pub frame_buffers: u32,
     /// Wait for a missing predecessor before declaring the chain broken.
     pub max_wait_ms: u32,
+    /// Longest render-time hold while repairs are frequent; 0: never hold
+    /// (see `sealcam_receiver_render_at`).
+    pub max_playout_hold_ms: u32,
     /// Reserved for growth; must be zero.
-    pub reserved: [u8; 64],
+    pub reserved: [u8; 60],
 }
 
 /// Fills `cfg` with defaults (stream id and secret NULL: set them).
@@ -386,7 +389,8 @@ pub unsafe extern "C" fn sealcam_receiver_config_default(cfg: *mut sealcam_recei
             max_frame_bytes: d.max_frame_bytes as u32,
             frame_buffers: d.frame_buffers as u32,
             max_wait_ms: d.max_wait_ms,
-            reserved: [0; 64],
+            max_playout_hold_ms: d.max_playout_hold_ms,
+            reserved: [0; 60],
         };
         SEALCAM_OK
     })
@@ -656,6 +660,7 @@ unsafe fn receiver_config_from_c(c: &sealcam_receiver_config) -> Result<Receiver
     r.max_frame_bytes = c.max_frame_bytes as usize;
     r.frame_buffers = c.frame_buffers as usize;
     r.max_wait_ms = c.max_wait_ms;
+    r.max_playout_hold_ms = c.max_playout_hold_ms;
     Ok(r)
 }
 
@@ -765,6 +770,19 @@ pub unsafe extern "C" fn sealcam_receiver_poll_frame(
         let r = try_mut!(r);
         let out = try_mut!(out);
         write_or_again(r.inner.poll_frame().map(|f| sealcam_frame::from(&f)), out)
+    })
+}
+
+/// When to show the frame the last `sealcam_receiver_poll_frame` returned, on the clock
+/// passed to `handle_packet` (never before it was output): frames are held back about one
+/// repair round trip while retransmissions are frequent, so a repair does not stall the
+/// display. A recorder can ignore it. `SEALCAM_AGAIN` when no frame has been polled.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_receiver_render_at(r: *const sealcam_receiver, out_us: *mut u64) -> sealcam_result {
+    guard(|| {
+        let r = try_ref!(r);
+        let out_us = try_mut!(out_us);
+        write_or_again(r.inner.polled_render_at_us(), out_us)
     })
 }
 
@@ -1106,6 +1124,21 @@ pub unsafe extern "C" fn sealcam_hub_stream_stats(
                 *out = s.into();
                 SEALCAM_OK
             }
+            None => SEALCAM_INVALID_INPUT,
+        }
+    })
+}
+
+/// When to show the frame of stream `ssrc` the last `sealcam_hub_poll_frame` returned
+/// (see `sealcam_receiver_render_at`). `SEALCAM_INVALID_INPUT` for a stream the hub does
+/// not serve, `SEALCAM_AGAIN` when none of its frames has been polled.
+#[no_mangle]
+pub unsafe extern "C" fn sealcam_hub_render_at(h: *const sealcam_hub, ssrc: u32, out_us: *mut u64) -> sealcam_result {
+    guard(|| {
+        let h = try_ref!(h);
+        let out_us = try_mut!(out_us);
+        match h.inner.stream(ssrc) {
+            Some(r) => write_or_again(r.polled_render_at_us(), out_us),
             None => SEALCAM_INVALID_INPUT,
         }
     })

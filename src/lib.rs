@@ -41,6 +41,7 @@ pub mod ffi;
 pub mod frame;
 pub mod hub;
 pub mod kernels;
+pub mod playout;
 pub mod receiver;
 pub mod rtp;
 pub mod seal;

@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::codec::Codec;
 use crate::error::{invalid, Error, Result};
+use crate::playout::Playout;
 use crate::rtp::nack::NackTracker;
 use crate::rtp::packet::SeqUnwrapper;
 use crate::rtp::reassembly::{Inserted, Reassembler, Refusal};
@@ -83,6 +84,9 @@ pub struct ReceiverConfig {
     /// window or failing authentication), the receiver forgets its packet state and
     /// resynchronises on what arrives next (recovery after a long outage).
     pub resync_after_ms: u32,
+    /// Longest a frame's render time is held back while repairs are frequent (see
+    /// [`crate::playout`]); 0: every frame renders when it is output.
+    pub max_playout_hold_ms: u32,
 }
 
 impl ReceiverConfig {
@@ -107,6 +111,7 @@ impl ReceiverConfig {
             pli_interval_ms: 300,
             key_overlap_ms: 2000,
             resync_after_ms: 3000,
+            max_playout_hold_ms: 200,
         }
     }
 
@@ -123,6 +128,9 @@ impl ReceiverConfig {
         }
         if !(2..=1024).contains(&self.frame_buffers) {
             return Err(invalid!("{} frame buffers is outside 2 to 1024", self.frame_buffers));
+        }
+        if self.max_playout_hold_ms > 5000 {
+            return Err(invalid!("a playout hold of {} ms is over 5000 ms", self.max_playout_hold_ms));
         }
         Ok(())
     }
@@ -251,6 +259,9 @@ pub struct ReceivedFrame<'a> {
     pub rtp_timestamp: u32,
     /// The encoded bitstream (Annex B for H.264).
     pub data: &'a [u8],
+    /// When to show it, on the clock passed to `handle_packet` (never before it was
+    /// output): see [`crate::playout`]. A recorder can ignore it.
+    pub render_at_us: u64,
 }
 
 #[derive(Debug, Default)]
@@ -258,6 +269,7 @@ struct FrameBuf {
     info: Option<FrameInfo>,
     rtp_timestamp: u32,
     arrived_us: u64,
+    render_us: u64,
     packets: u64,
     data: Vec<u8>,
 }
@@ -268,6 +280,7 @@ pub struct Receiver {
     keys: Keyring,
     reasm: Reassembler,
     nack: NackTracker,
+    playout: Playout,
     sframe: Vec<u8>,
     plain: Vec<u8>,
     metadata: Vec<u8>,
@@ -310,6 +323,7 @@ impl Receiver {
             keys,
             reasm: Reassembler::new(cfg.slots, cfg.max_packet_bytes, cfg.max_frame_bytes),
             nack,
+            playout: Playout::new(cfg.max_playout_hold_ms as u64 * 1000),
             sframe: Vec::new(),
             plain: Vec::new(),
             metadata: Vec::new(),
@@ -350,6 +364,11 @@ impl Receiver {
     /// Whether the receiver is dropping frames until a keyframe arrives.
     pub fn waiting_for_keyframe(&self) -> bool {
         self.need_keyframe
+    }
+    /// The render time of the frame the last `poll_frame` returned (while it is borrowed
+    /// it is also in [`ReceivedFrame::render_at_us`]).
+    pub fn polled_render_at_us(&self) -> Option<u64> {
+        self.out.map(|i| self.bufs[i].render_us)
     }
     /// Whether a frame is ready for `poll_frame`.
     pub fn has_frame(&self) -> bool {
@@ -435,7 +454,11 @@ impl Receiver {
             (reason, 1)
         })?;
         self.stats.packets_accepted += 1;
+        let repairs = self.nack.repairs();
         self.nack.on_packet(ext, highest, now_us);
+        if self.nack.repairs() != repairs {
+            self.playout.on_repair(now_us);
+        }
         match inserted {
             // A different packet was here: ask again so the real one comes back.
             Inserted::Replaced | Inserted::Alternate => self.nack.readd(ext, now_us),
@@ -534,7 +557,7 @@ impl Receiver {
         b.data.reserve_exact(body.len());
         b.data.extend_from_slice(body);
         self.pending.push(i);
-        self.release_ready();
+        self.release_ready(now_us);
         Ok(())
     }
 
@@ -563,7 +586,7 @@ impl Receiver {
     }
 
     /// Moves every pending frame whose chain is intact to the ready queue, in id order.
-    fn release_ready(&mut self) {
+    fn release_ready(&mut self, now_us: u64) {
         loop {
             let next = self
                 .pending
@@ -585,6 +608,7 @@ impl Receiver {
                 _ => 1,
             };
             self.last_output = Some(info.frame_id);
+            self.bufs[i].render_us = self.playout.render_at(now_us, info.capture_time_us, self.nack.rtt_us());
             self.ready.push_back(i);
             // Pending frames now older than the output can never be released.
             let bufs = &mut self.bufs;
@@ -657,7 +681,10 @@ impl Receiver {
         self.stats.frames_output += 1;
         let b = &self.bufs[i];
         let info = b.info.expect("ready frames carry info");
-        Some((&self.cfg.stream_id, ReceivedFrame { info, rtp_timestamp: b.rtp_timestamp, data: &b.data }))
+        Some((
+            &self.cfg.stream_id,
+            ReceivedFrame { info, rtp_timestamp: b.rtp_timestamp, data: &b.data, render_at_us: b.render_us },
+        ))
     }
 
     /// Writes the next RTCP feedback datagram (NACK and/or PLI) due at `now_us` into `buf`.

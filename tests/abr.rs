@@ -75,16 +75,21 @@ fn five_percent_random_loss_does_not_collapse_the_rate() {
     let pts = &r.series[50..600];
     let sent = pts.iter().map(|p| p.sent_bps as f64).sum::<f64>() / pts.len() as f64;
     eprintln!(
-        "5% loss: sent {:.0} kbit/s, post-repair loss {:.4}, p95 {:.0} ms, freezes {}",
+        "5% loss: sent {:.0} kbit/s, post-repair loss {:.4}, p95 {:.0} ms, freezes {} ({} at output)",
         sent / 1e3,
         r.post_repair_loss,
         r.delay_ms_p95,
-        r.freezes
+        r.freezes,
+        r.freezes_at_output
     );
     assert!(sent >= 1_400_000.0, "sent {sent:.0} bit/s");
     assert!(r.loss_rate > 0.04, "the link did lose packets: {}", r.loss_rate);
     assert!(r.post_repair_loss < 0.005, "post-repair loss {}", r.post_repair_loss);
     assert!(r.delay_ms_p95 <= 300.0, "p95 {:.0} ms", r.delay_ms_p95);
+    // A repair whose two copies are both lost takes two more round trips: shown when
+    // output that frame is a freeze; the hub's playout hold (one repair round trip while
+    // repairs are frequent) absorbs it. The anchor allows 2 per 100 s.
+    assert!(r.freezes <= 1, "{} freezes: {:?}", r.freezes, r.freeze_list);
 }
 
 /// Runs a shared-bottleneck profile and checks that its `flows` got fair shares.

@@ -45,6 +45,8 @@ pub struct NackTracker {
     pub reorder_wait_us: u64,
     /// Repairs left before the window closes.
     reorder_persist: u32,
+    /// Packets repaired by a retransmission since creation.
+    repairs: u64,
 }
 
 impl NackTracker {
@@ -57,6 +59,7 @@ impl NackTracker {
             rtt_us: None,
             reorder_wait_us: 0,
             reorder_persist: REORDER_PERSIST_REPAIRS,
+            repairs: 0,
             max_sends,
             max_age_us,
         }
@@ -108,11 +111,17 @@ impl NackTracker {
     /// sample, and one repair more without reordering.
     fn on_repaired(&mut self, since_nack_us: u64) {
         self.rtt_us = Some(self.rtt_us.map_or(since_nack_us, |r| (7 * r + since_nack_us) / 8));
+        self.repairs += 1;
         self.reorder_persist -= 1;
         if self.reorder_persist == 0 {
             self.reorder_wait_us = 0;
             self.reorder_persist = REORDER_PERSIST_REPAIRS;
         }
+    }
+
+    /// Packets repaired by a retransmission since creation.
+    pub fn repairs(&self) -> u64 {
+        self.repairs
     }
 
     /// Stops asking for `ext` (it arrived).

@@ -179,8 +179,11 @@ pub struct Report {
     pub wrong_stream_frames: u64,
     /// Output frames that differ from what the sender produced (independent check).
     pub corrupt_frames_displayed: u64,
-    /// Freezes on the displayed timeline (WebRTC's definition).
+    /// Freezes on the displayed timeline (WebRTC's definition), frames shown at the render
+    /// time the hub gives them.
     pub freezes: u64,
+    /// Freezes had every frame been shown the moment the hub output it (no playout hold).
+    pub freezes_at_output: u64,
     /// Median capture-to-display delay.
     pub delay_ms_p50: f64,
     /// 95th percentile capture-to-display delay.
@@ -435,6 +438,7 @@ impl Scenario {
         let mut rep = Report { codec, seconds: self.seconds, cameras: n_cams, ..Report::default() };
         rep.stream_memory_bound_bytes = self.receiver_config(0).memory_bound_bytes();
         let mut display_us: Vec<Vec<u64>> = vec![Vec::new(); n_cams];
+        let mut output_us: Vec<Vec<u64>> = vec![Vec::new(); n_cams];
         let mut delays = Vec::new();
         let mut psnrs = Vec::new();
         let n_intervals = end_us.div_ceil(SERIES_INTERVAL_US) as usize + 1;
@@ -514,10 +518,13 @@ impl Scenario {
                 let frame = f.frame;
                 tap.frame_output(i, now, &frame);
                 rep.frames_displayed += 1;
-                display_us[i].push(now);
-                let d_ms = now.saturating_sub(frame.info.capture_time_us) as f64 / 1000.0;
+                // Shown at its render time (the hub's playout hold, `crate::playout`).
+                let shown = frame.render_at_us.max(now);
+                display_us[i].push(shown);
+                output_us[i].push(now);
+                let d_ms = shown.saturating_sub(frame.info.capture_time_us) as f64 / 1000.0;
                 delays.push(d_ms);
-                let s = &mut delay_sum[slot(now)];
+                let s = &mut delay_sum[slot(shown)];
                 s.0 += d_ms;
                 s.1 += 1;
                 let got = digest(frame.data);
@@ -612,6 +619,7 @@ impl Scenario {
             let f = freezes(&display_us[i]);
             rep.freezes += f.len() as u64;
             rep.freeze_list.extend(f.iter().map(|&(t, len)| (i, t / 1000, len / 1000)));
+            rep.freezes_at_output += count_freezes(&output_us[i]);
             rep.frames_dropped_congestion += ss.frames_dropped_congestion;
             rep.ladder_switches += ss.ladder_switches;
             rep.probe_padding_packets += ss.probe_padding_packets;
