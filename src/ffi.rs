@@ -1492,6 +1492,9 @@ mod tests {
             );
             assert_eq!(sealcam_receiver_handle_packet(ptr::null_mut(), 0, ptr::null(), 0), SEALCAM_NULL_PARAMETER);
             assert_eq!(sealcam_receiver_poll_frame(ptr::null_mut(), ptr::null_mut()), SEALCAM_NULL_PARAMETER);
+            let mut t = 0u64;
+            assert_eq!(sealcam_receiver_render_at(ptr::null(), &mut t), SEALCAM_NULL_PARAMETER);
+            assert_eq!(sealcam_hub_render_at(ptr::null(), 1, &mut t), SEALCAM_NULL_PARAMETER);
             sealcam_sender_free(ptr::null_mut());
             sealcam_receiver_free(ptr::null_mut());
         }

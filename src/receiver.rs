@@ -432,8 +432,10 @@ impl Receiver {
         }
         // Every packet of this stream that reached the hub counts for congestion control,
         // whatever becomes of it below.
+        let mut overtaken = None;
         if let Some(tw) = p.twcc_seq {
             let ext = self.twcc_unwrap.peek(tw);
+            overtaken = Some(self.twcc_unwrap.last().is_some_and(|l| ext < l));
             self.twcc_unwrap.advance(ext);
             if self.twcc_arrivals.len() < TWCC_MAX_PENDING {
                 self.twcc_arrivals.push((ext, now_us));
@@ -455,7 +457,7 @@ impl Receiver {
         })?;
         self.stats.packets_accepted += 1;
         let repairs = self.nack.repairs();
-        self.nack.on_packet(ext, highest, now_us);
+        self.nack.on_packet(ext, highest, now_us, overtaken);
         if self.nack.repairs() != repairs {
             self.playout.on_repair(now_us);
         }

@@ -65,8 +65,11 @@ impl NackTracker {
         }
     }
 
-    /// Records the arrival of `ext` when the newest before it was `highest`.
-    pub fn on_packet(&mut self, ext: u64, highest: Option<u64>, now_us: u64) {
+    /// Records the arrival of `ext` when the newest before it was `highest`. `overtaken`
+    /// tells, when the packet carries a transport-wide sequence number, whether a packet
+    /// sent after it has already arrived: a gap's packet that was overtaken is the original,
+    /// late; one sent after everything that has arrived is a retransmission.
+    pub fn on_packet(&mut self, ext: u64, highest: Option<u64>, now_us: u64, overtaken: Option<bool>) {
         match highest {
             Some(h) if ext > h + 1 => {
                 let from = (h + 1).max(ext.saturating_sub(self.capacity as u64));
@@ -86,13 +89,18 @@ impl NackTracker {
             _ => {
                 if let Some(m) = self.take(ext) {
                     // Since the first NACK: an upper bound when retries were sent, which errs
-                    // towards fewer duplicate retransmissions. No repair comes back in under
-                    // half the repair round trip: sooner (or never asked for), it is the
-                    // packet itself, late.
-                    match m.first_sent_us.map(|sent| now_us.saturating_sub(sent)) {
-                        Some(since_nack) if self.rtt_us.is_none_or(|rtt| since_nack >= rtt / 2) => {
-                            self.on_repaired(since_nack)
-                        }
+                    // towards fewer duplicate retransmissions. Overtaken by packets sent after
+                    // it, it is the packet itself, late. Without a send order to go by, no
+                    // repair comes back in under half the repair round trip, and a packet
+                    // never asked for is late (a time rule that locks once a round trip is
+                    // measured too long: shorter repairs then never count, so the send order
+                    // comes first).
+                    let since_nack = m.first_sent_us.map(|sent| now_us.saturating_sub(sent));
+                    match (since_nack, overtaken) {
+                        (Some(t), Some(false)) => self.on_repaired(t),
+                        (Some(t), None) if self.rtt_us.is_none_or(|rtt| t >= rtt / 2) => self.on_repaired(t),
+                        // A later copy (probe padding) before any NACK: says nothing.
+                        (None, Some(false)) => {}
                         _ => self.on_reordered(now_us.saturating_sub(m.first_seen_us)),
                     }
                 }
@@ -219,12 +227,12 @@ mod tests {
     fn gap_is_nacked_then_retried_then_given_up() {
         let mut t = NackTracker::new(8, 100, 2, 10_000);
         t.reorder_wait_us = 0;
-        t.on_packet(10, Some(7), 0);
+        t.on_packet(10, Some(7), 0, None);
         let mut out = Vec::new();
         t.due(0, &mut out);
         assert_eq!(out, [8, 9]);
         out.clear();
-        t.on_packet(8, Some(10), 50);
+        t.on_packet(8, Some(10), 50, None);
         t.due(50, &mut out);
         assert!(out.is_empty());
         t.due(100, &mut out);
@@ -239,48 +247,77 @@ mod tests {
         let mut t = NackTracker::new(64, 10_000, 10, 10_000_000);
         let mut out = Vec::new();
         // No reordering seen: a gap is asked for at once.
-        t.on_packet(2, Some(0), 0);
+        t.on_packet(2, Some(0), 0, None);
         t.due(0, &mut out);
         assert_eq!(out, [1]);
         // Repaired after 100 ms: a round trip, not reordering.
-        t.on_packet(1, Some(2), 100_000);
+        t.on_packet(1, Some(2), 100_000, None);
         assert_eq!((t.reorder_wait_us, t.rtt_us()), (0, Some(100_000)));
         // A packet 8 ms late by itself opens the window to 1.25x that.
-        t.on_packet(5, Some(3), 200_000);
-        t.on_packet(4, Some(5), 208_000);
+        t.on_packet(5, Some(3), 200_000, None);
+        t.on_packet(4, Some(5), 208_000, None);
         assert_eq!(t.reorder_wait_us, 10_000);
         out.clear();
-        t.on_packet(7, Some(5), 300_000);
+        t.on_packet(7, Some(5), 300_000, None);
         t.due(309_000, &mut out);
         assert!(out.is_empty(), "inside the window");
         t.due(310_000, &mut out);
         assert_eq!(out, [6]);
         // Back 20 ms after its NACK: sooner than half the repair round trip, so the packet
         // itself, 30 ms late; the window widens, up to its bound.
-        t.on_packet(6, Some(7), 330_000);
+        t.on_packet(6, Some(7), 330_000, None);
         assert_eq!(t.reorder_wait_us, 37_500);
-        t.on_packet(9, Some(7), 400_000);
-        t.on_packet(8, Some(9), 900_000);
+        t.on_packet(9, Some(7), 400_000, None);
+        t.on_packet(8, Some(9), 900_000, None);
         assert_eq!(t.reorder_wait_us, MAX_REORDER_WAIT_US);
         // Repairs without reordering close it again after REORDER_PERSIST_REPAIRS.
         let mut now = 1_000_000;
         for i in 0..REORDER_PERSIST_REPAIRS as u64 {
             let lost = 10 + 2 * i;
             assert_eq!(t.reorder_wait_us, MAX_REORDER_WAIT_US);
-            t.on_packet(lost + 1, Some(lost - 1), now);
+            t.on_packet(lost + 1, Some(lost - 1), now, None);
             out.clear();
             t.due(now + MAX_REORDER_WAIT_US, &mut out);
             assert_eq!(out, [lost as u16]);
-            t.on_packet(lost, Some(lost + 1), now + MAX_REORDER_WAIT_US + 100_000);
+            t.on_packet(lost, Some(lost + 1), now + MAX_REORDER_WAIT_US + 100_000, None);
             now += 1_000_000;
         }
         assert_eq!(t.reorder_wait_us, 0);
     }
 
     #[test]
+    fn send_order_tells_a_repair_from_a_late_original_whatever_the_round_trip_estimate() {
+        // The first repair comes 300 ms after its NACK (a start-up backlog); the path's real
+        // repair round trip is 100 ms.
+        let run = |order: [Option<bool>; 3]| {
+            let mut t = NackTracker::new(64, 10_000, 10, 10_000_000);
+            let mut out = Vec::new();
+            t.on_packet(2, Some(0), 0, None);
+            t.due(0, &mut out);
+            t.on_packet(1, Some(2), 300_000, order[0]);
+            for (k, now) in [(4u64, 1_000_000u64), (6, 2_000_000)] {
+                t.on_packet(k + 1, Some(k - 1), now, None);
+                out.clear();
+                t.due(now + MAX_REORDER_WAIT_US, &mut out);
+                assert_eq!(out, [k as u16]);
+                t.on_packet(k, Some(k + 1), now + MAX_REORDER_WAIT_US + 100_000, order[(k / 2 - 1) as usize]);
+            }
+            (t.rtt_us(), t.reorder_wait_us)
+        };
+        // Without the send order, 100 ms is under half the 300 ms estimate: both repairs are
+        // taken for late originals, the estimate never comes down and the window opens.
+        assert_eq!(run([None; 3]), (Some(300_000), 50_000));
+        // Sent after everything that had arrived: repairs, and the estimate follows them.
+        let (rtt, window) = run([Some(false); 3]);
+        assert_eq!((rtt, window), (Some((7 * ((7 * 300_000 + 100_000) / 8) + 100_000) / 8), 0));
+        // Overtaken by later packets: the original, late, even after a NACK.
+        assert_eq!(run([Some(false), Some(true), Some(true)]).1, 50_000);
+    }
+
+    #[test]
     fn huge_gap_stays_bounded() {
         let mut t = NackTracker::new(16, 100, 3, 10_000);
-        t.on_packet(1_000_000, Some(0), 0);
+        t.on_packet(1_000_000, Some(0), 0, None);
         assert_eq!(t.len(), 16);
     }
 }
