@@ -223,6 +223,9 @@ pub struct SenderStats {
     pub nacks_received: u64,
     /// PLIs received.
     pub plis_received: u64,
+    /// PLIs not answered with another keyframe because they left the hub before the newest
+    /// keyframe could reach it (it was still queued here, or sent less than a round trip ago).
+    pub plis_superseded: u64,
     /// RTCP datagrams that did not parse.
     pub malformed_feedback: u64,
     /// Transport-wide feedback messages received.
@@ -302,6 +305,9 @@ pub struct Sender {
     bytes_cumulative: u64,
     /// Sequence number of the first packet of the newest keyframe queued.
     keyframe_seq: Option<u16>,
+    /// Last packet of the newest keyframe while it is queued, and when that packet left.
+    keyframe_end_seq: Option<u16>,
+    keyframe_sent_us: Option<u64>,
     /// The controller's path estimate at the last feedback (collapse detection).
     last_estimate_bps: u32,
 }
@@ -370,6 +376,8 @@ impl Sender {
             probe: None,
             bytes_cumulative: 0,
             keyframe_seq: None,
+            keyframe_end_seq: None,
+            keyframe_sent_us: None,
             last_estimate_bps: 0,
             cfg,
         })
@@ -460,6 +468,9 @@ impl Sender {
                 self.history[seq as usize % n].in_use = false;
             }
             self.queued_bytes = 0;
+            if self.keyframe_sent_us.is_none() {
+                self.keyframe_end_seq = None; // the keyframe was still queued: dropped too
+            }
             self.rtx_queue.clear();
             self.keyframe_requested = true;
             self.stats.collapses += 1;
@@ -635,6 +646,10 @@ impl Sender {
             *queued += slot.data.len();
             packets += 1;
         });
+        if info.keyframe {
+            self.keyframe_end_seq = Some(self.next_seq.wrapping_sub(1));
+            self.keyframe_sent_us = None;
+        }
         self.stats.frames_sent += 1;
         Ok(FrameOutcome::Queued { frame_id, keyframe: info.keyframe, encoded_bytes: self.bitstream.len(), packets })
     }
@@ -703,7 +718,18 @@ impl Sender {
                 }
                 Ok(rtcp::Feedback::Pli { media_ssrc }) if media_ssrc == self.cfg.ssrc => {
                     self.stats.plis_received += 1;
-                    self.keyframe_requested = true;
+                    // A PLI that arrives less than a round trip after the newest keyframe's
+                    // last packet left (or while that keyframe is still queued) was sent
+                    // before the hub could have it: that keyframe answers it. Should it be
+                    // lost, the hub asks again (every `pli_interval_ms` while it waits).
+                    let rtt_us = self.abr.as_ref().map(|a| (a.rtt_ms() * 1000.0) as u64);
+                    let on_its_way = self.keyframe_end_seq.is_some()
+                        && rtt_us.is_some_and(|rtt| self.keyframe_sent_us.is_none_or(|t| now_us < t + rtt));
+                    if on_its_way {
+                        self.stats.plis_superseded += 1;
+                    } else {
+                        self.keyframe_requested = true;
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -794,6 +820,9 @@ impl Sender {
             Kind::Media => {
                 slot.first_sent_us = Some(now_us);
                 self.stats.packets_sent += 1;
+                if self.keyframe_end_seq == Some(seq) {
+                    self.keyframe_sent_us = Some(now_us);
+                }
             }
         }
         self.stats.bytes_sent += len as u64;

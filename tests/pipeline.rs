@@ -307,3 +307,40 @@ fn transport_wide_feedback_reports_every_packet_and_its_arrival() {
     assert!(results.windows(2).all(|w| w[1].twcc_seq == w[0].twcc_seq.wrapping_add(1)));
     assert!(p.tx.stats().transport_feedback >= 1);
 }
+
+#[test]
+fn a_pli_sent_before_the_newest_keyframe_could_arrive_costs_no_second_keyframe() {
+    let mut cfg = SenderConfig::new(b"cam-a", 1111, SECRET);
+    cfg.adaptive_bitrate = true; // the round trip comes from the controller (200 ms until measured)
+    let mut tx = Sender::new(cfg).unwrap();
+    let scene = SyntheticScene::new(W, H, 30.0).unwrap();
+    let mut pic = I420Buffer::default();
+    let mut buf = vec![0u8; 2048];
+    let mut pli = Vec::new();
+    sealcam::rtp::rtcp::write_pli(0x4242, 1111, &mut pli);
+    let mut push = |tx: &mut Sender, now: u64, drain: bool| {
+        scene.render(now / FRAME_US, &mut pic).unwrap();
+        let out = tx.push_frame(now, &pic.as_capture(now)).unwrap();
+        let mut t = now;
+        while let (true, Some(next)) = (drain, tx.poll_timeout()) {
+            t = t.max(next);
+            while tx.poll_transmit(t, &mut buf).unwrap().is_some() {}
+        }
+        (matches!(out, FrameOutcome::Queued { keyframe: true, .. }), t)
+    };
+    // The first frame is a keyframe; its last packet leaves at `sent`.
+    let (key, sent) = push(&mut tx, 0, true);
+    assert!(key);
+    // A PLI 50 ms later left the hub before that keyframe could reach it: no second one,
+    // even once the minimum keyframe interval (300 ms) has passed.
+    tx.handle_feedback(sent + 50_000, &pli).unwrap();
+    assert!(!push(&mut tx, 400_000, true).0);
+    assert_eq!((tx.stats().plis_received, tx.stats().plis_superseded), (1, 1));
+    // One a round trip later means the hub lacks it: the next frame is a keyframe, and a
+    // PLI while that keyframe is still queued here is answered by it as well.
+    tx.handle_feedback(sent + 450_000, &pli).unwrap();
+    assert!(push(&mut tx, 500_000, false).0);
+    tx.handle_feedback(500_000, &pli).unwrap();
+    assert!(!push(&mut tx, 900_000, true).0);
+    assert_eq!((tx.stats().plis_received, tx.stats().plis_superseded), (3, 2));
+}
