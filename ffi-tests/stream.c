@@ -35,7 +35,7 @@ static void draw(uint8_t *y, uint8_t *uv, int n) {
     for (int i = 0; i < W * H / 2; i++) uv[i] = (uint8_t)(128 + ((i + n) % 32) - 16);
 }
 
-static sealcam_receiver *make_receiver(const char *stream) {
+static sealcam_receiver_config receiver_config(const char *stream) {
     sealcam_receiver_config rc;
     CHECK_OK(sealcam_receiver_config_default(&rc));
     rc.ssrc = 42;
@@ -43,6 +43,11 @@ static sealcam_receiver *make_receiver(const char *stream) {
     rc.stream_id_len = strlen(stream);
     rc.base_secret = SECRET;
     rc.base_secret_len = sizeof SECRET - 1;
+    return rc;
+}
+
+static sealcam_receiver *make_receiver(const char *stream) {
+    sealcam_receiver_config rc = receiver_config(stream);
     sealcam_receiver *rx = NULL;
     CHECK_OK(sealcam_receiver_new(&rc, &rx));
     return rx;
@@ -168,13 +173,8 @@ int main(void) {
     CHECK(sealcam_result_text((sealcam_result)SEALCAM_AUTH_FAILED) != NULL);
 
     /* Playout hold: 200 ms by default, 0 turns it off, over 5 s is refused. */
-    sealcam_receiver_config prc;
-    CHECK_OK(sealcam_receiver_config_default(&prc));
+    sealcam_receiver_config prc = receiver_config("front-door");
     CHECK(prc.max_playout_hold_ms == 200);
-    prc.stream_id = (const uint8_t *)"front-door";
-    prc.stream_id_len = strlen("front-door");
-    prc.base_secret = SECRET;
-    prc.base_secret_len = sizeof SECRET - 1;
     prc.max_playout_hold_ms = 6000;
     sealcam_receiver *prx = NULL;
     CHECK(sealcam_receiver_new(&prc, &prx) == SEALCAM_INVALID_INPUT && prx == NULL);

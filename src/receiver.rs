@@ -456,9 +456,7 @@ impl Receiver {
             (reason, 1)
         })?;
         self.stats.packets_accepted += 1;
-        let repairs = self.nack.repairs();
-        self.nack.on_packet(ext, highest, now_us, overtaken);
-        if self.nack.repairs() != repairs {
+        if self.nack.on_packet(ext, highest, now_us, overtaken) {
             self.playout.on_repair(now_us);
         }
         match inserted {

@@ -305,9 +305,9 @@ pub struct Sender {
     bytes_cumulative: u64,
     /// Sequence number of the first packet of the newest keyframe queued.
     keyframe_seq: Option<u16>,
-    /// Last packet of the newest keyframe while it is queued, and when that packet left.
+    /// Sequence number of the last packet of the newest keyframe queued (when it left is
+    /// its history slot's `first_sent_us`).
     keyframe_end_seq: Option<u16>,
-    keyframe_sent_us: Option<u64>,
     /// The controller's path estimate at the last feedback (collapse detection).
     last_estimate_bps: u32,
 }
@@ -377,7 +377,6 @@ impl Sender {
             bytes_cumulative: 0,
             keyframe_seq: None,
             keyframe_end_seq: None,
-            keyframe_sent_us: None,
             last_estimate_bps: 0,
             cfg,
         })
@@ -468,9 +467,6 @@ impl Sender {
                 self.history[seq as usize % n].in_use = false;
             }
             self.queued_bytes = 0;
-            if self.keyframe_sent_us.is_none() {
-                self.keyframe_end_seq = None; // the keyframe was still queued: dropped too
-            }
             self.rtx_queue.clear();
             self.keyframe_requested = true;
             self.stats.collapses += 1;
@@ -648,7 +644,6 @@ impl Sender {
         });
         if info.keyframe {
             self.keyframe_end_seq = Some(self.next_seq.wrapping_sub(1));
-            self.keyframe_sent_us = None;
         }
         self.stats.frames_sent += 1;
         Ok(FrameOutcome::Queued { frame_id, keyframe: info.keyframe, encoded_bytes: self.bitstream.len(), packets })
@@ -723,8 +718,13 @@ impl Sender {
                     // before the hub could have it: that keyframe answers it. Should it be
                     // lost, the hub asks again (every `pli_interval_ms` while it waits).
                     let rtt_us = self.abr.as_ref().map(|a| (a.rtt_ms() * 1000.0) as u64);
-                    let on_its_way = self.keyframe_end_seq.is_some()
-                        && rtt_us.is_some_and(|rtt| self.keyframe_sent_us.is_none_or(|t| now_us < t + rtt));
+                    // Its last packet's slot: gone when dropped (a collapse) or overwritten.
+                    let last = self.keyframe_end_seq.map(|seq| &self.history[seq as usize % self.history.len()]);
+                    let on_its_way = last.is_some_and(|s| {
+                        Some(s.seq) == self.keyframe_end_seq
+                            && s.in_use
+                            && rtt_us.is_some_and(|rtt| s.first_sent_us.is_none_or(|t| now_us < t + rtt))
+                    });
                     if on_its_way {
                         self.stats.plis_superseded += 1;
                     } else {
@@ -820,9 +820,6 @@ impl Sender {
             Kind::Media => {
                 slot.first_sent_us = Some(now_us);
                 self.stats.packets_sent += 1;
-                if self.keyframe_end_seq == Some(seq) {
-                    self.keyframe_sent_us = Some(now_us);
-                }
             }
         }
         self.stats.bytes_sent += len as u64;

@@ -45,8 +45,6 @@ pub struct NackTracker {
     pub reorder_wait_us: u64,
     /// Repairs left before the window closes.
     reorder_persist: u32,
-    /// Packets repaired by a retransmission since creation.
-    repairs: u64,
 }
 
 impl NackTracker {
@@ -59,7 +57,6 @@ impl NackTracker {
             rtt_us: None,
             reorder_wait_us: 0,
             reorder_persist: REORDER_PERSIST_REPAIRS,
-            repairs: 0,
             max_sends,
             max_age_us,
         }
@@ -68,8 +65,9 @@ impl NackTracker {
     /// Records the arrival of `ext` when the newest before it was `highest`. `overtaken`
     /// tells, when the packet carries a transport-wide sequence number, whether a packet
     /// sent after it has already arrived: a gap's packet that was overtaken is the original,
-    /// late; one sent after everything that has arrived is a retransmission.
-    pub fn on_packet(&mut self, ext: u64, highest: Option<u64>, now_us: u64, overtaken: Option<bool>) {
+    /// late; one sent after everything that has arrived is a retransmission. Returns
+    /// whether the packet was taken for a repair.
+    pub fn on_packet(&mut self, ext: u64, highest: Option<u64>, now_us: u64, overtaken: Option<bool>) -> bool {
         match highest {
             Some(h) if ext > h + 1 => {
                 let from = (h + 1).max(ext.saturating_sub(self.capacity as u64));
@@ -97,8 +95,12 @@ impl NackTracker {
                     // comes first).
                     let since_nack = m.first_sent_us.map(|sent| now_us.saturating_sub(sent));
                     match (since_nack, overtaken) {
-                        (Some(t), Some(false)) => self.on_repaired(t),
-                        (Some(t), None) if self.rtt_us.is_none_or(|rtt| t >= rtt / 2) => self.on_repaired(t),
+                        (Some(t), Some(false) | None)
+                            if overtaken.is_some() || self.rtt_us.is_none_or(|rtt| t >= rtt / 2) =>
+                        {
+                            self.on_repaired(t);
+                            return true;
+                        }
                         // A later copy (probe padding) before any NACK: says nothing.
                         (None, Some(false)) => {}
                         _ => self.on_reordered(now_us.saturating_sub(m.first_seen_us)),
@@ -106,6 +108,7 @@ impl NackTracker {
                 }
             }
         }
+        false
     }
 
     /// A gap's packet came back by itself, `late_us` after the gap was seen: the path
@@ -119,17 +122,11 @@ impl NackTracker {
     /// sample, and one repair more without reordering.
     fn on_repaired(&mut self, since_nack_us: u64) {
         self.rtt_us = Some(self.rtt_us.map_or(since_nack_us, |r| (7 * r + since_nack_us) / 8));
-        self.repairs += 1;
         self.reorder_persist -= 1;
         if self.reorder_persist == 0 {
             self.reorder_wait_us = 0;
             self.reorder_persist = REORDER_PERSIST_REPAIRS;
         }
-    }
-
-    /// Packets repaired by a retransmission since creation.
-    pub fn repairs(&self) -> u64 {
-        self.repairs
     }
 
     /// Stops asking for `ext` (it arrived).
