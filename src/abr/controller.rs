@@ -545,10 +545,8 @@ impl RateController {
         // above DRAIN_FROM_MS the target is scaled down with it (at most to half), so the
         // queue empties within a few hundred ms; AIMD's own estimate is left as it is.
         let excess = (self.queue_delay_ms - DRAIN_FROM_MS).max(0.0);
-        if excess > 0.0 {
-            if let Some(acked) = self.acked_bps() {
-                t = t.min(QUEUE_ACKED_MULTIPLE * acked);
-            }
+        if let Some(acked) = self.acked_bps().filter(|_| excess > 0.0) {
+            t = t.min(QUEUE_ACKED_MULTIPLE * acked);
         }
         t *= (1.0 - excess / DRAIN_SCALE_MS).max(DRAIN_MIN_FACTOR);
         let (min, max) = (self.cfg.min_bps.max(1000) as f64, self.cfg.max_bps.max(1000) as f64);
@@ -663,9 +661,10 @@ mod tests {
     #[test]
     fn a_queue_standing_behind_a_restored_rate_caps_the_target_near_the_acked_rate() {
         // 1 Mbit/s, then 1.5 s with no delivery at all (packets wait, no drop-tail), then
-        // the path comes back at a quarter of it. Feedback returning after the outage restores the rate from before
-        // it; the link delivers 250 kbit/s. While the queue stands the target stays within
-        // QUEUE_ACKED_MULTIPLE of what is acknowledged, and the queue drains.
+        // the path comes back at a quarter of it. Feedback returning after the outage
+        // restores the rate from before it; the link delivers 250 kbit/s. While the queue
+        // stands the target stays within QUEUE_ACKED_MULTIPLE of what is acknowledged, and
+        // the queue drains.
         let mut c = RateController::new(AbrConfig { start_bps: 1_000_000, min_bps: 50_000, max_bps: 2_500_000 });
         let capacity = |t: u64| match t {
             0..4_000_000 => 1_000_000.0,
@@ -680,7 +679,7 @@ mod tests {
             |_, _| {},
             |now, c, owd| {
                 let s = c.state();
-                if let (true, Some(acked)) = (s.queue_delay_ms > DRAIN_FROM_MS, s.acked_bps) {
+                if let Some(acked) = s.acked_bps.filter(|_| s.queue_delay_ms > DRAIN_FROM_MS) {
                     let acked = acked as f64;
                     assert!(
                         s.target_bps as f64 <= QUEUE_ACKED_MULTIPLE * acked + 1.0,
