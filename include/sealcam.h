@@ -353,8 +353,8 @@ typedef struct sealcam_receiver_config {
    */
   uint32_t max_wait_ms;
   /**
-   * Longest render-time hold while repairs are frequent; 0: never hold
-   * (see `sealcam_receiver_render_at`).
+   * Longest render-time hold while repairs or delay spikes are frequent; 0: never
+   * hold (see `sealcam_receiver_render_at`).
    */
   uint32_t max_playout_hold_ms;
   /**
@@ -680,8 +680,9 @@ sealcam_result sealcam_receiver_poll_frame(struct sealcam_receiver *r, struct se
 /**
  * When to show the frame the last `sealcam_receiver_poll_frame` returned, on the clock
  * passed to `handle_packet` (never before it was output): frames are held back about one
- * repair round trip while retransmissions are frequent, so a repair does not stall the
- * display. A recorder can ignore it. `SEALCAM_AGAIN` when no frame has been polled.
+ * repair round trip while retransmissions are frequent, and 100 ms while the path stalls
+ * every few seconds, so a repair or a short radio stall does not stall the display. A
+ * recorder can ignore it. `SEALCAM_AGAIN` when no frame has been polled.
  */
 sealcam_result sealcam_receiver_render_at(const struct sealcam_receiver *r, uint64_t *out_us);
 

@@ -328,8 +328,8 @@ pub struct sealcam_receiver_config {
     pub frame_buffers: u32,
     /// Wait for a missing predecessor before declaring the chain broken.
     pub max_wait_ms: u32,
-    /// Longest render-time hold while repairs are frequent; 0: never hold
-    /// (see `sealcam_receiver_render_at`).
+    /// Longest render-time hold while repairs or delay spikes are frequent; 0: never
+    /// hold (see `sealcam_receiver_render_at`).
     pub max_playout_hold_ms: u32,
     /// Reserved for growth; must be zero.
     pub reserved: [u8; 60],
@@ -775,8 +775,9 @@ pub unsafe extern "C" fn sealcam_receiver_poll_frame(
 
 /// When to show the frame the last `sealcam_receiver_poll_frame` returned, on the clock
 /// passed to `handle_packet` (never before it was output): frames are held back about one
-/// repair round trip while retransmissions are frequent, so a repair does not stall the
-/// display. A recorder can ignore it. `SEALCAM_AGAIN` when no frame has been polled.
+/// repair round trip while retransmissions are frequent, and 100 ms while the path stalls
+/// every few seconds, so a repair or a short radio stall does not stall the display. A
+/// recorder can ignore it. `SEALCAM_AGAIN` when no frame has been polled.
 #[no_mangle]
 pub unsafe extern "C" fn sealcam_receiver_render_at(r: *const sealcam_receiver, out_us: *mut u64) -> sealcam_result {
     guard(|| {

@@ -84,8 +84,8 @@ pub struct ReceiverConfig {
     /// window or failing authentication), the receiver forgets its packet state and
     /// resynchronises on what arrives next (recovery after a long outage).
     pub resync_after_ms: u32,
-    /// Longest a frame's render time is held back while repairs are frequent (see
-    /// [`crate::playout`]); 0: every frame renders when it is output.
+    /// Longest a frame's render time is held back while repairs or delay spikes are
+    /// frequent (see [`crate::playout`]); 0: every frame renders when it is output.
     pub max_playout_hold_ms: u32,
 }
 
