@@ -156,12 +156,8 @@ impl Playout {
         let spike_hold = if self.holding_for_spikes(now_us) { SPIKE_HOLD_US } else { 0 };
         let hold = repair_hold.max(spike_hold).min(self.max_hold_us) as i64;
         // Wanted: transit `base + hold`; this frame's is `transit`.
-        let wait = base.saturating_add(hold).saturating_sub(transit);
-        let mut render = now_us;
-        if wait > 0 {
-            render = now_us.saturating_add(wait as u64);
-        }
-        render = render.max(self.last_render_us);
+        let wait = base.saturating_add(hold).saturating_sub(transit).max(0) as u64;
+        let render = now_us.saturating_add(wait).max(self.last_render_us);
         self.last_render_us = render;
         render
     }
@@ -262,7 +258,8 @@ mod tests {
             // A stall every 120 frames (4 s), the first at frame 120; no repairs.
             let out =
                 frames(&mut p, 1000 * MS, 600, offset, 100 * MS, |k| if k >= 120 { stalling(k, 120) } else { 60 * MS });
-            // The first three stalls render when output: a 260 ms gap (a freeze).
+            // The first three stalls render when output: a gap of the frame interval + 200 ms
+            // (a freeze).
             for stall in [120, 240, 360] {
                 assert_eq!(longest_gap(&out, stall - 1, stall + 10), 233 * MS, "offset {offset} stall {stall}");
                 assert_eq!(out[stall - 1].1, out[stall - 1].0);
@@ -308,11 +305,11 @@ mod tests {
         assert!(quiet.iter().all(|&(o, r)| o == r));
         // A receiver configured never to hold does not hold for spikes either.
         let mut q = Playout::new(0);
-        let out = frames(&mut q, 0, 600, 0, 100 * MS, |k| if k >= 60 { stalling(k, 60) } else { 60 * MS });
+        let out = frames(&mut q, 0, 600, 0, 100 * MS, transit);
         assert!(out.iter().all(|&(o, r)| o == r));
         // One capped at 50 ms holds 50 ms.
         let mut c = Playout::new(50 * MS);
-        let out = frames(&mut c, 0, 600, 0, 100 * MS, |k| if k >= 60 { stalling(k, 60) } else { 60 * MS });
+        let out = frames(&mut c, 0, 600, 0, 100 * MS, transit);
         assert_eq!(out[400].1, 400 * 33 * MS + 110 * MS);
     }
 
