@@ -43,7 +43,8 @@ impl Header {
         out.len() - start
     }
 
-    /// Parses a header from the front of `data`; returns it and its encoded length.
+    /// Parses a header from the front of `data`; returns it and its encoded length. A value
+    /// written in more bytes than it needs is malformed: each header has one encoding.
     pub fn decode(data: &[u8]) -> Result<(Header, usize)> {
         let config = *data.first().ok_or(Error::Malformed("empty SFrame"))?;
         let mut pos = 1;
@@ -54,6 +55,11 @@ impl Header {
             let n = bits as usize + 1;
             let bytes = data.get(pos..pos + n).ok_or(Error::Malformed("SFrame header truncated"))?;
             pos += n;
+            // RFC 9605 section 4.3: values 0-7 sit in the config byte, larger ones in the fewest
+            // bytes that hold them. Anything else is a second encoding of the same header.
+            if (n > 1 && bytes[0] == 0) || (n == 1 && bytes[0] < 8) {
+                return Err(Error::Malformed("SFrame header not minimally encoded"));
+            }
             Ok(bytes.iter().fold(0u64, |acc, b| (acc << 8) | *b as u64))
         };
         let kid = field(config & 0x80 != 0, (config >> 4) & 7)?;
@@ -65,6 +71,22 @@ impl Header {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rejects_a_second_encoding_of_the_same_values() {
+        // CTR 0 extended to one byte, CTR 5 in one byte, CTR 255 in two, KID 200 in two.
+        for bytes in [&[0x08, 0x00][..], &[0x08, 0x05], &[0x09, 0x00, 0xff], &[0x90, 0x00, 0xc8]] {
+            assert_eq!(
+                Header::decode(bytes),
+                Err(Error::Malformed("SFrame header not minimally encoded")),
+                "{bytes:02x?}"
+            );
+        }
+        // The minimal forms of the same values.
+        assert_eq!(Header::decode(&[0x00]).unwrap(), (Header { kid: 0, ctr: 0 }, 1));
+        assert_eq!(Header::decode(&[0x08, 0xff]).unwrap(), (Header { kid: 0, ctr: 255 }, 2));
+        assert_eq!(Header::decode(&[0x80, 0xc8]).unwrap(), (Header { kid: 200, ctr: 0 }, 2));
+    }
 
     #[test]
     fn round_trips_extremes() {
