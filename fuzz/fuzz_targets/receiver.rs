@@ -32,13 +32,21 @@ fn stream() -> &'static Stream {
         let mut pic = I420Buffer::default();
         let (mut packets, mut frames) = (Vec::new(), Vec::new());
         let mut buf = [0u8; 1500];
+        let mut now = 0u64;
         for k in 0..8u64 {
-            let now = k * 33_333;
+            now = now.max(k * 33_333);
             scene.next_frame(&mut pic).unwrap();
             cam.push_frame(now, &pic.as_capture(now)).unwrap();
             frames.push(cam.last_bitstream().to_vec());
-            while let Some(n) = cam.poll_transmit(now + 30_000, &mut buf).unwrap() {
-                packets.push(buf[..n].to_vec());
+            // Every packet of the frame, at the pacer's times.
+            loop {
+                while let Some(n) = cam.poll_transmit(now, &mut buf).unwrap() {
+                    packets.push(buf[..n].to_vec());
+                }
+                if cam.queued_bytes() == 0 {
+                    break;
+                }
+                now = cam.poll_timeout().map_or(now + 1_000, |t| t.max(now + 1));
             }
         }
         Stream { packets, frames }
