@@ -398,6 +398,7 @@ fn report_json(r: &Report) -> serde_json::Value {
         "freezes_at_output": r.freezes_at_output,
         "link_silences": r.link_silences,
         "collapses": r.collapses,
+        "collapses_undone": r.collapses_undone,
         "delay_ms_p50": r.delay_ms_p50,
         "delay_ms_p95": r.delay_ms_p95,
         "loss_rate": r.loss_rate,
@@ -594,12 +595,14 @@ fn run(a: Args) -> Result<(), String> {
     }
     println!(
         "rate: mean target {:.0} kbit/s; post-repair loss {:.3}%; {} frames dropped on a full window; \
-         {} probe padding packets; {} ladder switches",
+         {} probe padding packets; {} ladder switches; {} collapses of the estimate ({} undone)",
         r.mean_target_kbps,
         r.post_repair_loss * 100.0,
         r.frames_dropped_congestion,
         r.probe_padding_packets,
-        r.ladder_switches
+        r.ladder_switches,
+        r.collapses,
+        r.collapses_undone
     );
     if r.flow_kbps.len() > 1 {
         let flows: Vec<String> = r.flow_kbps.iter().map(|k| format!("{k:.0}")).collect();

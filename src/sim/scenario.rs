@@ -162,6 +162,9 @@ pub struct Report {
     /// Times a camera answered a collapse of its path (dropped its unsent queue and sent
     /// a keyframe at the new rate).
     pub collapses: u64,
+    /// Collapses of the estimate the rate controller undid when later feedback showed the
+    /// path had only stalled (`abr::controller::UNDO_RATE_WINDOW_US`).
+    pub collapses_undone: u64,
     /// Spans of the run with no delivery opportunity on a trace link at least as long as
     /// the freeze limit of a stream shown at its full frame rate (183 ms at 30 fps): no
     /// frame can arrive during one, so any sender's stream freezes there (0 for links
@@ -608,6 +611,7 @@ impl Scenario {
             rep.frames_dropped_sender += ss.frames_dropped;
             rep.keyframes_sent += ss.keyframes;
             rep.collapses += ss.collapses;
+            rep.collapses_undone += c.sender.abr_state().map_or(0, |a| a.collapses_undone as u64);
             rep.bytes_sent += ss.bytes_sent;
             rep.retransmissions += ss.packets_retransmitted;
             let rs = hub.stream_stats(ssrc(i)).expect("stream served");
