@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 
 use zeroize::Zeroizing;
 
+use crate::abr::controller::COLLAPSE_RATIO;
 use crate::abr::ladder::Ladder;
 use crate::abr::pacer::{Pacer, DEFAULT_PACING_FACTOR};
 use crate::abr::probe::ProbeCluster;
@@ -169,10 +170,6 @@ pub struct PacketResult {
     /// When it reached the hub, on the hub's clock; `None` if reported lost.
     pub arrival_us: Option<i64>,
 }
-
-/// A target that falls below this fraction of the rate in use in one step counts as a
-/// collapse of the path (see `Sender::apply_target`).
-const COLLAPSE_RATIO: f64 = 0.5;
 
 /// Background (non-congestive) loss above which retransmissions are sent twice.
 const REDUNDANT_RTX_LOSS: f64 = 0.01;

@@ -115,10 +115,10 @@ pub const QUIET_BEFORE_PROBE_US: u64 = 3_000_000;
 /// A probe result counts up to this multiple of the acknowledged rate (or the target).
 pub const PROBE_MAX_ACKED_MULTIPLE: f64 = 2.0;
 
-/// A feedback after which the path estimate is below this fraction of what it was before
-/// is a collapse (the sender drops its queue and sends a keyframe; `sender::COLLAPSE_RATIO`
-/// is the same fraction) ...
-pub const UNDO_COLLAPSE_RATIO: f64 = 0.5;
+/// A path estimate that falls below this fraction of what it was in one step is a collapse
+/// of the path: the sender drops its unsent queue and sends a keyframe at the new rate
+/// (`Sender::apply_target`), and the controller may undo it ...
+pub const COLLAPSE_RATIO: f64 = 0.5;
 /// ... and it may be undone if no loss was reported for this long before it: a radio link
 /// that loses nothing but stalls for 150-200 ms (the Verizon LTE trace at 12.8 and 14 s)
 /// halves the acknowledged rate without any congestion. On a link that loses packets every
@@ -610,7 +610,7 @@ impl RateController {
                 return;
             }
         }
-        let collapsed = (self.path_estimate_bps() as f64) < UNDO_COLLAPSE_RATIO * estimate_before;
+        let collapsed = (self.path_estimate_bps() as f64) < COLLAPSE_RATIO * estimate_before;
         let loss_lately = self.last_loss_us.is_some_and(|t| now_us < t + UNDO_QUIET_LOSS_US);
         if collapsed && !loss_lately {
             self.undo = Some((now_us, estimate_before));
@@ -807,10 +807,6 @@ mod tests {
         assert!(rate >= RECOVERY_PROBE_FRACTION * 0.95e6, "{rate}");
     }
 
-    /// One flow at 2 Mbit/s on a 3 Mbit/s link, which from 6 s delivers nothing for
-    /// `stall_us`, then `after_bps`; packets sent while `lose` says so are lost. Returns the
-    /// path estimate just before 6 s, the lowest after, the estimate 1 s after the stall, and
-    /// how many collapses were undone.
     /// One flow at 2 Mbit/s on a 3 Mbit/s link, which from 6 s delivers only 0.3 Mbit/s for
     /// `dip_us`, then `after_bps`; packets sent while `lose` says so are lost. Returns the
     /// path estimate just before 6 s, the lowest after, the estimate 1 s after the dip, and
@@ -849,7 +845,7 @@ mod tests {
         // 0.9x an acknowledged rate the dip has more than halved. Then the link delivers 3
         // Mbit/s again: the newest 100 ms of arrivals show it, and the estimate is set back.
         let (pre, lowest, later, undone) = collapse(200_000, 3e6, |_| false);
-        assert!(lowest < UNDO_COLLAPSE_RATIO * pre, "no collapse: {pre} -> {lowest}");
+        assert!(lowest < COLLAPSE_RATIO * pre, "no collapse: {pre} -> {lowest}");
         assert_eq!(undone, 1);
         assert!(later >= 0.85 * pre, "{pre} -> {lowest} -> {later}");
         // A longer dip, a faster return: the same.
@@ -859,7 +855,7 @@ mod tests {
         // The same dip, with packets lost 1 s before it: the fall is taken as real and the
         // estimate climbs back by AIMD (and a recovery probe) only.
         let (pre, lowest, later, undone) = collapse(200_000, 3e6, |t| (5_000_000..5_010_000).contains(&t));
-        assert!(lowest < UNDO_COLLAPSE_RATIO * pre, "no collapse: {pre} -> {lowest}");
+        assert!(lowest < COLLAPSE_RATIO * pre, "no collapse: {pre} -> {lowest}");
         assert_eq!(undone, 0);
         assert!(later < 0.5 * pre, "{pre} -> {lowest} -> {later}");
     }
@@ -870,7 +866,7 @@ mod tests {
         // old rate afterwards, so nothing is undone and the estimate stays under the link.
         for dip_us in [0, 200_000] {
             let (pre, lowest, later, undone) = collapse(dip_us, 0.6e6, |_| false);
-            assert!(lowest < UNDO_COLLAPSE_RATIO * pre, "no collapse: {pre} -> {lowest}");
+            assert!(lowest < COLLAPSE_RATIO * pre, "no collapse: {pre} -> {lowest}");
             assert_eq!(undone, 0, "dip {dip_us}");
             assert!(later <= 0.6e6, "dip {dip_us}: {later}");
         }
