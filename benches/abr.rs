@@ -10,10 +10,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sealcam::abr::ladder::Ladder;
-use sealcam::abr::{AbrConfig, RateController};
-use sealcam::codec::h264::{H264Encoder, H264Settings};
-use sealcam::codec::{RateSettings, VideoEncoder};
+use sealcam::encoders::{H264Encoder, H264Settings};
+use sealcam::encoders::{RateSettings, VideoEncoder};
+use sealcam::rate::Ladder;
+use sealcam::rate::{AbrConfig, RateController};
 use sealcam::sim::{FrameSource, SyntheticScene};
 use sealcam::I420Buffer;
 
@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
 
     // A controller in steady state on a 2 Mbit/s path: packets every 4.8 ms, 50 ms of
     // propagation, a feedback message every 50 ms.
-    let cfg = AbrConfig { start_bps: 1_000_000, min_bps: 50_000, max_bps: 2_500_000 };
+    let cfg = AbrConfig::new(1_000_000, 50_000, 2_500_000);
     let mut ctl = RateController::new(cfg);
     let mut seq = 0u64;
     let mut cumulative = 0u64;

@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sealcam::kernels::{scale_i420_bilinear, scale_i420_half, to_i420, to_i420_half, to_i420_in_bands};
+use sealcam::convert::{scale_i420_bilinear, scale_i420_half, to_i420, to_i420_half, to_i420_in_bands};
 use sealcam::{CaptureFrame, ColorMatrix, I420Buffer, PixelFormat, Plane};
 
 type Packed = unsafe extern "C" fn(*const u8, i32, *mut u8, i32, *mut u8, i32, *mut u8, i32, i32, i32) -> i32;

@@ -13,7 +13,7 @@ use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hmac::{Hmac, Mac};
-use sealcam::seal::{CipherSuite, OpenKey, SealKey};
+use sealcam::sframe::{CipherSuite, OpenKey, SealKey};
 use sframe::frame::{EncryptedFrameView, MediaFrameView, MonotonicCounter};
 use sframe::key::{DecryptionKey, EncryptionKey};
 use sha2::Sha256;

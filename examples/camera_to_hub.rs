@@ -287,7 +287,7 @@ impl FrameSource for Y4mSource {
             cw,
             0,
         );
-        sealcam::kernels::to_i420(&f, out)?;
+        sealcam::convert::to_i420(&f, out)?;
         Ok(true)
     }
 }

@@ -10,8 +10,8 @@
 
 use std::time::Instant;
 
-use sealcam::sender::FrameOutcome;
 use sealcam::sim::SyntheticScene;
+use sealcam::FrameOutcome;
 use sealcam::{Codec, I420Buffer, Sender, SenderConfig};
 
 fn load(w: u32, h: u32, n: usize) -> (String, Vec<I420Buffer>) {

@@ -23,13 +23,13 @@ static const uint8_t SECRET[] = "hub test base secret, 32 bytes!";
 static const char *IDS[CAMS] = {"kitchen", "porch", "garage"};
 
 int main(void) {
-    sealcam_hub_config hc;
+    sealcam_hub_config hc = {.struct_size = sizeof hc};
     CHECK_OK(sealcam_hub_config_default(&hc));
     sealcam_hub *hub = NULL;
     CHECK_OK(sealcam_hub_new(&hc, &hub));
     sealcam_sender *tx[CAMS] = {NULL};
     for (int i = 0; i < CAMS; i++) {
-        sealcam_receiver_config rc;
+        sealcam_receiver_config rc = {.struct_size = sizeof rc};
         CHECK_OK(sealcam_receiver_config_default(&rc));
         rc.ssrc = 1000 + (uint32_t)i;
         rc.stream_id = (const uint8_t *)IDS[i];
@@ -37,7 +37,7 @@ int main(void) {
         rc.base_secret = SECRET;
         rc.base_secret_len = sizeof SECRET - 1;
         CHECK_OK(sealcam_hub_add_stream(hub, &rc));
-        sealcam_sender_config sc;
+        sealcam_sender_config sc = {.struct_size = sizeof sc};
         CHECK_OK(sealcam_sender_config_default(&sc));
         sc.ssrc = rc.ssrc;
         sc.stream_id = rc.stream_id;
@@ -57,8 +57,8 @@ int main(void) {
             for (int k = 0; k < W * H; k++) y[k] = (uint8_t)(16 + ((k * (i + 1) + n * 7) & 0x7f));
             memset(u, 100 + 20 * i, W * H / 4);
             memset(v, 140 - 10 * i, W * H / 4);
-            sealcam_image img = {SEALCAM_FORMAT_I420, W, H, {y, u, v}, {W, W / 2, W / 2},
-                                 {W * H, W * H / 4, W * H / 4}, now};
+            sealcam_image img = {sizeof img, SEALCAM_FORMAT_I420, W, H, now, {y, u, v}, {W, W / 2, W / 2},
+                                 {W * H, W * H / 4, W * H / 4}};
             CHECK_OK(sealcam_sender_push_frame(tx[i], now, &img, NULL));
             uint64_t t = now;
             for (;;) {
@@ -78,20 +78,27 @@ int main(void) {
             }
         }
         CHECK_OK(sealcam_hub_handle_timeout(hub, now));
-        sealcam_hub_frame f;
+        uint8_t fb[1500];
+        size_t fb_len = 0;
+        uint32_t fb_ssrc = 0;
+        while (sealcam_hub_poll_feedback(hub, now, fb, sizeof fb, &fb_ssrc, &fb_len) == SEALCAM_OK) {
+            CHECK(fb_ssrc >= 1000 && fb_ssrc < 1000 + CAMS); /* which camera to send it to */
+            CHECK_OK(sealcam_sender_handle_feedback(tx[fb_ssrc - 1000], now, fb, fb_len));
+        }
+        sealcam_frame f = {.struct_size = sizeof f};
         while (sealcam_hub_poll_frame(hub, &f) == SEALCAM_OK) {
             int cam = (int)(f.ssrc - 1000);
             CHECK(cam >= 0 && cam < CAMS);
             CHECK(f.stream_id_len == strlen(IDS[cam]) && memcmp(f.stream_id, IDS[cam], f.stream_id_len) == 0);
-            CHECK(f.frame.frame_id == (uint64_t)shown[cam]);
+            CHECK(f.frame_id == (uint64_t)shown[cam]);
             uint64_t render = 0;
             CHECK_OK(sealcam_hub_render_at(hub, f.ssrc, &render));
-            CHECK(render >= f.frame.capture_time_us);
+            CHECK(render >= f.capture_time_us && render == f.render_at_us);
             shown[cam]++;
         }
     }
     for (int i = 0; i < CAMS; i++) CHECK(shown[i] == FRAMES);
-    sealcam_receiver_stats st;
+    sealcam_receiver_stats st = {.struct_size = sizeof st};
     CHECK_OK(sealcam_hub_stream_stats(hub, 1001, &st));
     CHECK(st.dropped_auth + st.dropped_duplicate + st.dropped_out_of_window + st.dropped_too_late > 0);
     CHECK(sealcam_hub_stream_stats(hub, 4242, &st) == SEALCAM_INVALID_INPUT);
@@ -110,15 +117,16 @@ int main(void) {
     /* SFrame alone: protect for one stream, unprotect; another stream's key refuses it. */
     sealcam_seal_key *sk = NULL;
     sealcam_open_key *ok = NULL, *other = NULL;
-    CHECK_OK(sealcam_seal_key_new(4, 0, SECRET, sizeof SECRET - 1, (const uint8_t *)"porch", 5, &sk));
-    CHECK_OK(sealcam_open_key_new(4, 0, SECRET, sizeof SECRET - 1, (const uint8_t *)"porch", 5, &ok));
-    CHECK_OK(sealcam_open_key_new(4, 0, SECRET, sizeof SECRET - 1, (const uint8_t *)"garage", 6, &other));
+    CHECK_OK(sealcam_seal_key_new(SEALCAM_SUITE_AES_128_GCM_SHA256_128, 0, SECRET, sizeof SECRET - 1, (const uint8_t *)"porch", 5, &sk));
+    CHECK_OK(sealcam_open_key_new(SEALCAM_SUITE_AES_128_GCM_SHA256_128, 0, SECRET, sizeof SECRET - 1, (const uint8_t *)"porch", 5, &ok));
+    CHECK_OK(sealcam_open_key_new(SEALCAM_SUITE_AES_128_GCM_SHA256_128, 0, SECRET, sizeof SECRET - 1, (const uint8_t *)"garage", 6, &other));
     uint8_t md[64], sealed[256], plain[256];
     size_t md_len = 0, sealed_len = 0, plain_len = 0;
     CHECK_OK(sealcam_stream_metadata((const uint8_t *)"porch", 5, 1001, 90000, md, sizeof md, &md_len));
     const char *msg = "a frame from the porch";
     CHECK(sealcam_sframe_protect(sk, md, md_len, (const uint8_t *)msg, strlen(msg), sealed, 10, &sealed_len) ==
           SEALCAM_BUFFER_TOO_SMALL);
+    CHECK(sealed_len == 1 + strlen(msg) + 16); /* the size needed: header byte, body, tag */
     CHECK_OK(sealcam_sframe_protect(sk, md, md_len, (const uint8_t *)msg, strlen(msg), sealed, sizeof sealed, &sealed_len));
     CHECK(sealed_len > strlen(msg) && sealed_len <= strlen(msg) + SEALCAM_SFRAME_MAX_OVERHEAD);
     CHECK(sealcam_sframe_unprotect(other, md, md_len, sealed, sealed_len, plain, sizeof plain, &plain_len) ==

@@ -36,7 +36,7 @@ static void draw(uint8_t *y, uint8_t *uv, int n) {
 }
 
 static sealcam_receiver_config receiver_config(const char *stream) {
-    sealcam_receiver_config rc;
+    sealcam_receiver_config rc = {.struct_size = sizeof rc};
     CHECK_OK(sealcam_receiver_config_default(&rc));
     rc.ssrc = 42;
     rc.stream_id = (const uint8_t *)stream;
@@ -64,7 +64,7 @@ int main(void) {
     printf("sealcam %s (header %s)\n", sealcam_version(), SEALCAM_VERSION_STRING);
     CHECK(strcmp(sealcam_version(), SEALCAM_VERSION_STRING) == 0);
 
-    sealcam_sender_config sc;
+    sealcam_sender_config sc = {.struct_size = sizeof sc};
     CHECK_OK(sealcam_sender_config_default(&sc));
     sc.ssrc = 42;
     sc.stream_id = (const uint8_t *)"front-door";
@@ -78,13 +78,18 @@ int main(void) {
     sealcam_receiver *other = make_receiver("back-door");
     if (!tx || !rx || !other) return 1;
 
+    {
+        const uint8_t *none = NULL;
+        size_t none_len = 0;
+        CHECK(sealcam_sender_last_bitstream(tx, &none, &none_len) == SEALCAM_AGAIN && none == NULL);
+    }
     uint8_t *y = malloc(W * H), *uv = malloc(W * H / 2), *pkt = malloc(1500);
     uint64_t sent_hash[FRAMES];
     int outputs = 0, other_outputs = 0;
     for (int n = 0; n < FRAMES; n++) {
         uint64_t now = (uint64_t)n * 33333;
         draw(y, uv, n);
-        sealcam_image img = {SEALCAM_FORMAT_NV12, W, H, {y, uv, NULL}, {W, W, 0}, {W * H, W * H / 2, 0}, now};
+        sealcam_image img = {sizeof img, SEALCAM_FORMAT_NV12, W, H, now, {y, uv, NULL}, {W, W, 0}, {W * H, W * H / 2, 0}};
         uint8_t queued = 0;
         CHECK_OK(sealcam_sender_push_frame(tx, now, &img, &queued));
         CHECK(queued == 1);
@@ -104,13 +109,14 @@ int main(void) {
             CHECK_OK(sealcam_receiver_handle_packet(rx, t, pkt, len));
             CHECK(sealcam_receiver_handle_packet(other, t, pkt, len) != SEALCAM_OK || 1);
         }
-        sealcam_frame f;
+        sealcam_frame f = {.struct_size = sizeof f};
         uint64_t render = 0;
         if (n == 0) CHECK(sealcam_receiver_render_at(rx, &render) == SEALCAM_AGAIN); /* nothing polled */
         while (sealcam_receiver_poll_frame(rx, &f) == SEALCAM_OK) {
             /* No repairs on this path: each frame renders when it is output. */
             CHECK_OK(sealcam_receiver_render_at(rx, &render));
-            CHECK(render >= f.capture_time_us && render <= t);
+            CHECK(render >= f.capture_time_us && render <= t && render == f.render_at_us);
+            CHECK(f.ssrc == 42 && f.stream_id_len == 10 && memcmp(f.stream_id, "front-door", 10) == 0);
             CHECK(f.frame_id == (uint64_t)outputs);
             CHECK(f.width == W && f.height == H && f.codec == SEALCAM_CODEC_H264);
             CHECK(f.frame_id < FRAMES && fnv(f.data, f.len) == sent_hash[f.frame_id]);
@@ -120,14 +126,14 @@ int main(void) {
     }
     CHECK(outputs == FRAMES);
     CHECK(other_outputs == 0);
-    sealcam_receiver_stats st;
+    sealcam_receiver_stats st = {.struct_size = sizeof st};
     CHECK_OK(sealcam_receiver_get_stats(other, &st));
     CHECK(st.dropped_auth > 0 && st.frames_output == 0);
     printf("frames: %d sent, %d output, other stream output %d (auth drops %llu)\n", FRAMES, outputs,
            other_outputs, (unsigned long long)st.dropped_auth);
 
     /* Bad input: NULL pointers, stride shorter than the width, unknown format. */
-    sealcam_image bad = {SEALCAM_FORMAT_NV12, W, H, {y, uv, NULL}, {W - 1, W, 0}, {W * H, W * H / 2, 0}, 0};
+    sealcam_image bad = {sizeof bad, SEALCAM_FORMAT_NV12, W, H, 0, {y, uv, NULL}, {W - 1, W, 0}, {W * H, W * H / 2, 0}};
     CHECK(sealcam_sender_push_frame(tx, 0, &bad, NULL) == SEALCAM_INVALID_INPUT);
     bad.strides[0] = W;
     bad.format = 99;
@@ -142,6 +148,16 @@ int main(void) {
     CHECK(sealcam_receiver_render_at(rx, NULL) == SEALCAM_NULL_PARAMETER);
     CHECK(sealcam_receiver_handle_packet(rx, 0, pkt, 3) == SEALCAM_DROPPED);
     CHECK(sealcam_sender_new(NULL, &tx) == SEALCAM_NULL_PARAMETER);
+
+    sealcam_sender_stats ss = {.struct_size = sizeof ss};
+    CHECK_OK(sealcam_sender_get_stats(tx, &ss));
+    CHECK(ss.frames_sent == FRAMES && ss.keyframes >= 1 && ss.packets_sent > FRAMES);
+    sealcam_rate_state rs = {.struct_size = sizeof rs};
+    CHECK_OK(sealcam_sender_rate_state(tx, &rs));
+    CHECK(rs.adaptive == 0 && rs.target_bps == 500000);
+    uint32_t ew = 1, eh = 1;
+    CHECK_OK(sealcam_sender_encode_size(tx, &ew, &eh));
+    CHECK(ew == 0 && eh == 0); /* the capture size */
 
     /* Adaptive bitrate: bounds are checked, the target stays inside them. */
     uint32_t target = 0;
@@ -170,7 +186,9 @@ int main(void) {
     pc.parallel_conversion = 1;
     CHECK_OK(sealcam_sender_new(&pc, &atx));
     sealcam_sender_free(atx);
-    CHECK(sealcam_result_text((sealcam_result)SEALCAM_AUTH_FAILED) != NULL);
+    CHECK(sealcam_result_text(SEALCAM_AUTH_FAILED) != NULL);
+    CHECK(strcmp(sealcam_result_text(99), "unknown result code") == 0);
+    CHECK(sealcam_version_number() == SEALCAM_VERSION_NUMBER);
 
     /* Playout hold: 200 ms by default, 0 turns it off, over 5 s is refused. */
     sealcam_receiver_config prc = receiver_config("front-door");
@@ -184,14 +202,19 @@ int main(void) {
 
     /* The kernels alone. */
     uint8_t *i420 = malloc(W * H * 3 / 2);
-    sealcam_image ok = {SEALCAM_FORMAT_NV12, W, H, {y, uv, NULL}, {W, W, 0}, {W * H, W * H / 2, 0}, 0};
-    CHECK_OK(sealcam_convert_to_i420(&ok, i420, W * H * 3 / 2));
+    sealcam_image ok = {sizeof ok, SEALCAM_FORMAT_NV12, W, H, 0, {y, uv, NULL}, {W, W, 0}, {W * H, W * H / 2, 0}};
+    size_t i420_len = 0;
+    CHECK_OK(sealcam_i420_len(W, H, &i420_len));
+    CHECK(i420_len == W * H * 3 / 2);
+    CHECK_OK(sealcam_convert_to_i420(&ok, SEALCAM_MATRIX_BT601, i420, i420_len));
     CHECK(i420[W * H] == uv[0] && i420[W * H + W * H / 4] == uv[1]);
-    CHECK(sealcam_convert_to_i420(&ok, i420, 10) == SEALCAM_BUFFER_TOO_SMALL);
+    CHECK(sealcam_convert_to_i420(&ok, SEALCAM_MATRIX_BT601, i420, 10) == SEALCAM_BUFFER_TOO_SMALL);
+    CHECK(sealcam_convert_to_i420(&ok, 7, i420, i420_len) == SEALCAM_INVALID_INPUT);
 
     /* Scaling the converted I420 to half size (box) and to 2/3 (bilinear). */
-    sealcam_image src420 = {SEALCAM_FORMAT_I420, W, H, {i420, i420 + W * H, i420 + W * H + W * H / 4},
-                            {W, W / 2, W / 2}, {W * H, W * H / 4, W * H / 4}, 0};
+    sealcam_image src420 = {sizeof src420, SEALCAM_FORMAT_I420, W, H, 0,
+                            {i420, i420 + W * H, i420 + W * H + W * H / 4}, {W, W / 2, W / 2},
+                            {W * H, W * H / 4, W * H / 4}};
     uint8_t *half = malloc(W * H * 3 / 2);
     CHECK_OK(sealcam_scale_i420(&src420, W / 2, H / 2, half, W * H * 3 / 2));
     CHECK(half[0] == (uint8_t)((i420[0] + i420[1] + i420[W] + i420[W + 1] + 2) >> 2));

@@ -12,6 +12,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// Everything that can go wrong. Input errors never change the state of the object
 /// that reported them.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// An argument is out of range or inconsistent (sizes, strides, plane lengths, config values).
     InvalidInput(String),

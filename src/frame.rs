@@ -46,6 +46,17 @@ pub enum ColorMatrix {
     Bt709 = 1,
 }
 
+impl ColorMatrix {
+    /// The matrix with this C value (`SEALCAM_MATRIX_*`).
+    pub fn from_u32(v: u32) -> Option<ColorMatrix> {
+        match v {
+            0 => Some(ColorMatrix::Bt601),
+            1 => Some(ColorMatrix::Bt709),
+            _ => None,
+        }
+    }
+}
+
 impl PixelFormat {
     /// Every format, in C enum order.
     pub const ALL: [PixelFormat; 9] = [
@@ -215,6 +226,30 @@ impl<'a> CaptureFrame<'a> {
         }
         Ok(())
     }
+}
+
+/// Bytes of a tightly packed `width x height` I420 image: `w*h + 2*ceil(w/2)*ceil(h/2)`.
+pub fn packed_i420_len(width: u32, height: u32) -> usize {
+    let (w, h) = (width as usize, height as usize);
+    w * h + 2 * w.div_ceil(2) * h.div_ceil(2)
+}
+
+/// A caller's buffer as the Y, U and V planes of a tightly packed `width x height` I420
+/// image, with their strides (Y, then U and V), or [`crate::Error::BufferTooSmall`].
+pub fn packed_i420_planes(
+    buf: &mut [u8],
+    width: u32,
+    height: u32,
+) -> Result<(&mut [u8], &mut [u8], &mut [u8], usize, usize)> {
+    check_dimensions(width, height)?;
+    let needed = packed_i420_len(width, height);
+    if buf.len() < needed {
+        return Err(crate::Error::BufferTooSmall { needed });
+    }
+    let (w, cw, ch) = (width as usize, width.div_ceil(2) as usize, height.div_ceil(2) as usize);
+    let (y, rest) = buf[..needed].split_at_mut(w * height as usize);
+    let (u, v) = rest.split_at_mut(cw * ch);
+    Ok((y, u, v, w, cw))
 }
 
 /// Rejects zero or oversized dimensions.

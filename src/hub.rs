@@ -16,6 +16,7 @@ use crate::rtp::RtpView;
 
 /// Hub limits.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct HubConfig {
     /// Most streams served at once.
     pub max_streams: usize,
@@ -28,6 +29,9 @@ impl Default for HubConfig {
         HubConfig { max_streams: 256, max_stream_memory_bytes: 64 << 20 }
     }
 }
+
+/// Most streams one hub serves (each has its own state; the SSRC map is sized by it).
+pub const MAX_HUB_STREAMS: usize = 65536;
 
 /// A frame from one of the hub's streams.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +46,7 @@ pub struct HubFrame<'a> {
 
 /// Hub-level counters (per-stream counters live in each stream's [`ReceiverStats`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HubStats {
     /// Packets for no stream the hub serves (or too short to carry an SSRC).
     pub unknown_stream: u64,
@@ -58,16 +63,23 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// An empty hub.
-    pub fn new(cfg: HubConfig) -> Self {
-        Hub {
+    /// An empty hub. Refused when `max_streams` is 0 or over [`MAX_HUB_STREAMS`], or the
+    /// per-stream memory limit is under 64 KiB: no stream could be served.
+    pub fn new(cfg: HubConfig) -> Result<Self> {
+        if !(1..=MAX_HUB_STREAMS).contains(&cfg.max_streams) {
+            return Err(invalid!("max_streams {} is outside 1 to {MAX_HUB_STREAMS}", cfg.max_streams));
+        }
+        if cfg.max_stream_memory_bytes < 64 << 10 {
+            return Err(invalid!("a per-stream memory limit of {} bytes is under 64 KiB", cfg.max_stream_memory_bytes));
+        }
+        Ok(Hub {
             cfg,
             streams: Vec::new(),
             by_ssrc: HashMap::new(),
             next_frame: 0,
             next_feedback: 0,
             stats: HubStats::default(),
-        }
+        })
     }
 
     /// Starts serving a stream. Refused when its SSRC or stream id is already served, when
@@ -161,14 +173,15 @@ impl Hub {
         Some(HubFrame { stream_id, ssrc, frame })
     }
 
-    /// The next RTCP feedback datagram of any stream due at `now_us`.
-    pub fn poll_feedback(&mut self, now_us: u64, buf: &mut [u8]) -> Result<Option<usize>> {
+    /// The next RTCP feedback datagram of any stream due at `now_us`: the SSRC of the stream
+    /// it is for (send it to that camera) and its length in `buf`.
+    pub fn poll_feedback(&mut self, now_us: u64, buf: &mut [u8]) -> Result<Option<(u32, usize)>> {
         let n = self.streams.len();
         for k in 0..n {
             let i = (self.next_feedback + k) % n;
             if let Some(len) = self.streams[i].poll_feedback(now_us, buf)? {
                 self.next_feedback = (i + 1) % n;
-                return Ok(Some(len));
+                return Ok(Some((self.streams[i].config().ssrc, len)));
             }
         }
         Ok(None)

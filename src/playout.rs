@@ -33,35 +33,35 @@
 //! fastest transit is re-learned every [`BASE_WINDOW_US`] so drift does not accumulate.
 
 /// Loss events within [`REPAIR_WINDOW_US`] that switch the hold on.
-pub const REPAIR_BURST: usize = 8;
+pub(crate) const REPAIR_BURST: usize = 8;
 /// Window for [`REPAIR_BURST`]: 8 isolated losses in 2 s is about 2.5 % of packets at
 /// 1 Mbit/s, a rate at which a lost retransmission (p^2 per loss with two copies) is
 /// expected every few minutes.
-pub const REPAIR_WINDOW_US: u64 = 2_000_000;
+pub(crate) const REPAIR_WINDOW_US: u64 = 2_000_000;
 /// Repairs less than this apart count as one loss event: a queue overflow loses
 /// packets in a burst, which stalls one frame, not one per packet.
-pub const REPAIR_EVENT_GAP_US: u64 = 50_000;
+pub(crate) const REPAIR_EVENT_GAP_US: u64 = 50_000;
 /// The fastest transit is the least over the current and the previous window of this length.
-pub const BASE_WINDOW_US: u64 = 5_000_000;
+pub(crate) const BASE_WINDOW_US: u64 = 5_000_000;
 /// A frame output this much later than the fastest transit is a spike: shown then, after
 /// frames shown at the fastest transit, it leaves a gap of the frame interval + 150 ms, a
 /// freeze at 30 fps (the report's freeze rule, `sim::scenario::freeze_limit_us`).
-pub const SPIKE_US: u64 = 150_000;
+pub(crate) const SPIKE_US: u64 = 150_000;
 /// Spiking frames less than this apart are one spike: one stall delays every frame
 /// queued behind it.
-pub const SPIKE_EVENT_GAP_US: u64 = 300_000;
+pub(crate) const SPIKE_EVENT_GAP_US: u64 = 300_000;
 /// Spikes within [`SPIKE_WINDOW_US`] that switch the spike hold on. Three in 20 s: the
 /// RFC 8867 links' congestion steps (one or two per 20 s, each a spike) leave it off, so
 /// their delay is not raised; the LTE and `poor` uplinks spike every few seconds. Two
 /// engaged it on RFC 8867 5.1 and 5.2 (p95 115 -> 177 ms) for no fewer freezes there.
-pub const SPIKE_BURST: usize = 3;
+pub(crate) const SPIKE_BURST: usize = 3;
 /// Window for [`SPIKE_BURST`].
-pub const SPIKE_WINDOW_US: u64 = 20_000_000;
+pub(crate) const SPIKE_WINDOW_US: u64 = 20_000_000;
 /// The spike hold above the fastest transit: a stall that delays frames by up to this +
 /// 150 ms no longer freezes the picture. 100 ms: on the LTE trace (9 start shifts) 90, 100,
 /// 120 and 150 ms took freezes from 16 to 13, 13, 13 and 12 with p95 delay 150, 159, 179
 /// and 209 ms (from 142); on `poor` (4 seeds) 67.5 to 28.5, 23, 19.5 and 17.5.
-pub const SPIKE_HOLD_US: u64 = 100_000;
+pub(crate) const SPIKE_HOLD_US: u64 = 100_000;
 
 /// The times of the last `N` events, where occurrences less than a gap apart are one
 /// event: a ring.

@@ -43,6 +43,7 @@ const STALE_HELD_US: u64 = 30_000;
 
 /// Receiver settings. Build with [`ReceiverConfig::new`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct ReceiverConfig {
     /// The stream's identity; must equal the sender's.
     pub stream_id: Vec<u8>,
@@ -148,6 +149,7 @@ impl ReceiverConfig {
 
 /// Why a packet was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DropReason {
     /// Did not parse, or carried an invalid descriptor or frame description.
     Malformed,
@@ -224,6 +226,7 @@ impl RejectCounts {
 
 /// Counters since creation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReceiverStats {
     /// Datagrams handed to `handle_packet`.
     pub packets_received: u64,

@@ -35,6 +35,7 @@ use crate::seal::{self, CipherSuite, FrameInfo, SealKey};
 
 /// Sender settings. Build with [`SenderConfig::new`] and change fields as needed.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct SenderConfig {
     /// The stream's identity (1 to 255 bytes), e.g. a device id. Bound into every frame.
     pub stream_id: Vec<u8>,
@@ -95,6 +96,16 @@ pub struct SenderConfig {
     pub parallel_conversion: bool,
 }
 
+/// Refuses adaptive bitrate bounds that are empty or outside what the encoders accept.
+fn check_bounds(min_bps: u32, max_bps: u32) -> Result<()> {
+    crate::codec::check_bitrate(min_bps)?;
+    crate::codec::check_bitrate(max_bps)?;
+    if min_bps > max_bps {
+        return Err(invalid!("bitrate bounds {min_bps}..{max_bps} bit/s are empty"));
+    }
+    Ok(())
+}
+
 impl SenderConfig {
     /// Defaults: AES-128-GCM, H.264, 30 fps, 1 Mbit/s, 1200-byte MTU, pacing 2.5x.
     pub fn new(stream_id: &[u8], ssrc: u32, base_secret: &[u8]) -> Self {
@@ -144,15 +155,9 @@ impl SenderConfig {
         if self.max_queue_delay_ms == 0 {
             return Err(invalid!("max queue delay must be positive"));
         }
-        if self.bitrate_bps < 1000 {
-            return Err(invalid!("bitrate {} bit/s is below 1 kbit/s", self.bitrate_bps));
-        }
-        if self.adaptive_bitrate && !(1000..=self.max_bitrate_bps).contains(&self.min_bitrate_bps) {
-            return Err(invalid!(
-                "adaptive bitrate bounds {}..{} bit/s are empty or below 1 kbit/s",
-                self.min_bitrate_bps,
-                self.max_bitrate_bps
-            ));
+        crate::codec::check_bitrate(self.bitrate_bps)?;
+        if self.adaptive_bitrate {
+            check_bounds(self.min_bitrate_bps, self.max_bitrate_bps)?;
         }
         Ok(())
     }
@@ -179,6 +184,7 @@ const TWCC_HISTORY: usize = 4096;
 
 /// What happened to a pushed frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FrameOutcome {
     /// Encoded, sealed and queued as packets.
     Queued {
@@ -201,6 +207,7 @@ pub enum FrameOutcome {
 
 /// Counters since creation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SenderStats {
     /// Frames given to `push_frame` that passed validation.
     pub frames_pushed: u64,
@@ -416,9 +423,7 @@ impl Sender {
     /// `adaptive_bitrate` on, the controller overrides it at its next feedback: use
     /// [`Sender::set_bitrate_bounds`] there.
     pub fn set_target_bitrate(&mut self, bitrate_bps: u32) -> Result<()> {
-        if bitrate_bps < 1000 {
-            return Err(invalid!("bitrate {bitrate_bps} bit/s is below 1 kbit/s"));
-        }
+        crate::codec::check_bitrate(bitrate_bps)?;
         let mut r = self.encoder.rates();
         r.bitrate_bps = bitrate_bps;
         self.encoder.set_rates(r)?;
@@ -430,9 +435,7 @@ impl Sender {
 
     /// Changes the adaptive bitrate's floor and ceiling at run time.
     pub fn set_bitrate_bounds(&mut self, min_bps: u32, max_bps: u32) -> Result<()> {
-        if !(1000..=max_bps).contains(&min_bps) {
-            return Err(invalid!("bitrate bounds {min_bps}..{max_bps} bit/s are empty or below 1 kbit/s"));
-        }
+        check_bounds(min_bps, max_bps)?;
         self.cfg.min_bitrate_bps = min_bps;
         self.cfg.max_bitrate_bps = max_bps;
         match self.abr.as_mut() {

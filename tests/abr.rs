@@ -218,7 +218,7 @@ fn adaptive_av1_follows_the_estimate_without_a_keyframe_loop() {
     // rav1e restarts its context for large target changes; a keyframe's burst lowers the
     // estimate, which must not trigger the next restart (a keyframe every few hundred ms).
     let (mut sc, n) = profile("clean");
-    sc.codec = sealcam::codec::Codec::Av1;
+    sc.codec = sealcam::Codec::Av1;
     sc.seconds = 8.0;
     let r = run(&sc, n);
     eprintln!(

@@ -1,8 +1,8 @@
 //! Encoders obey the rate controller: bitrate steps without IDR, forced keyframes, resolution
 //! changes that decode, temporal layers whose base layer decodes alone.
 
-use sealcam::codec::h264::{H264Encoder, H264Settings};
-use sealcam::codec::{H264Decoder, RateSettings, VideoEncoder};
+use sealcam::encoders::{H264Decoder, RateSettings, VideoEncoder};
+use sealcam::encoders::{H264Encoder, H264Settings};
 use sealcam::sim::SyntheticScene;
 use sealcam::I420Buffer;
 
@@ -145,7 +145,7 @@ mod av1dec;
 mod av1 {
     use super::*;
     use av1dec::Av1Decoder;
-    use sealcam::codec::av1::{Av1Encoder, Av1Settings};
+    use sealcam::encoders::{Av1Encoder, Av1Settings};
     use sealcam::sim::scenario::psnr;
 
     fn av1(bitrate_bps: u32) -> Av1Encoder {

@@ -1,7 +1,7 @@
 //! The Sender takes every capture format a camera hands over, and the ladder's scaling:
 //! each format streams to a hub and decodes at the expected size.
 
-use sealcam::codec::H264Decoder;
+use sealcam::encoders::H264Decoder;
 use sealcam::sim::SyntheticScene;
 use sealcam::{CaptureFrame, I420Buffer, PixelFormat, Receiver, ReceiverConfig, Sender, SenderConfig};
 
@@ -121,7 +121,7 @@ fn parallel_conversion_sends_the_same_packets() {
         }
         out
     };
-    assert_eq!(sealcam::kernels::bands_that_pay(PixelFormat::Bgra, w, h), 2);
+    assert_eq!(sealcam::convert::bands_that_pay(PixelFormat::Bgra, w, h), 2);
     let (one, two) = (packets(false), packets(true));
     assert!(!one.is_empty());
     assert_eq!(one, two);

@@ -4,11 +4,11 @@
 mod common;
 
 use common::{Camera, FRAME_US, SECRET};
-use sealcam::receiver::DropReason;
-use sealcam::rtp::{self, packet, PacketFields};
-use sealcam::seal::{self, CipherSuite, FrameInfo, OpenKey, SealKey};
+use sealcam::sframe::{self as seal, CipherSuite, FrameInfo, OpenKey, SealKey};
 use sealcam::sim::scenario::{NoTap, Report, Scenario};
 use sealcam::sim::{FrameSource, SyntheticScene};
+use sealcam::wire::{self as rtp, packet, PacketFields};
+use sealcam::DropReason;
 use sealcam::{Codec, Hub, HubConfig, Receiver, ReceiverConfig};
 
 fn cameras(n: usize) -> Vec<Box<dyn FrameSource>> {
@@ -96,7 +96,7 @@ fn identical_keys_still_cannot_cross_because_metadata_binds_the_stream() {
 
 #[test]
 fn hub_fed_ten_times_its_memory_limit_in_garbage_for_one_stream_keeps_serving_the_others() {
-    let mut hub = Hub::new(HubConfig::default());
+    let mut hub = Hub::new(HubConfig::default()).unwrap();
     for i in 0..4u32 {
         hub.add_stream(ReceiverConfig::new(format!("cam-{i}").as_bytes(), 100 + i, SECRET)).unwrap();
     }
@@ -189,7 +189,9 @@ fn rekeying_to_a_new_epoch_loses_no_frame_and_then_destroys_the_old_key() {
 
 #[test]
 fn streams_are_added_and_removed_at_run_time_without_touching_the_others() {
-    let mut hub = Hub::new(HubConfig { max_streams: 2, ..HubConfig::default() });
+    let mut small = HubConfig::default();
+    small.max_streams = 2;
+    let mut hub = Hub::new(small).unwrap();
     hub.add_stream(ReceiverConfig::new(b"a", 1, SECRET)).unwrap();
     assert!(hub.add_stream(ReceiverConfig::new(b"a", 9, SECRET)).is_err(), "stream id served twice");
     assert!(hub.add_stream(ReceiverConfig::new(b"x", 1, SECRET)).is_err(), "SSRC served twice");
@@ -197,7 +199,7 @@ fn streams_are_added_and_removed_at_run_time_without_touching_the_others() {
     assert!(hub.add_stream(ReceiverConfig::new(b"c", 3, SECRET)).is_err(), "hub full");
     let mut big = ReceiverConfig::new(b"c", 3, SECRET);
     big.frame_buffers = 1024;
-    assert!(Hub::new(HubConfig::default()).add_stream(big).is_err(), "memory bound over the limit");
+    assert!(Hub::new(HubConfig::default()).unwrap().add_stream(big).is_err(), "memory bound over the limit");
 
     let mut a = Camera::new(b"a", 1, SECRET);
     let mut b = Camera::new(b"b", 2, SECRET);

@@ -8,7 +8,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use sealcam::seal::{stream_metadata, CipherSuite, OpenKey, SealKey};
+use sealcam::sframe::{stream_metadata, CipherSuite, OpenKey, SealKey};
 
 struct Counting;
 

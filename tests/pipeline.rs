@@ -1,9 +1,9 @@
 //! The camera-to-hub path end to end: what a hub outputs, and what it refuses.
 
-use sealcam::receiver::DropReason;
-use sealcam::sender::FrameOutcome;
 use sealcam::sim::scenario::{NoTap, Scenario};
 use sealcam::sim::SyntheticScene;
+use sealcam::DropReason;
+use sealcam::FrameOutcome;
 use sealcam::{CaptureFrame, Error, I420Buffer, Receiver, ReceiverConfig, Sender, SenderConfig};
 
 const SECRET: &[u8] = b"test base secret, 32 bytes long!";
@@ -177,8 +177,8 @@ fn unrepaired_loss_stops_output_until_a_keyframe_after_pli() {
     let mut plis = 0;
     while let Some(len) = p.rx.poll_feedback(later, &mut p.buf).unwrap() {
         let fb = p.buf[..len].to_vec();
-        plis += sealcam::rtp::rtcp::parse(&fb)
-            .filter(|f| matches!(f, Ok(sealcam::rtp::rtcp::Feedback::Pli { .. })))
+        plis += sealcam::wire::rtcp::parse(&fb)
+            .filter(|f| matches!(f, Ok(sealcam::wire::rtcp::Feedback::Pli { .. })))
             .count();
         p.tx.handle_feedback(later, &fb).unwrap();
     }
@@ -317,7 +317,7 @@ fn a_pli_sent_before_the_newest_keyframe_could_arrive_costs_no_second_keyframe()
     let mut pic = I420Buffer::default();
     let mut buf = vec![0u8; 2048];
     let mut pli = Vec::new();
-    sealcam::rtp::rtcp::write_pli(0x4242, 1111, &mut pli);
+    sealcam::wire::rtcp::write_pli(0x4242, 1111, &mut pli);
     let mut push = |tx: &mut Sender, now: u64, drain: bool| {
         scene.render(now / FRAME_US, &mut pic).unwrap();
         let out = tx.push_frame(now, &pic.as_capture(now)).unwrap();

@@ -1,7 +1,7 @@
 //! Interoperability with the independent `sframe` crate (RFC 9605): frames sealed here open
 //! there and frames sealed there open here, for every cipher suite, with metadata.
 
-use sealcam::seal::{CipherSuite, OpenKey, SealKey};
+use sealcam::sframe::{CipherSuite, OpenKey, SealKey};
 use sframe::frame::{EncryptedFrameView, MediaFrameView, MonotonicCounter};
 use sframe::key::{DecryptionKey, EncryptionKey};
 

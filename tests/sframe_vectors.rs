@@ -1,7 +1,7 @@
 //! RFC 9605 test vectors (tests/data/sframe-rfc9605.json, see tests/data/README.md):
 //! header encodings and full SFrame encryption for every cipher suite.
 
-use sealcam::seal::{CipherSuite, Header, OpenKey, SealKey};
+use sealcam::sframe::{CipherSuite, Header, OpenKey, SealKey};
 use serde_json::Value;
 
 fn vectors() -> Value {

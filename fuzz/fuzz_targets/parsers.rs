@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealcam::rtp::{rtcp, twcc, RtpView};
-use sealcam::seal::{FrameInfo, Header, FRAME_INFO_BYTES, MAX_HEADER_BYTES};
+use sealcam::wire::{rtcp, twcc, RtpView};
+use sealcam::sframe::{FrameInfo, Header, FRAME_INFO_BYTES, MAX_HEADER_BYTES};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(v) = RtpView::parse(data) {

@@ -26,7 +26,7 @@ fn stream() -> &'static Stream {
     S.get_or_init(|| {
         let mut cfg = SenderConfig::new(STREAM, SSRC, SECRET);
         // The smallest packets, so that each frame spans several.
-        cfg.mtu_bytes = sealcam::rtp::MIN_MTU_BYTES;
+        cfg.mtu_bytes = sealcam::wire::MIN_MTU_BYTES;
         let mut cam = Sender::new(cfg).unwrap();
         let mut scene = SyntheticScene::new(160, 120, 30.0).unwrap();
         let mut pic = I420Buffer::default();

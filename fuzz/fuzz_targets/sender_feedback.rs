@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealcam::rtp::{rtcp, twcc, RtpView};
+use sealcam::wire::{rtcp, twcc, RtpView};
 use sealcam::sim::{FrameSource, SyntheticScene};
 use sealcam::{I420Buffer, Sender, SenderConfig};
 
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     cfg.adaptive_bitrate = true;
     cfg.min_bitrate_bps = MIN_BPS;
     cfg.max_bitrate_bps = MAX_BPS;
-    cfg.mtu_bytes = sealcam::rtp::MIN_MTU_BYTES;
+    cfg.mtu_bytes = sealcam::wire::MIN_MTU_BYTES;
     let mtu = cfg.mtu_bytes;
     let mut cam = Sender::new(cfg).unwrap();
     let mut scene = SyntheticScene::new(160, 120, 30.0).unwrap();

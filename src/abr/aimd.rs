@@ -13,20 +13,20 @@ use super::delay::Usage;
 /// on 5 % loss, 0.92 -> 0.95 on 5.2, 0.81 -> 0.86 on the LTE trace (p95 141 -> 138 ms), UMTS
 /// p95 378 -> 274 ms, 5.4's Jain index 0.960 -> 0.999. 0.9 alone raised utilization as
 /// much but p95 delay to 137 ms on 5.1 (a standing queue at 0.6 Mbit/s).
-pub const BETA: f64 = 0.9;
+pub(crate) const BETA: f64 = 0.9;
 /// Multiplicative increase per second far from the known capacity.
-pub const MULTIPLICATIVE_GROWTH_PER_S: f64 = 1.08;
+pub(crate) const MULTIPLICATIVE_GROWTH_PER_S: f64 = 1.08;
 /// The smallest additive increase, bits per second per second.
-pub const MIN_ADDITIVE_BPS_PER_S: f64 = 4_000.0;
+pub(crate) const MIN_ADDITIVE_BPS_PER_S: f64 = 4_000.0;
 /// Response time of the loop beyond one RTT.
-pub const RESPONSE_EXTRA_MS: f64 = 100.0;
+pub(crate) const RESPONSE_EXTRA_MS: f64 = 100.0;
 /// Packet size assumed by the additive increase.
-pub const ADDITIVE_PACKET_BYTES: f64 = 1200.0;
+pub(crate) const ADDITIVE_PACKET_BYTES: f64 = 1200.0;
 /// Packets added per response time near the known capacity (libwebrtc adds one; two here,
 /// measured with `BETA`).
-pub const ADDITIVE_PACKETS_PER_RESPONSE: f64 = 2.0;
+pub(crate) const ADDITIVE_PACKETS_PER_RESPONSE: f64 = 2.0;
 /// The target never exceeds this multiple of the acknowledged rate (plus 10 kbit/s).
-pub const MAX_ACKED_MULTIPLE: f64 = 1.5;
+pub(crate) const MAX_ACKED_MULTIPLE: f64 = 1.5;
 /// Smoothing of the link capacity estimate.
 const CAPACITY_ALPHA: f64 = 0.05;
 

@@ -16,68 +16,69 @@ use super::aimd::Aimd;
 use super::delay::{DelayDetector, Usage};
 use super::loss::LossController;
 use super::probe::{ProbeCluster, Prober};
+use crate::codec::MIN_BITRATE_BPS;
 
 /// Window of the acknowledged-rate measurement (receive time).
-pub const ACKED_WINDOW_US: i64 = 300_000;
+pub(crate) const ACKED_WINDOW_US: i64 = 300_000;
 /// Window of the ALR measurement (send time).
-pub const ALR_WINDOW_US: u64 = 500_000;
+pub(crate) const ALR_WINDOW_US: u64 = 500_000;
 /// Application-limited when media is sent below this fraction of the target
 /// (libwebrtc's ALR detector uses 65 % of the estimate as its usage bound).
-pub const ALR_USAGE: f64 = 0.65;
+pub(crate) const ALR_USAGE: f64 = 0.65;
 /// Data in flight may reach the target rate times (min RTT + this); above it the sender
 /// stops sending and drops new frames (libwebrtc's congestion-window pushback uses a
 /// queue allowance of the same kind). 300 ms: measured against 200 and 400 ms on the
 /// RFC 8867 and cellular runs, it lowers p95 delay on 5.1, 5.4 and LTE with utilization
 /// unchanged or higher.
-pub const CWND_QUEUE_ALLOWANCE_MS: f64 = 300.0;
+pub(crate) const CWND_QUEUE_ALLOWANCE_MS: f64 = 300.0;
 /// The congestion window never falls below this many bytes.
-pub const CWND_MIN_BYTES: u64 = 6_000;
+pub(crate) const CWND_MIN_BYTES: u64 = 6_000;
 /// Memory of the minimum one-way delay (the queue-free base) and of the minimum RTT.
-pub const BASE_DELAY_WINDOW_US: u64 = 10_000_000;
+pub(crate) const BASE_DELAY_WINDOW_US: u64 = 10_000_000;
 /// RTT assumed until one is measured.
-pub const DEFAULT_RTT_MS: f64 = 200.0;
+pub(crate) const DEFAULT_RTT_MS: f64 = 200.0;
 /// Without feedback for this long (while data is in flight), the target halves, once per
 /// this interval: the path may have gone away entirely.
-pub const FEEDBACK_TIMEOUT_US: u64 = 1_000_000;
+pub(crate) const FEEDBACK_TIMEOUT_US: u64 = 1_000_000;
 
 /// Overuse after a decrease is ignored while the queueing delay is below this fraction of
 /// what it was at the decrease (the queue is draining).
-pub const DRAINING_FRACTION: f64 = 0.75;
+pub(crate) const DRAINING_FRACTION: f64 = 0.75;
 /// A target below this fraction of the link capacity estimate arms a recovery probe.
-pub const FAR_BELOW_CAPACITY: f64 = 0.7;
+pub(crate) const FAR_BELOW_CAPACITY: f64 = 0.7;
 
 /// Decreases less than this apart form one run (one congestion event seen over several
 /// round trips).
-pub const DECREASE_RUN_US: u64 = 1_000_000;
+pub(crate) const DECREASE_RUN_US: u64 = 1_000_000;
 /// A run of decreases that leaves the target under this fraction of where it began arms a
 /// recovery probe towards the old rate (libwebrtc's probe controller probes after a drop
 /// below 66 % of the estimate, `kBitrateDropThreshold`; 80 % here: on the T-Mobile UMTS trace
 /// utilization 0.68 -> 0.70 with p95 378 ms, on four other windows of it 0.72-0.80, on the LTE
 /// trace 0.85 -> 0.81 but p95 165 -> 141 ms and 23 -> 16 freezes; links that do not stall are
 /// unaffected) ...
-pub const LARGE_DROP_FRACTION: f64 = 0.8;
+pub(crate) const LARGE_DROP_FRACTION: f64 = 0.8;
 /// ... when the link stalled lately: two packets arrived this much further apart than they
 /// were sent (a radio link's scheduling gap or a capacity dip; flows sharing a wired
 /// bottleneck do not stall each other this long, and there a recovery probe would only
 /// take back a newcomer's share) ...
-pub const STALL_US: i64 = 40_000;
+pub(crate) const STALL_US: i64 = 40_000;
 /// ... within this time.
-pub const STALL_MEMORY_US: u64 = 2_000_000;
+pub(crate) const STALL_MEMORY_US: u64 = 2_000_000;
 
 /// Time constant of the queueing-delay average (arrival time) ...
-pub const QUEUE_SMOOTHING_US: f64 = 50_000.0;
+pub(crate) const QUEUE_SMOOTHING_US: f64 = 50_000.0;
 /// ... and the least weight a sample gets, as if this long had passed (packets arriving
 /// together): 0.1 at 5.3 ms, the per-packet weight of earlier versions at about 2 Mbit/s.
-pub const QUEUE_SMOOTHING_MIN_DT_US: f64 = 5_300.0;
+pub(crate) const QUEUE_SMOOTHING_MIN_DT_US: f64 = 5_300.0;
 
 /// Queueing delay above which the target is scaled down to drain the queue (25 ms, was 50:
 /// with AIMD's gentler 0.9x decrease the drain does more of the work; see `aimd::BETA`) ...
-pub const DRAIN_FROM_MS: f64 = 25.0;
+pub(crate) const DRAIN_FROM_MS: f64 = 25.0;
 /// ... and the queueing delay beyond `DRAIN_FROM_MS` that would scale the target to zero
 /// (200 ms, was 400: 100 ms of queue now scales the target by 0.63).
-pub const DRAIN_SCALE_MS: f64 = 200.0;
+pub(crate) const DRAIN_SCALE_MS: f64 = 200.0;
 /// The drain never scales the target below this fraction.
-pub const DRAIN_MIN_FACTOR: f64 = 0.5;
+pub(crate) const DRAIN_MIN_FACTOR: f64 = 0.5;
 /// While queueing delay is above `DRAIN_FROM_MS`, the target is at most this multiple of
 /// the acknowledged rate (before the drain scaling). A standing queue means the link
 /// delivers less than is sent; a target far above what it delivers keeps the queue growing
@@ -93,10 +94,10 @@ pub const DRAIN_MIN_FACTOR: f64 = 0.5;
 /// -> 304 ms, utilization 0.745 -> 0.746; Verizon LTE (40 shifts): utilization 0.860 ->
 /// 0.854, p95 142 -> 140 ms, freezes 17 both. 1.0x: UMTS 303 ms but LTE utilization 0.845
 /// (20 shifts); 1.5x: UMTS 315 ms.
-pub const QUEUE_ACKED_MULTIPLE: f64 = 1.25;
+pub(crate) const QUEUE_ACKED_MULTIPLE: f64 = 1.25;
 
 /// The path counts as steady (probes may go out) while queueing delay is below this ...
-pub const STEADY_QUEUE_MS: f64 = 30.0;
+pub(crate) const STEADY_QUEUE_MS: f64 = 30.0;
 /// ... or below this on a link that stalled lately (see `STALL_US`). On the T-Mobile UMTS
 /// trace the 50 ms average of queueing delay crossed 30 ms every second or so from radio
 /// scheduling alone, so the 300 ms of steadiness a recovery probe waits for never came and
@@ -104,28 +105,28 @@ pub const STEADY_QUEUE_MS: f64 = 30.0;
 /// utilization on the UMTS trace 0.72 -> 0.73, on its four other windows 0.72-0.81 ->
 /// 0.75-0.83, LTE 0.86 -> 0.87 (windows 0.83-0.85 -> 0.84-0.87); links that do not stall
 /// unchanged.
-pub const STEADY_QUEUE_STALLING_MS: f64 = 60.0;
+pub(crate) const STEADY_QUEUE_STALLING_MS: f64 = 60.0;
 
 /// Without feedback, a full window lets one packet through this often.
-pub const TRICKLE_INTERVAL_US: u64 = 200_000;
+pub(crate) const TRICKLE_INTERVAL_US: u64 = 200_000;
 
 /// Periodic probes need this long without an overuse.
-pub const QUIET_BEFORE_PROBE_US: u64 = 3_000_000;
+pub(crate) const QUIET_BEFORE_PROBE_US: u64 = 3_000_000;
 
 /// A probe result counts up to this multiple of the acknowledged rate (or the target).
-pub const PROBE_MAX_ACKED_MULTIPLE: f64 = 2.0;
+pub(crate) const PROBE_MAX_ACKED_MULTIPLE: f64 = 2.0;
 
 /// A path estimate that falls below this fraction of what it was in one step is a collapse
 /// of the path: the sender drops its unsent queue and sends a keyframe at the new rate
 /// (`Sender::apply_target`), and the controller may undo it ...
-pub const COLLAPSE_RATIO: f64 = 0.5;
+pub(crate) const COLLAPSE_RATIO: f64 = 0.5;
 /// ... and it may be undone if no loss was reported for this long before it: a radio link
 /// that loses nothing but stalls for 150-200 ms (the Verizon LTE trace at 12.8 and 14 s)
 /// halves the acknowledged rate without any congestion. On a link that loses packets every
 /// few seconds (the T-Mobile UMTS trace) the same fall is usually real ...
-pub const UNDO_QUIET_LOSS_US: u64 = 2_000_000;
+pub(crate) const UNDO_QUIET_LOSS_US: u64 = 2_000_000;
 /// ... within this time, if no loss is reported meanwhile ...
-pub const UNDO_WITHIN_US: u64 = 500_000;
+pub(crate) const UNDO_WITHIN_US: u64 = 500_000;
 /// ... once the newest arrivals over this window (at least `UNDO_MIN_PACKETS` packets over
 /// `UNDO_MIN_SPAN_US`) come at `UNDO_RATE_FRACTION` of the earlier estimate or more: the
 /// stall is over and the path carries what it did. The estimate is then set back to that
@@ -135,16 +136,17 @@ pub const UNDO_WITHIN_US: u64 = 500_000;
 /// p95 160 -> 160 ms, freezes 14 -> 13; T-Mobile UMTS 0.746 / 291 ms / 25 -> 0.745 / 294 /
 /// 25. Without the loss condition UMTS p95 rose to 312 ms (there a burst delivering the
 /// backlog after a dip is not the rate the link keeps).
-pub const UNDO_RATE_WINDOW_US: i64 = 100_000;
+pub(crate) const UNDO_RATE_WINDOW_US: i64 = 100_000;
 /// See `UNDO_RATE_WINDOW_US`.
-pub const UNDO_MIN_PACKETS: usize = 8;
+pub(crate) const UNDO_MIN_PACKETS: usize = 8;
 /// See `UNDO_RATE_WINDOW_US`.
-pub const UNDO_MIN_SPAN_US: i64 = 10_000;
+pub(crate) const UNDO_MIN_SPAN_US: i64 = 10_000;
 /// See `UNDO_RATE_WINDOW_US`.
-pub const UNDO_RATE_FRACTION: f64 = 0.9;
+pub(crate) const UNDO_RATE_FRACTION: f64 = 0.9;
 
 /// Settings of the controller.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct AbrConfig {
     /// The rate to start at.
     pub start_bps: u32,
@@ -154,8 +156,16 @@ pub struct AbrConfig {
     pub max_bps: u32,
 }
 
+impl AbrConfig {
+    /// Starts at `start_bps`, within `[min_bps, max_bps]`.
+    pub fn new(start_bps: u32, min_bps: u32, max_bps: u32) -> Self {
+        AbrConfig { start_bps, min_bps, max_bps }
+    }
+}
+
 /// A snapshot of what the controller believes.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AbrState {
     /// The target bitrate.
     pub target_bps: u32,
@@ -267,7 +277,8 @@ pub struct RateController {
 impl RateController {
     /// A controller starting at `cfg.start_bps` (clamped into `[min, max]`).
     pub fn new(cfg: AbrConfig) -> Self {
-        let (min, max) = (cfg.min_bps.max(1000) as f64, cfg.max_bps.max(cfg.min_bps).max(1000) as f64);
+        let (min, max) =
+            (cfg.min_bps.max(MIN_BITRATE_BPS) as f64, cfg.max_bps.max(cfg.min_bps).max(MIN_BITRATE_BPS) as f64);
         let start = (cfg.start_bps as f64).clamp(min, max);
         RateController {
             cfg,
@@ -312,7 +323,7 @@ impl RateController {
     pub fn set_bounds(&mut self, min_bps: u32, max_bps: u32) {
         self.cfg.min_bps = min_bps;
         self.cfg.max_bps = max_bps.max(min_bps);
-        let (min, max) = (min_bps.max(1000) as f64, self.cfg.max_bps.max(1000) as f64);
+        let (min, max) = (min_bps.max(MIN_BITRATE_BPS) as f64, self.cfg.max_bps.max(MIN_BITRATE_BPS) as f64);
         self.aimd.set_bounds(min, max);
         self.prober.set_max(max);
         self.target_bps = self.target_bps.clamp(min, max);
@@ -631,7 +642,7 @@ impl RateController {
             t = t.min(QUEUE_ACKED_MULTIPLE * acked);
         }
         t *= (1.0 - excess / DRAIN_SCALE_MS).max(DRAIN_MIN_FACTOR);
-        let (min, max) = (self.cfg.min_bps.max(1000) as f64, self.cfg.max_bps.max(1000) as f64);
+        let (min, max) = (self.cfg.min_bps.max(MIN_BITRATE_BPS) as f64, self.cfg.max_bps.max(MIN_BITRATE_BPS) as f64);
         self.target_bps = t.clamp(min, max.max(min));
     }
 

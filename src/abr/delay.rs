@@ -8,32 +8,32 @@
 use std::collections::VecDeque;
 
 /// Packets sent within this span of the group's first packet form one group (GCC 5.2).
-pub const SEND_GROUP_US: i64 = 5_000;
+pub(crate) const SEND_GROUP_US: i64 = 5_000;
 /// A packet that arrives within this time of the previous one, earlier than its send
 /// spacing predicts, joins the previous group (a burst the network delivered at once).
-pub const BURST_ARRIVAL_US: i64 = 5_000;
+pub(crate) const BURST_ARRIVAL_US: i64 = 5_000;
 /// A burst group spans at most this much arrival time.
-pub const MAX_BURST_US: i64 = 100_000;
+pub(crate) const MAX_BURST_US: i64 = 100_000;
 /// Points in the trend-line regression window.
-pub const TREND_WINDOW: usize = 20;
+pub(crate) const TREND_WINDOW: usize = 20;
 /// Exponential smoothing of the accumulated delay.
-pub const TREND_SMOOTHING: f64 = 0.9;
+pub(crate) const TREND_SMOOTHING: f64 = 0.9;
 /// Gain applied to the trend before comparing it with the threshold.
-pub const TREND_GAIN: f64 = 4.0;
+pub(crate) const TREND_GAIN: f64 = 4.0;
 /// Cap on the number of deltas that scale the trend.
-pub const TREND_MAX_DELTAS: f64 = 60.0;
+pub(crate) const TREND_MAX_DELTAS: f64 = 60.0;
 /// Initial adaptive threshold, milliseconds.
-pub const THRESHOLD_INITIAL_MS: f64 = 12.5;
+pub(crate) const THRESHOLD_INITIAL_MS: f64 = 12.5;
 /// Threshold adaptation gain when the signal is above it (per ms of time).
-pub const THRESHOLD_K_UP: f64 = 0.0087;
+pub(crate) const THRESHOLD_K_UP: f64 = 0.0087;
 /// Threshold adaptation gain when the signal is below it.
-pub const THRESHOLD_K_DOWN: f64 = 0.039;
+pub(crate) const THRESHOLD_K_DOWN: f64 = 0.039;
 /// Bounds of the threshold, milliseconds.
-pub const THRESHOLD_RANGE_MS: (f64, f64) = (6.0, 600.0);
+pub(crate) const THRESHOLD_RANGE_MS: (f64, f64) = (6.0, 600.0);
 /// A signal this far above the threshold does not move it (a sudden spike is not noise).
-pub const THRESHOLD_MAX_OFFSET_MS: f64 = 15.0;
+pub(crate) const THRESHOLD_MAX_OFFSET_MS: f64 = 15.0;
 /// Overuse is signalled once the trend has stayed above the threshold this long.
-pub const OVERUSE_TIME_MS: f64 = 10.0;
+pub(crate) const OVERUSE_TIME_MS: f64 = 10.0;
 
 /// What the detector concludes about the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -104,16 +104,6 @@ impl DelayDetector {
     /// The current conclusion.
     pub fn usage(&self) -> Usage {
         self.usage
-    }
-
-    /// The last trend-line slope (ms of delay change per ms).
-    pub fn trend(&self) -> f64 {
-        self.trend
-    }
-
-    /// The adaptive threshold in ms.
-    pub fn threshold_ms(&self) -> f64 {
-        self.threshold_ms
     }
 
     /// Feeds one received packet, in send order: its send time on the sender's clock and

@@ -11,26 +11,26 @@
 //! switches later than it could).
 
 /// Scale of each rung, as a fraction of the capture size (numerator, denominator).
-pub const RUNGS: [(u32, u32); 4] = [(1, 1), (3, 4), (1, 2), (1, 4)];
+pub(crate) const RUNGS: [(u32, u32); 4] = [(1, 1), (3, 4), (1, 2), (1, 4)];
 /// Below this many bits per pixel per frame, step down.
-pub const DOWN_BPP: f64 = 0.04;
+pub(crate) const DOWN_BPP: f64 = 0.04;
 /// Above this (at the larger rung), step up.
-pub const UP_BPP: f64 = 0.07;
+pub(crate) const UP_BPP: f64 = 0.07;
 /// Quantizer (H.264 scale, 0-51) above which the picture is too coarse for its size.
-pub const QP_HIGH: f64 = 42.0;
+pub(crate) const QP_HIGH: f64 = 42.0;
 /// Quantizer under which a larger picture is affordable.
-pub const QP_LOW: f64 = 34.0;
+pub(crate) const QP_LOW: f64 = 34.0;
 /// Quantizer under which the encoder is clearly not using its budget (a small picture at a
 /// rate it cannot fill): a larger picture is taken as soon as it gets `UNDERSHOOT_UP_BPP`.
-pub const QP_UNDERSHOOT: f64 = 28.0;
+pub(crate) const QP_UNDERSHOOT: f64 = 28.0;
 /// Bits per pixel per frame the larger rung needs when the encoder undershoots.
-pub const UNDERSHOOT_UP_BPP: f64 = 0.05;
+pub(crate) const UNDERSHOOT_UP_BPP: f64 = 0.05;
 /// A down condition must hold this long.
-pub const DOWN_HOLD_US: u64 = 2_000_000;
+pub(crate) const DOWN_HOLD_US: u64 = 2_000_000;
 /// An up condition must hold this long.
-pub const UP_HOLD_US: u64 = 4_000_000;
+pub(crate) const UP_HOLD_US: u64 = 4_000_000;
 /// Least time between two switches.
-pub const MIN_SWITCH_INTERVAL_US: u64 = 6_000_000;
+pub(crate) const MIN_SWITCH_INTERVAL_US: u64 = 6_000_000;
 /// Smoothing of the quantizer per frame.
 const QP_ALPHA: f64 = 0.1;
 

@@ -7,18 +7,18 @@
 //! congestive loss comes with queueing delay, and random loss does not.
 
 /// Loss above the background below which the bound is released.
-pub const LOW_LOSS: f64 = 0.02;
+pub(crate) const LOW_LOSS: f64 = 0.02;
 /// Loss above the background above which the bound falls.
-pub const HIGH_LOSS: f64 = 0.10;
+pub(crate) const HIGH_LOSS: f64 = 0.10;
 /// Queueing delay under which measured loss is taken to be background (non-congestive).
-pub const QUIET_QUEUE_MS: f64 = 30.0;
+pub(crate) const QUIET_QUEUE_MS: f64 = 30.0;
 /// Smoothing of the background loss per loss report (about 20 reports of memory).
 const BACKGROUND_ALPHA: f64 = 0.05;
 /// Packets a loss report needs before it is used.
-pub const MIN_PACKETS_PER_REPORT: u32 = 20;
+pub(crate) const MIN_PACKETS_PER_REPORT: u32 = 20;
 /// Least time between two decreases, beyond one RTT (GCC's loss-based estimator waits
 /// 300 ms plus an RTT so that one congestion event is not counted twice).
-pub const DECREASE_INTERVAL_US: u64 = 300_000;
+pub(crate) const DECREASE_INTERVAL_US: u64 = 300_000;
 
 /// The loss-based bound.
 #[derive(Debug, Clone, Default)]

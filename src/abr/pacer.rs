@@ -2,8 +2,10 @@
 //! does not hit the bottleneck queue as one burst. libwebrtc paces at 2.5x the target
 //! (`kDefaultPaceMultiplier` in its pacing controller); sealcam uses the same default.
 
+use crate::codec::MIN_BITRATE_BPS;
+
 /// Pacing rate as a multiple of the target bitrate (libwebrtc's default).
-pub const DEFAULT_PACING_FACTOR: f32 = 2.5;
+pub(crate) const DEFAULT_PACING_FACTOR: f32 = 2.5;
 
 /// Bytes the pacer lets out at once without waiting (one full packet).
 const BURST_BYTES: u64 = 1500;
@@ -16,14 +18,14 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    /// A pacer at `rate_bps` (at least 1 kbit/s).
+    /// A pacer at `rate_bps` (at least [`MIN_BITRATE_BPS`]).
     pub fn new(rate_bps: u64) -> Self {
-        Pacer { rate_bps: rate_bps.max(1000), next_send_us: 0 }
+        Pacer { rate_bps: rate_bps.max(MIN_BITRATE_BPS as u64), next_send_us: 0 }
     }
 
     /// Changes the rate for packets not yet sent.
     pub fn set_rate(&mut self, rate_bps: u64) {
-        self.rate_bps = rate_bps.max(1000);
+        self.rate_bps = rate_bps.max(MIN_BITRATE_BPS as u64);
     }
 
     /// The pacing rate.

@@ -10,44 +10,44 @@
 //! 4 s while those probes find nothing, and when application-limited (GCC's ALR probing).
 
 /// Probe multiples of the start rate.
-pub const INITIAL_PROBE_SCALES: [f64; 2] = [3.0, 6.0];
+pub(crate) const INITIAL_PROBE_SCALES: [f64; 2] = [3.0, 6.0];
 /// Rounds of initial probes at most (a round none of whose clusters is answered is
 /// repeated once the path delivers).
-pub const INITIAL_PROBE_ROUNDS: u32 = 3;
+pub(crate) const INITIAL_PROBE_ROUNDS: u32 = 3;
 /// A result above this fraction of the probed rate triggers a further probe.
-pub const FURTHER_PROBE_THRESHOLD: f64 = 0.7;
+pub(crate) const FURTHER_PROBE_THRESHOLD: f64 = 0.7;
 /// Multiple of the last result for further probes.
-pub const FURTHER_PROBE_SCALE: f64 = 2.0;
+pub(crate) const FURTHER_PROBE_SCALE: f64 = 2.0;
 /// Multiple of the target for periodic (steady-state) probes: small enough that a probe
 /// into a full link adds little queue, large enough to climb a capacity step in a few
 /// probes (1 -> 1.5 -> 2.25 -> 2.5 Mbit/s).
-pub const STEADY_PROBE_SCALE: f64 = 1.5;
+pub(crate) const STEADY_PROBE_SCALE: f64 = 1.5;
 /// Least packets in a cluster.
-pub const MIN_CLUSTER_PACKETS: u32 = 5;
+pub(crate) const MIN_CLUSTER_PACKETS: u32 = 5;
 /// Least duration of a cluster at its rate.
-pub const MIN_CLUSTER_US: u64 = 15_000;
+pub(crate) const MIN_CLUSTER_US: u64 = 15_000;
 /// Steady-state clusters last this long and hold at least this many packets: long enough
 /// that a probe into a full queue (shared with other flows) comes out visibly slower.
-pub const STEADY_CLUSTER: (u64, u32) = (30_000, 6);
+pub(crate) const STEADY_CLUSTER: (u64, u32) = (30_000, 6);
 /// Fraction of a cluster that must arrive for a result.
-pub const MIN_RECEIVED_FRACTION: f64 = 0.8;
+pub(crate) const MIN_RECEIVED_FRACTION: f64 = 0.8;
 /// Receive/send ratio under which the link is taken to be saturated by the probe.
-pub const SATURATED_RATIO: f64 = 0.9;
+pub(crate) const SATURATED_RATIO: f64 = 0.9;
 /// Fraction of the receive rate used when saturated.
-pub const SATURATED_UTILIZATION: f64 = 0.95;
+pub(crate) const SATURATED_UTILIZATION: f64 = 0.95;
 /// First wait before a steady-state probe; doubled while probes find nothing, up to the max.
-pub const STEADY_PROBE_INTERVAL_US: (u64, u64) = (1_500_000, 1_500_000);
+pub(crate) const STEADY_PROBE_INTERVAL_US: (u64, u64) = (1_500_000, 1_500_000);
 /// The recovery probe goes to this fraction of the rate before the drop (libwebrtc's
 /// probe after a large drop uses 0.85) ...
-pub const RECOVERY_PROBE_FRACTION: f64 = 0.85;
+pub(crate) const RECOVERY_PROBE_FRACTION: f64 = 0.85;
 /// ... once the path has been steady this long, within this time of the drop.
-pub const RECOVERY_STEADY_US: u64 = 300_000;
+pub(crate) const RECOVERY_STEADY_US: u64 = 300_000;
 /// A drop older than this no longer triggers a recovery probe.
-pub const RECOVERY_WINDOW_US: u64 = 5_000_000;
+pub(crate) const RECOVERY_WINDOW_US: u64 = 5_000_000;
 /// A probe whose result has not come in after this long is given up.
-pub const PROBE_TIMEOUT_US: u64 = 1_000_000;
+pub(crate) const PROBE_TIMEOUT_US: u64 = 1_000_000;
 /// Interval of probes while application-limited.
-pub const ALR_PROBE_INTERVAL_US: u64 = 5_000_000;
+pub(crate) const ALR_PROBE_INTERVAL_US: u64 = 5_000_000;
 
 /// A burst the sender should send at `rate_bps`, `bytes` long, tagged `id`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -19,9 +19,9 @@ use crate::error::{invalid, Error, Result};
 use crate::frame::I420Buffer;
 
 /// A change of target bitrate larger than this ratio (either way) restarts the context ...
-pub const RESTART_RATIO: f64 = 1.3;
+pub(crate) const RESTART_RATIO: f64 = 1.3;
 /// ... once the context has run this long (seconds of frames).
-pub const RESTART_MIN_AGE_S: f64 = 2.0;
+pub(crate) const RESTART_MIN_AGE_S: f64 = 2.0;
 
 /// The largest quantizer index (of 255) rav1e's rate control may pick.
 const MAX_QUANTIZER: usize = 240;

@@ -26,14 +26,14 @@ use crate::kernels::copy_plane;
 
 /// Lowest quantizer the rate control may use (openh264's own floor in bitrate mode,
 /// `GOM_MIN_QP_MODE`).
-pub const H264_MIN_QP: i32 = 12;
+pub(crate) const H264_MIN_QP: i32 = 12;
 /// Highest quantizer the rate control may use. openh264 caps it at 42 (`MAX_LOW_BR_QP`)
 /// unless told otherwise; a cap below the top of the scale means a detailed picture at a
 /// low target overshoots, and openh264 carries the excess as a debt that it pays back by
 /// undershooting later targets (after a keyframe at 150 kbit/s, a step to 1 Mbit/s produced
 /// about 0.5 Mbit/s for four seconds in a test here). The ladder steps down to a smaller
 /// picture when the quantizer stays above 42 anyway.
-pub const H264_MAX_QP: i32 = 51;
+pub(crate) const H264_MAX_QP: i32 = 51;
 
 /// H.264 encoder settings.
 #[derive(Debug, Clone, Copy)]

@@ -12,7 +12,7 @@ pub mod h264;
 use crate::error::Result;
 use crate::frame::I420Buffer;
 
-pub use h264::{H264Decoder, H264Encoder};
+pub use h264::H264Decoder;
 
 /// Video codecs sealcam carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,6 +35,22 @@ impl Codec {
     }
 }
 
+/// Lowest bitrate any part of sealcam accepts (encoders, the sender, the rate controller's
+/// bounds): below it no codec makes a usable picture.
+pub const MIN_BITRATE_BPS: u32 = 10_000;
+/// Highest bitrate any part of sealcam accepts.
+pub const MAX_BITRATE_BPS: u32 = 100_000_000;
+
+/// Refuses a bitrate outside [`MIN_BITRATE_BPS`] to [`MAX_BITRATE_BPS`].
+pub fn check_bitrate(bitrate_bps: u32) -> Result<()> {
+    if !(MIN_BITRATE_BPS..=MAX_BITRATE_BPS).contains(&bitrate_bps) {
+        return Err(crate::error::invalid!(
+            "bitrate {bitrate_bps} bit/s is outside {MIN_BITRATE_BPS} bit/s to {MAX_BITRATE_BPS} bit/s"
+        ));
+    }
+    Ok(())
+}
+
 /// Encoder settings that the rate controller may change at run time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateSettings {
@@ -45,14 +61,10 @@ pub struct RateSettings {
 }
 
 impl RateSettings {
-    /// Checks the ranges every encoder accepts: 10 kbit/s to 100 Mbit/s, 1 to 240 fps.
+    /// Checks the ranges every encoder accepts: [`MIN_BITRATE_BPS`] to [`MAX_BITRATE_BPS`],
+    /// 1 to 240 fps.
     pub fn validate(&self) -> Result<()> {
-        if !(10_000..=100_000_000).contains(&self.bitrate_bps) {
-            return Err(crate::error::invalid!(
-                "bitrate {} bit/s is outside 10 kbit/s to 100 Mbit/s",
-                self.bitrate_bps
-            ));
-        }
+        check_bitrate(self.bitrate_bps)?;
         if !(self.framerate_fps >= 1.0 && self.framerate_fps <= 240.0) {
             return Err(crate::error::invalid!("frame rate {} is outside 1 to 240 fps", self.framerate_fps));
         }

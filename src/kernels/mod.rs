@@ -19,8 +19,8 @@ mod scale;
 mod x86;
 
 pub use scale::{
-    half_fusable, half_fused_pays, scale_i420_bilinear, scale_i420_bilinear_scalar, scale_i420_half,
-    scale_i420_half_scalar, scale_i420_planes, to_i420_half, to_i420_half_scalar, to_i420_half_with,
+    half_fused_pays, scale_i420_bilinear, scale_i420_bilinear_scalar, scale_i420_half, scale_i420_half_scalar,
+    scale_i420_planes, to_i420_half, to_i420_half_scalar, to_i420_half_with,
 };
 
 use crate::error::Result;
@@ -1014,7 +1014,7 @@ mod tests {
                     f.planes[i] = crate::frame::Plane { data: p, stride: strides[i] };
                 }
                 let mut fused = I420Buffer::default();
-                if !half_fusable(format) {
+                if !scale::half_fusable(format) {
                     assert!(to_i420_half(&f, &mut fused).is_err(), "{format:?}");
                     continue;
                 }

@@ -18,7 +18,7 @@ pub use packet::{PacketFields, RtpView, PACKET_OVERHEAD_BYTES};
 /// Smallest MTU sealcam accepts (IPv6's minimum link MTU).
 pub const MIN_MTU_BYTES: usize = 576;
 /// IPv4 + UDP header bytes, counted when fitting packets into an MTU.
-pub const IP_UDP_OVERHEAD_BYTES: usize = 28;
+pub(crate) const IP_UDP_OVERHEAD_BYTES: usize = 28;
 
 /// Largest SFrame fragment per packet for a path MTU.
 pub fn max_fragment_bytes(mtu: usize) -> usize {

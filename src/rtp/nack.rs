@@ -16,11 +16,11 @@ struct Missing {
 /// Longest wait before the first NACK of a gap, however far the path reorders: a packet
 /// later than this costs one needless retransmission, which is cheaper than holding every
 /// repair (and every frame behind it) longer.
-pub const MAX_REORDER_WAIT_US: u64 = 50_000;
+pub(crate) const MAX_REORDER_WAIT_US: u64 = 50_000;
 
 /// Repairs without any reordering seen after which the reordering window closes again
 /// (RACK's `reo_wnd_persist`, RFC 8985 section 6.2, is 16 loss recoveries).
-pub const REORDER_PERSIST_REPAIRS: u32 = 16;
+pub(crate) const REORDER_PERSIST_REPAIRS: u32 = 16;
 
 /// The missing-packet list.
 #[derive(Debug)]
@@ -205,11 +205,13 @@ impl NackTracker {
             .min()
     }
 
+    #[cfg(test)]
     /// Number of packets currently missing.
     pub fn len(&self) -> usize {
         self.missing.len()
     }
 
+    #[cfg(test)]
     /// Whether nothing is missing.
     pub fn is_empty(&self) -> bool {
         self.missing.is_empty()

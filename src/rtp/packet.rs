@@ -12,19 +12,19 @@
 use crate::error::{Error, Result};
 
 /// Bytes of the fixed RTP header.
-pub const RTP_HEADER_BYTES: usize = 12;
+pub(crate) const RTP_HEADER_BYTES: usize = 12;
 /// Bytes of sealcam's header extension block (profile, length, one element, padding).
-pub const EXTENSION_BYTES: usize = 8;
+pub(crate) const EXTENSION_BYTES: usize = 8;
 /// Bytes of the SFrame payload descriptor.
-pub const DESCRIPTOR_BYTES: usize = 1;
+pub(crate) const DESCRIPTOR_BYTES: usize = 1;
 /// Bytes sealcam adds in front of each SFrame fragment.
 pub const PACKET_OVERHEAD_BYTES: usize = RTP_HEADER_BYTES + EXTENSION_BYTES + DESCRIPTOR_BYTES;
 /// RFC 8285 extension id of the transport-wide sequence number.
-pub const TWCC_EXT_ID: u8 = 1;
+pub(crate) const TWCC_EXT_ID: u8 = 1;
 /// Offset of the transport-wide sequence number inside a packet sealcam built.
-pub const TWCC_OFFSET: usize = RTP_HEADER_BYTES + 5;
+pub(crate) const TWCC_OFFSET: usize = RTP_HEADER_BYTES + 5;
 /// Clock rate of video RTP timestamps.
-pub const VIDEO_CLOCK_HZ: u64 = 90_000;
+pub(crate) const VIDEO_CLOCK_HZ: u64 = 90_000;
 
 /// Descriptor bit: first packet of an SFrame.
 pub const DESC_START: u8 = 0x80;

@@ -12,7 +12,7 @@ use super::packet::{RtpView, SeqUnwrapper, DESC_END, DESC_START};
 
 /// Most packets of one frame whose two candidate bodies are tried in combination (at most
 /// 2^6 - 1 extra decryptions of the frame).
-pub const MAX_ALTERNATES: usize = 6;
+pub(crate) const MAX_ALTERNATES: usize = 6;
 
 /// What became of an accepted packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,12 +112,6 @@ impl Reassembler {
 
     fn slot(&self, ext: u64) -> &Slot {
         &self.slots[(ext % self.slots.len() as u64) as usize]
-    }
-
-    /// Whether `ext` is held or was consumed (so it need not be asked for again).
-    pub fn has(&self, ext: u64) -> bool {
-        let s = self.slot(ext);
-        s.state != SlotState::Empty && s.ext_seq == ext
     }
 
     /// Stores a packet; returns its unwrapped sequence number and what became of it.
@@ -336,11 +330,6 @@ impl Reassembler {
         self.anchor = Some(self.anchor.map_or(ext, |a| a.max(ext)));
     }
 
-    /// Whether a frame has authenticated since the last reset.
-    pub fn anchored(&self) -> bool {
-        self.anchor.is_some()
-    }
-
     /// Forgets every packet and the anchor (resynchronisation after a long outage). Buffers
     /// are kept.
     pub fn reset(&mut self) {
@@ -378,10 +367,5 @@ impl Reassembler {
     /// Bytes the ring holds in packet buffers (at most `2 x slots x max_packet_bytes`).
     pub fn buffered_capacity_bytes(&self) -> usize {
         self.slots.iter().map(|s| s.data.capacity() + s.alt.as_ref().map_or(0, Vec::capacity)).sum()
-    }
-
-    /// The most the ring's packet buffers can hold.
-    pub fn capacity_bound_bytes(&self) -> usize {
-        2 * self.slots.len() * self.max_packet_bytes
     }
 }

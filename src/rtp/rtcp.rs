@@ -5,15 +5,15 @@
 use crate::error::{Error, Result};
 
 /// RTCP packet type of transport-layer feedback (RFC 4585).
-pub const PT_RTPFB: u8 = 205;
+pub(crate) const PT_RTPFB: u8 = 205;
 /// RTCP packet type of payload-specific feedback (RFC 4585).
-pub const PT_PSFB: u8 = 206;
+pub(crate) const PT_PSFB: u8 = 206;
 /// FMT of a generic NACK.
-pub const FMT_NACK: u8 = 1;
+pub(crate) const FMT_NACK: u8 = 1;
 /// FMT of a PLI.
-pub const FMT_PLI: u8 = 1;
+pub(crate) const FMT_PLI: u8 = 1;
 /// Most NACK items (PID + BLP) written into one packet.
-pub const MAX_NACK_ITEMS: usize = 64;
+pub(crate) const MAX_NACK_ITEMS: usize = 64;
 
 fn write_common(fmt: u8, pt: u8, words_after_header: usize, sender: u32, media: u32, out: &mut Vec<u8>) {
     out.push(0x80 | fmt);

@@ -9,13 +9,13 @@
 use crate::error::{Error, Result};
 
 /// RTCP FMT of transport-wide feedback.
-pub const FMT_TWCC: u8 = 15;
+pub(crate) const FMT_TWCC: u8 = 15;
 /// Unit of receive deltas.
-pub const DELTA_UNIT_US: i64 = 250;
+pub(crate) const DELTA_UNIT_US: i64 = 250;
 /// Unit of the reference time.
-pub const REFERENCE_UNIT_US: i64 = 64_000;
+pub(crate) const REFERENCE_UNIT_US: i64 = 64_000;
 /// Most packets one feedback message reports.
-pub const MAX_PACKETS_PER_FEEDBACK: usize = 1024;
+pub(crate) const MAX_PACKETS_PER_FEEDBACK: usize = 1024;
 
 /// One packet's fate in a feedback message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

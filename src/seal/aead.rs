@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 type Aes128Ctr = ctr::Ctr32BE<aes::Aes128>;
 
 /// SFrame nonce length for every suite (Nn).
-pub const NONCE_BYTES: usize = 12;
+pub(crate) const NONCE_BYTES: usize = 12;
 
 /// RFC 9605 cipher suites (section 4.5 and the IANA registry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

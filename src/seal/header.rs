@@ -22,25 +22,34 @@ fn min_len(v: u64) -> usize {
 impl Header {
     /// Appends the encoded header to `out`; returns its length.
     pub fn encode(&self, out: &mut Vec<u8>) -> usize {
-        let start = out.len();
-        out.push(0);
-        let mut config = 0u8;
-        if self.kid < 8 {
-            config |= (self.kid as u8) << 4;
-        } else {
-            let n = min_len(self.kid);
-            config |= 0x80 | (((n - 1) as u8) << 4);
-            out.extend_from_slice(&self.kid.to_be_bytes()[8 - n..]);
-        }
-        if self.ctr < 8 {
-            config |= self.ctr as u8;
-        } else {
-            let n = min_len(self.ctr);
-            config |= 0x08 | ((n - 1) as u8);
-            out.extend_from_slice(&self.ctr.to_be_bytes()[8 - n..]);
-        }
-        out[start] = config;
-        out.len() - start
+        let mut b = [0u8; MAX_HEADER_BYTES];
+        let n = self.encode_into(&mut b);
+        out.extend_from_slice(&b[..n]);
+        n
+    }
+
+    /// Bytes the encoded header takes.
+    pub fn encoded_len(&self) -> usize {
+        let ext = |v: u64| if v < 8 { 0 } else { min_len(v) };
+        1 + ext(self.kid) + ext(self.ctr)
+    }
+
+    /// Writes the encoded header at the front of `out` (at least [`Header::encoded_len`]
+    /// bytes); returns its length.
+    pub fn encode_into(&self, out: &mut [u8]) -> usize {
+        let mut pos = 1;
+        let mut field = |v: u64, extended_bit: u8| -> u8 {
+            if v < 8 {
+                return v as u8;
+            }
+            let n = min_len(v);
+            out[pos..pos + n].copy_from_slice(&v.to_be_bytes()[8 - n..]);
+            pos += n;
+            extended_bit | (n - 1) as u8
+        };
+        let config = field(self.kid, 0x08) << 4 | field(self.ctr, 0x08);
+        out[0] = config;
+        pos
     }
 
     /// Parses a header from the front of `data`; returns it and its encoded length. A value
@@ -96,6 +105,7 @@ mod tests {
                 let mut v = Vec::new();
                 let n = h.encode(&mut v);
                 assert!(n <= MAX_HEADER_BYTES);
+                assert_eq!(n, h.encoded_len());
                 assert_eq!(Header::decode(&v).unwrap(), (h, n));
             }
         }

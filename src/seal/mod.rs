@@ -35,7 +35,7 @@ pub const MAX_STREAM_ID_BYTES: usize = 255;
 pub const MAX_OVERHEAD_BYTES: usize = MAX_HEADER_BYTES + 16;
 
 /// Width of the replay window in frames (counters).
-pub const REPLAY_WINDOW_FRAMES: u64 = 128;
+pub(crate) const REPLAY_WINDOW_FRAMES: u64 = 128;
 
 /// The RFC 9605 key and salt for `(suite, kid)` from `base_key` (section 4.4.2).
 fn derive_key_and_salt(
@@ -102,16 +102,40 @@ pub fn check_stream_id(stream_id: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Bytes [`stream_metadata`] writes for a stream identity of `stream_id_len` bytes.
+pub fn stream_metadata_len(stream_id_len: usize) -> usize {
+    METADATA_TAG.len() + 1 + stream_id_len + 8
+}
+
+/// The version tag that starts every stream's metadata.
+const METADATA_TAG: &[u8] = b"sealcam/1";
+
 /// Writes the SFrame metadata that binds a frame to its stream: a version tag, the stream
 /// identity (length-prefixed), the SSRC and the RTP timestamp. It is authenticated as part
 /// of the AAD and never sent: the receiver rebuilds it from its own stream configuration.
 pub fn stream_metadata(stream_id: &[u8], ssrc: u32, rtp_timestamp: u32, out: &mut Vec<u8>) {
     out.clear();
-    out.extend_from_slice(b"sealcam/1");
-    out.push(stream_id.len() as u8);
-    out.extend_from_slice(stream_id);
-    out.extend_from_slice(&ssrc.to_be_bytes());
-    out.extend_from_slice(&rtp_timestamp.to_be_bytes());
+    out.resize(stream_metadata_len(stream_id.len()), 0);
+    let n = stream_metadata_into(stream_id, ssrc, rtp_timestamp, out);
+    debug_assert!(n.is_ok());
+}
+
+/// [`stream_metadata`] into a caller's buffer: returns the bytes written, or
+/// [`Error::BufferTooSmall`] with the size needed. A stream id over 255 bytes is refused.
+pub fn stream_metadata_into(stream_id: &[u8], ssrc: u32, rtp_timestamp: u32, out: &mut [u8]) -> Result<usize> {
+    let Ok(id_len) = u8::try_from(stream_id.len()) else {
+        return Err(invalid!("stream id has {} bytes; at most {MAX_STREAM_ID_BYTES} are allowed", stream_id.len()));
+    };
+    let needed = stream_metadata_len(stream_id.len());
+    let Some(out) = out.get_mut(..needed) else { return Err(Error::BufferTooSmall { needed }) };
+    let (tag, rest) = out.split_at_mut(METADATA_TAG.len());
+    tag.copy_from_slice(METADATA_TAG);
+    rest[0] = id_len;
+    let (id, rest) = rest[1..].split_at_mut(stream_id.len());
+    id.copy_from_slice(stream_id);
+    rest[..4].copy_from_slice(&ssrc.to_be_bytes());
+    rest[4..].copy_from_slice(&rtp_timestamp.to_be_bytes());
+    Ok(needed)
 }
 
 /// An encrypt-only SFrame key.
@@ -172,22 +196,49 @@ impl SealKey {
 
     /// Seals `plaintext` as `header || ciphertext || tag`, written to `out` (cleared first).
     pub fn seal(&mut self, metadata: &[u8], plaintext: &[u8], out: &mut Vec<u8>) -> Result<Header> {
+        let header = Header { kid: self.kid, ctr: self.next_ctr };
+        out.clear();
+        out.resize(self.sealed_len(plaintext.len()), 0);
+        match self.seal_into(metadata, plaintext, out) {
+            Ok(n) => {
+                out.truncate(n);
+                Ok(header)
+            }
+            Err(e) => {
+                out.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Bytes [`SealKey::seal`] writes for a plaintext of `plaintext_len` bytes.
+    pub fn sealed_len(&self, plaintext_len: usize) -> usize {
+        Header { kid: self.kid, ctr: self.next_ctr }.encoded_len() + plaintext_len + self.aead.tag_bytes()
+    }
+
+    /// [`SealKey::seal`] into a caller's buffer, without allocating: returns the bytes
+    /// written, or [`Error::BufferTooSmall`] with the size needed (no counter is used then).
+    pub fn seal_into(&mut self, metadata: &[u8], plaintext: &[u8], out: &mut [u8]) -> Result<usize> {
         if self.next_ctr >= self.ctr_limit {
             return Err(Error::CounterExhausted);
         }
+        let needed = self.sealed_len(plaintext.len());
+        if out.len() < needed {
+            return Err(Error::BufferTooSmall { needed });
+        }
         let header = Header { kid: self.kid, ctr: self.next_ctr };
-        out.clear();
-        let hlen = header.encode(out);
+        let hlen = header.encode_into(out);
         self.aad.clear();
         self.aad.extend_from_slice(&out[..hlen]);
         self.aad.extend_from_slice(metadata);
-        out.extend_from_slice(plaintext);
+        let body = hlen + plaintext.len();
+        out[hlen..body].copy_from_slice(plaintext);
         let nonce = nonce_for(&self.salt, header.ctr);
         let mut tag = [0u8; 16];
-        let tlen = self.aead.seal_in_place(&nonce, &self.aad, &mut out[hlen..], &mut tag)?;
-        out.extend_from_slice(&tag[..tlen]);
+        let tlen = self.aead.seal_in_place(&nonce, &self.aad, &mut out[hlen..body], &mut tag)?;
+        out[body..body + tlen].copy_from_slice(&tag[..tlen]);
         self.next_ctr += 1;
-        Ok(header)
+        Ok(body + tlen)
     }
 }
 
@@ -278,6 +329,24 @@ impl OpenKey {
     /// `metadata`. Only then is the counter recorded. On error `out` is left empty.
     pub fn open(&mut self, metadata: &[u8], sframe: &[u8], out: &mut Vec<u8>) -> Result<Header> {
         out.clear();
+        let (header, _) = Header::decode(sframe)?;
+        out.resize(sframe.len(), 0);
+        match self.open_into(metadata, sframe, out) {
+            Ok(n) => {
+                out.truncate(n);
+                Ok(header)
+            }
+            Err(e) => {
+                out.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// [`OpenKey::open`] into a caller's buffer, without allocating: returns the plaintext's
+    /// length, or [`Error::BufferTooSmall`] with the size needed (nothing is recorded then).
+    /// On any error the bytes of `out` are unspecified and the replay window is unchanged.
+    pub fn open_into(&mut self, metadata: &[u8], sframe: &[u8], out: &mut [u8]) -> Result<usize> {
         let (header, hlen) = Header::decode(sframe)?;
         if header.kid != self.kid {
             return Err(Error::UnknownKey(header.kid));
@@ -286,26 +355,30 @@ impl OpenKey {
         if sframe.len() < hlen + tlen {
             return Err(Error::Malformed("SFrame shorter than its tag"));
         }
+        let n = sframe.len() - hlen - tlen;
+        if out.len() < n {
+            return Err(Error::BufferTooSmall { needed: n });
+        }
         if !self.window.check(header.ctr) {
             return Err(Error::Replay);
         }
         self.aad.clear();
         self.aad.extend_from_slice(&sframe[..hlen]);
         self.aad.extend_from_slice(metadata);
-        let (body, tag) = sframe[hlen..].split_at(sframe.len() - hlen - tlen);
-        out.extend_from_slice(body);
+        let (body, tag) = sframe[hlen..].split_at(n);
+        out[..n].copy_from_slice(body);
         let nonce = nonce_for(&self.salt, header.ctr);
-        if let Err(e) = self.aead.open_in_place(&nonce, &self.aad, out, tag) {
-            out.clear();
+        if let Err(e) = self.aead.open_in_place(&nonce, &self.aad, &mut out[..n], tag) {
+            out[..n].fill(0);
             return Err(e);
         }
         self.window.commit(header.ctr);
-        Ok(header)
+        Ok(n)
     }
 }
 
 /// Most keys a [`Keyring`] holds at once: the current epoch and the one it replaces.
-pub const KEYRING_CAPACITY: usize = 2;
+pub(crate) const KEYRING_CAPACITY: usize = 2;
 
 /// The decrypt-side keys of one stream. During a rekey the new epoch's key is installed
 /// beside the current one; once a frame authenticates under the newer key, the older one is

@@ -365,7 +365,7 @@ impl Scenario {
             return Err(Error::InvalidInput(format!("attack fraction {} is outside 0..1", self.attack)));
         }
         let n_cams = sources.len();
-        let mut hub = Hub::new(HubConfig { max_streams: n_cams, ..HubConfig::default() });
+        let mut hub = Hub::new(HubConfig { max_streams: n_cams, ..HubConfig::default() })?;
         let mut cams = Vec::with_capacity(n_cams);
         let mut targets = Vec::with_capacity(n_cams);
         for (i, source) in sources.into_iter().enumerate() {
@@ -552,17 +552,8 @@ impl Scenario {
                 let shown = frame.info.frame_id;
                 c.sent.retain(|&id, _| id > shown);
             }
-            while let Some(n) = hub.poll_feedback(now, &mut buf)? {
-                let Some(i) = crate::rtp::rtcp::parse(&buf[..n]).find_map(|fb| match fb {
-                    Ok(crate::rtp::rtcp::Feedback::Nack { media_ssrc, .. })
-                    | Ok(crate::rtp::rtcp::Feedback::TransportCc { media_ssrc, .. })
-                    | Ok(crate::rtp::rtcp::Feedback::Pli { media_ssrc }) => {
-                        (0..n_cams).find(|&i| ssrc(i) == media_ssrc)
-                    }
-                    _ => None,
-                }) else {
-                    continue;
-                };
+            while let Some((fb_ssrc, n)) = hub.poll_feedback(now, &mut buf)? {
+                let Some(i) = (0..n_cams).find(|&i| ssrc(i) == fb_ssrc) else { continue };
                 tap.feedback_sent(i, now, &buf[..n]);
                 cams[i].back.send(now, &buf[..n]);
             }

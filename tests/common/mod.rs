@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-use sealcam::sender::FrameOutcome;
 use sealcam::sim::SyntheticScene;
+use sealcam::FrameOutcome;
 use sealcam::{I420Buffer, Sender, SenderConfig};
 
 pub const SECRET: &[u8] = b"test base secret, 32 bytes long!";
