@@ -4,6 +4,8 @@
  * release would have them (tests/ffi_c.rs writes that header). Each struct lives in a heap
  * block 16 bytes longer than the older size, filled with a pattern: the bytes past the
  * struct must keep it (and valgrind checks every access inside the block is initialised).
+ * tests/abi.rs also builds it against the ABI baseline's header (ffi-tests/abi/sealcam.h)
+ * and runs it against the library built now: it may use only what that header declares.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -234,13 +234,12 @@ pub fn packed_i420_len(width: u32, height: u32) -> usize {
     w * h + 2 * w.div_ceil(2) * h.div_ceil(2)
 }
 
+/// The Y, U and V planes of a caller's buffer, then the Y and the U/V strides.
+pub type PackedPlanes<'a> = (&'a mut [u8], &'a mut [u8], &'a mut [u8], usize, usize);
+
 /// A caller's buffer as the Y, U and V planes of a tightly packed `width x height` I420
 /// image, with their strides (Y, then U and V), or [`crate::Error::BufferTooSmall`].
-pub fn packed_i420_planes(
-    buf: &mut [u8],
-    width: u32,
-    height: u32,
-) -> Result<(&mut [u8], &mut [u8], &mut [u8], usize, usize)> {
+pub fn packed_i420_planes(buf: &mut [u8], width: u32, height: u32) -> Result<PackedPlanes<'_>> {
     check_dimensions(width, height)?;
     let needed = packed_i420_len(width, height);
     if buf.len() < needed {

@@ -74,7 +74,7 @@ pub mod sframe {
 /// The pixel kernels used alone: any capture format to I420, and I420 scaling. Reentrant;
 /// the `_planes` forms write caller-owned planes and allocate nothing.
 pub mod convert {
-    pub use crate::frame::packed_i420_planes;
+    pub use crate::frame::{packed_i420_planes, PackedPlanes};
     pub use crate::kernels::{
         bands_that_pay, scale_i420_bilinear, scale_i420_half, scale_i420_planes, to_i420, to_i420_half,
         to_i420_half_with, to_i420_in_bands, to_i420_planes, to_i420_with,

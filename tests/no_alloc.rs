@@ -8,7 +8,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use sealcam::sframe::{stream_metadata, CipherSuite, OpenKey, SealKey};
+use sealcam::sframe::{stream_metadata, stream_metadata_into, CipherSuite, OpenKey, SealKey};
 
 struct Counting;
 
@@ -106,5 +106,18 @@ fn sealing_and_opening() {
         }
         let n = allocs() - before;
         assert_eq!(n, 0, "suite {suite:?}: {n} allocations in 100 seal+open");
+        // The caller's-buffer forms the C API uses.
+        let (mut sbuf, mut obuf) = (vec![0u8; frame.len() + 64], vec![0u8; frame.len()]);
+        let before = allocs();
+        for ts in 103..203u32 {
+            let m = stream_metadata_into(b"cam", 1, ts, &mut sbuf[..64]).unwrap();
+            let md = sbuf[..m].to_owned();
+            let before_md = allocs();
+            let k = seal.seal_into(&md, &frame, &mut sbuf).unwrap();
+            let got = open.open_into(&md, &sbuf[..k], &mut obuf).unwrap();
+            assert_eq!(got, frame.len());
+            assert_eq!(allocs(), before_md, "suite {suite:?}: seal_into/open_into allocated");
+        }
+        assert_eq!(allocs() - before, 100, "only the test's own metadata copies");
     }
 }

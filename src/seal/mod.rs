@@ -198,6 +198,8 @@ impl SealKey {
     pub fn seal(&mut self, metadata: &[u8], plaintext: &[u8], out: &mut Vec<u8>) -> Result<Header> {
         let header = Header { kid: self.kid, ctr: self.next_ctr };
         out.clear();
+        // Room for the longest header, so a counter that grows a byte does not reallocate.
+        out.reserve(plaintext.len() + MAX_OVERHEAD_BYTES);
         out.resize(self.sealed_len(plaintext.len()), 0);
         match self.seal_into(metadata, plaintext, out) {
             Ok(n) => {
@@ -329,8 +331,9 @@ impl OpenKey {
     /// `metadata`. Only then is the counter recorded. On error `out` is left empty.
     pub fn open(&mut self, metadata: &[u8], sframe: &[u8], out: &mut Vec<u8>) -> Result<Header> {
         out.clear();
-        let (header, _) = Header::decode(sframe)?;
-        out.resize(sframe.len(), 0);
+        let (header, hlen) = Header::decode(sframe)?;
+        // The body's length does not change as the counter grows: no reallocation then.
+        out.resize(sframe.len() - hlen, 0);
         match self.open_into(metadata, sframe, out) {
             Ok(n) => {
                 out.truncate(n);
