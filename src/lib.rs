@@ -7,8 +7,9 @@
 //! streams, [`Hub`]. [`sim`] emulates the network in virtual time.
 //!
 //! Everything is sans-IO: the library never opens a socket and never reads the clock. Time is
-//! a `u64` microsecond count the caller passes in. Threads are started only where a config
-//! asks for them: encoder worker threads (`SenderConfig::encoder_threads` above 1) and the
+//! a `u64` microsecond count the caller passes in. Threads are started only by the encoders
+//! and where a config asks for them: rav1e's pool for AV1 (`SenderConfig::encoder_threads`
+//! workers, at least one), openh264's workers when `encoder_threads` is above 1, and the
 //! two-band conversion pool (`SenderConfig::parallel_conversion`).
 //!
 //! Each stage can be used alone. Sealing a frame for one stream and opening it on the hub:

@@ -9,12 +9,13 @@
 //!
 //! Renew the baseline on purpose, at a release: `SEALCAM_BLESS_ABI=1 cargo test --test abi`.
 
+#[path = "common/tools.rs"]
+mod tools;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use tools::{build_library, required_in_ci, root, run};
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sealcam-abi-{}-{name}", std::process::id()));
@@ -22,24 +23,8 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-fn run(cmd: &mut Command) -> std::process::Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 fn abigail() -> bool {
-    let ok = Command::new("abidiff").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI needs abigail-tools for the ABI check");
-        eprintln!("abigail-tools not installed: skipped the ABI check");
-    }
-    ok
+    required_in_ci("abidiff", "--version", "the ABI check (abigail-tools)")
 }
 
 /// The function declarations of a cbindgen header: `(return type, name, whole declaration)`.
@@ -204,18 +189,6 @@ fn the_library_exports_exactly_what_the_header_declares() {
         .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
         .collect();
     assert_eq!(exported, declared);
-}
-
-/// Builds the library with this test's profile; returns its directory.
-fn build_library() -> PathBuf {
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(root()).args(["build", "--lib", "--quiet"]);
-    if profile == "release" {
-        cmd.arg("--release");
-    }
-    run(&mut cmd);
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from).join(profile)
 }
 
 #[test]

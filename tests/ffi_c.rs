@@ -3,41 +3,13 @@
 //! installed, and built and run a third time with `-fsanitize=address,undefined`. The header
 //! is also compiled as C11 and C++17 beside a firmware's own names.
 
-use std::path::{Path, PathBuf};
+#[path = "common/tools.rs"]
+mod tools;
+
+use std::path::Path;
 use std::process::Command;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Builds libsealcam.a with the same profile as this test and returns its directory.
-fn build_staticlib() -> PathBuf {
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(root()).args(["build", "--lib", "--quiet"]);
-    if profile == "release" {
-        cmd.arg("--release");
-    }
-    let st = cmd.status().expect("cargo runs");
-    assert!(st.success(), "cargo build --lib failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    target.join(profile)
-}
-
-fn run(cmd: &mut Command) -> std::process::Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn available(tool: &str) -> bool {
-    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
-}
+use tools::{build_library, required_in_ci, root, run};
 
 /// Whether gcc can link a sanitized program here (libasan and libubsan installed).
 fn sanitizers_available() -> bool {
@@ -60,7 +32,7 @@ fn sanitizers_available() -> bool {
 /// Compiles `ffi-tests/NAME.c` against the static library and the header in `include`,
 /// runs it (plain, under valgrind, and built with ASan/UBSan) and checks it reports success.
 fn run_c_client_with(name: &str, include: &Path) {
-    let libdir = build_staticlib();
+    let libdir = build_library();
     let build = |exe: &Path, extra: &[&str]| {
         run(Command::new("gcc")
             .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"])
@@ -78,12 +50,10 @@ fn run_c_client_with(name: &str, include: &Path) {
     build(&exe, &[]);
     let out = run(&mut Command::new(&exe));
     assert!(String::from_utf8_lossy(&out.stdout).contains("all checks passed"));
-    if available("valgrind") {
+    if required_in_ci("valgrind", "--version", "the memory check of the C clients") {
         run(Command::new("valgrind")
             .args(["--quiet", "--error-exitcode=1", "--leak-check=full", "--errors-for-leak-kinds=definite"])
             .arg(&exe));
-    } else {
-        eprintln!("valgrind not installed: skipped the memory check of the C client");
     }
     let _ = std::fs::remove_file(&exe);
     if sanitizers_available() {

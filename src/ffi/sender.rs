@@ -220,8 +220,8 @@ pub struct sealcam_sender {
     inner: Sender,
 }
 
-/// The sender config a C config describes: fields the caller left zero keep the Rust
-/// defaults of [`SenderConfig::new`] where zero is no valid value.
+/// The sender config a C config (read with `read_growable`) describes; the Rust API checks
+/// every value.
 ///
 /// # Safety
 /// The config's pointers point to their stated lengths.

@@ -138,6 +138,13 @@ pub fn stream_metadata_into(stream_id: &[u8], ssrc: u32, rtp_timestamp: u32, out
     Ok(needed)
 }
 
+/// The AAD of one frame (RFC 9605 section 4.4.3): its encoded header, then the metadata.
+fn fill_aad(aad: &mut Vec<u8>, header: &[u8], metadata: &[u8]) {
+    aad.clear();
+    aad.extend_from_slice(header);
+    aad.extend_from_slice(metadata);
+}
+
 /// An encrypt-only SFrame key.
 pub struct SealKey {
     suite: CipherSuite,
@@ -230,9 +237,7 @@ impl SealKey {
         }
         let header = Header { kid: self.kid, ctr: self.next_ctr };
         let hlen = header.encode_into(out);
-        self.aad.clear();
-        self.aad.extend_from_slice(&out[..hlen]);
-        self.aad.extend_from_slice(metadata);
+        fill_aad(&mut self.aad, &out[..hlen], metadata);
         let body = hlen + plaintext.len();
         out[hlen..body].copy_from_slice(plaintext);
         let nonce = nonce_for(&self.salt, header.ctr);
@@ -365,9 +370,7 @@ impl OpenKey {
         if !self.window.check(header.ctr) {
             return Err(Error::Replay);
         }
-        self.aad.clear();
-        self.aad.extend_from_slice(&sframe[..hlen]);
-        self.aad.extend_from_slice(metadata);
+        fill_aad(&mut self.aad, &sframe[..hlen], metadata);
         let (body, tag) = sframe[hlen..].split_at(n);
         out[..n].copy_from_slice(body);
         let nonce = nonce_for(&self.salt, header.ctr);
