@@ -67,8 +67,9 @@ pub use sender::{FrameOutcome, PacketResult, Sender, SenderConfig, SenderStats};
 /// frame-description codecs, for SDKs with their own transport.
 pub mod sframe {
     pub use crate::seal::{
-        check_stream_id, stream_metadata, stream_metadata_into, stream_metadata_len, CipherSuite, FrameInfo, Header,
-        OpenKey, SealKey, FRAME_INFO_BYTES, MAX_HEADER_BYTES, MAX_OVERHEAD_BYTES, MAX_STREAM_ID_BYTES,
+        check_stream_id, kid_epoch, kid_session, session_kid, stream_metadata, stream_metadata_into,
+        stream_metadata_len, CipherSuite, FrameInfo, Header, OpenKey, SealKey, FRAME_INFO_BYTES, MAX_EPOCH,
+        MAX_HEADER_BYTES, MAX_OVERHEAD_BYTES, MAX_STREAM_ID_BYTES,
     };
 }
 

@@ -137,6 +137,13 @@ impl Playout {
         self.max_hold_us > 0 && self.spikes.frequent(now_us, SPIKE_WINDOW_US)
     }
 
+    /// The render time of a frame whose capture time must teach nothing (sealed under an
+    /// older key epoch): as soon as it is output, never before the previous frame's.
+    pub fn render_untaught(&mut self, now_us: u64) -> u64 {
+        self.last_render_us = self.last_render_us.max(now_us);
+        self.last_render_us
+    }
+
     /// The render time of a frame captured at `capture_us` (camera clock) and output at
     /// `now_us` (hub clock), given the measured repair round trip. Never earlier than
     /// `now_us` nor than the previous frame's render time.

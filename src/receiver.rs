@@ -22,8 +22,8 @@ use crate::playout::Playout;
 use crate::rtp::nack::NackTracker;
 use crate::rtp::packet::SeqUnwrapper;
 use crate::rtp::reassembly::{Inserted, Reassembler, Refusal};
-use crate::rtp::{rtcp, twcc, RtpView};
-use crate::seal::{self, CipherSuite, FrameInfo, Keyring, OpenKey};
+use crate::rtp::{packet, rtcp, twcc, RtpView};
+use crate::seal::{self, CipherSuite, FrameInfo, Keyring};
 
 /// A missing packet is asked for during at most this long (the sender keeps packets for
 /// retransmission for one second by default; queueing on a poor uplink adds to the RTT).
@@ -40,6 +40,15 @@ const TWCC_MAX_PENDING: usize = 2048;
 
 /// Age after which a packet still held below a frame that completed is asked for again.
 const STALE_HELD_US: u64 = 30_000;
+
+/// How long the stream's sender session must be silent before another may replace it: a
+/// camera restarts in no less (a watchdog, a power cut), while a live camera sends a frame
+/// every 33-200 ms, so a second session cannot take over a live stream.
+const SESSION_IDLE_US: u64 = 300_000;
+
+/// Sender sessions a stream remembers having followed, never to follow again (a recording
+/// of one replayed later is refused).
+const RETIRED_SESSIONS: usize = 64;
 
 /// Receiver settings. Build with [`ReceiverConfig::new`].
 #[derive(Clone)]
@@ -170,11 +179,14 @@ pub enum DropReason {
     /// Too far ahead of the last authenticated packet (a forged sequence number, or a
     /// stream that must resynchronise).
     OutOfWindow,
+    /// It authenticated, but under a sender session other than the stream's: an earlier one
+    /// (a recording replayed) or a second one while the stream's is live.
+    OtherSession,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 10] = [
         DropReason::Malformed,
         DropReason::UnknownStream,
         DropReason::TooLate,
@@ -184,6 +196,7 @@ impl DropReason {
         DropReason::UnknownKey,
         DropReason::Undecodable,
         DropReason::OutOfWindow,
+        DropReason::OtherSession,
     ];
 
     /// A short snake_case name (used in reports).
@@ -198,13 +211,14 @@ impl DropReason {
             DropReason::UnknownKey => "unknown_key",
             DropReason::Undecodable => "undecodable",
             DropReason::OutOfWindow => "out_of_window",
+            DropReason::OtherSession => "other_session",
         }
     }
 }
 
 /// Dropped packets by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RejectCounts([u64; 9]);
+pub struct RejectCounts([u64; 10]);
 
 impl RejectCounts {
     /// Packets dropped for `r`.
@@ -251,6 +265,8 @@ pub struct ReceiverStats {
     pub plis_sent: u64,
     /// Times the receiver forgot its packet state to resynchronise.
     pub resyncs: u64,
+    /// Times the stream followed a new sender session (a camera that restarted).
+    pub session_switches: u64,
 }
 
 /// A frame ready for the decoder, borrowed until the next `poll_frame`.
@@ -274,6 +290,8 @@ struct FrameBuf {
     arrived_us: u64,
     render_us: u64,
     packets: u64,
+    /// Sealed under the newest epoch seen: its transit may teach the playout.
+    newest_epoch: bool,
     data: Vec<u8>,
 }
 
@@ -296,12 +314,26 @@ pub struct Receiver {
     ready: VecDeque<usize>,
     out: Option<usize>,
     last_output: Option<u64>,
+    /// The newest key epoch a frame authenticated under, and that epoch's first frame id.
+    newest_epoch: Option<(u64, u64)>,
+    /// The sender session the stream follows (the high bits of its KIDs).
+    session: Option<u64>,
+    /// When a frame of that session last authenticated.
+    session_frame_us: Option<u64>,
+    /// Sessions the stream followed before: never followed again.
+    retired_sessions: VecDeque<u64>,
+    /// The session the packet state was last reset for.
+    resynced_for: Option<u64>,
     released: u64,
     need_keyframe: bool,
     pli_wanted: bool,
     last_pli_us: Option<u64>,
     last_progress_us: Option<u64>,
     refused_since_progress: u64,
+    /// A frame has authenticated since the packet ring was (re)anchored.
+    anchor_proven: bool,
+    /// Frames that failed authentication while the anchor was unproven.
+    unproven_failures: u32,
     twcc_unwrap: SeqUnwrapper,
     twcc_arrivals: Vec<(u64, u64)>,
     twcc_last_us: Option<u64>,
@@ -313,8 +345,8 @@ impl Receiver {
     /// Creates a receiver; checks the whole config first and allocates all its memory.
     pub fn new(cfg: ReceiverConfig) -> Result<Self> {
         cfg.validate()?;
-        let mut keys = Keyring::new(cfg.key_overlap_ms as u64 * 1000);
-        keys.insert(OpenKey::for_stream(cfg.suite, &cfg.base_secret, &cfg.stream_id, cfg.key_epoch)?)?;
+        let mut keys = Keyring::new(cfg.suite, &cfg.stream_id, cfg.key_overlap_ms as u64 * 1000);
+        keys.insert(cfg.key_epoch, &cfg.base_secret)?;
         let nack = NackTracker::new(
             cfg.slots / 2,
             cfg.nack_retry_ms as u64 * 1000,
@@ -339,12 +371,19 @@ impl Receiver {
             ready: VecDeque::new(),
             out: None,
             last_output: None,
+            newest_epoch: None,
+            session: None,
+            session_frame_us: None,
+            retired_sessions: VecDeque::with_capacity(RETIRED_SESSIONS),
+            resynced_for: None,
             released: 0,
             need_keyframe: true,
             pli_wanted: false,
             last_pli_us: None,
             last_progress_us: None,
             refused_since_progress: 0,
+            anchor_proven: false,
+            unproven_failures: 0,
             twcc_unwrap: SeqUnwrapper::default(),
             twcc_arrivals: Vec::with_capacity(TWCC_MAX_PENDING),
             twcc_last_us: None,
@@ -379,7 +418,7 @@ impl Receiver {
     }
     /// KIDs (key epochs) this receiver can open.
     pub fn key_epochs(&self) -> impl Iterator<Item = u64> + '_ {
-        self.keys.kids()
+        self.keys.epochs()
     }
     /// Bytes this receiver holds in buffers now (never more than
     /// [`ReceiverConfig::memory_bound_bytes`]).
@@ -395,13 +434,15 @@ impl Receiver {
 
     // ---- mutators ----
 
-    /// Installs the key of another epoch (a rekey), derived from this stream's base secret
-    /// or from `new_base_secret`. Frames under the current epoch keep opening until the
-    /// first frame under the new one, then for `key_overlap_ms` more.
+    /// Installs the key of a later epoch (a rekey), derived from this stream's base secret or
+    /// from `new_base_secret`. Epochs only move forward: an epoch not after every installed
+    /// one is refused. Frames under older epochs keep opening for `key_overlap_ms` from the
+    /// next time input on, whether or not a frame under the new one arrives; then their keys
+    /// are destroyed, so the camera must switch within the overlap. Refused, changing
+    /// nothing, while eight epochs are still accepted.
     pub fn install_key(&mut self, epoch: u64, new_base_secret: Option<&[u8]>) -> Result<()> {
         let secret = new_base_secret.unwrap_or(&self.cfg.base_secret);
-        let key = OpenKey::for_stream(self.cfg.suite, secret, &self.cfg.stream_id, epoch)?;
-        self.keys.insert(key)
+        self.keys.insert(epoch, secret)
     }
 
     // ---- handle_* ----
@@ -444,9 +485,26 @@ impl Receiver {
                 self.twcc_arrivals.push((ext, now_us));
             }
         }
-        let highest = self.reasm.highest();
-        let ext = self.reasm.unwrap_seq(p.seq);
-        let (ext, inserted) = self.reasm.insert(now_us, &p).map_err(|r| {
+        if self.new_session_starts(now_us, &p) {
+            self.resync(now_us);
+            self.resynced_for =
+                p.payload.get(1..).and_then(|h| seal::Header::decode(h).ok()).map(|(h, _)| seal::kid_session(h.kid));
+        }
+        let mut highest = self.reasm.highest();
+        let mut ext = self.reasm.unwrap_seq(p.seq);
+        let mut attempt = self.reasm.insert(now_us, &p);
+        if matches!(attempt, Err(Refusal::OutOfWindow | Refusal::TooLate))
+            && !self.anchor_proven
+            && self.unproven_failures > 0
+        {
+            // The ring is anchored on packets no frame has authenticated from, and whose
+            // frames failed (forged, or another stream's relabelled): anchor on this one.
+            self.resync(now_us);
+            highest = self.reasm.highest();
+            ext = self.reasm.unwrap_seq(p.seq);
+            attempt = self.reasm.insert(now_us, &p);
+        }
+        let (ext, inserted) = attempt.map_err(|r| {
             if r == Refusal::Duplicate {
                 self.nack.remove(ext); // it is here: stop asking
             }
@@ -474,6 +532,7 @@ impl Receiver {
         let packets = span.last - span.first + 1;
         seal::stream_metadata(&self.cfg.stream_id, self.cfg.ssrc, span.timestamp, &mut self.metadata);
         let mut opened = self.keys.open(now_us, &self.metadata, &self.sframe, &mut self.plain);
+        // (the alternates below are tried only when the first body fails)
         if matches!(opened, Err(Error::AuthenticationFailed)) {
             // Packets with two candidate bodies: try the combinations (at most 2^6 - 1).
             self.reasm.alternates(&span, &mut self.alts);
@@ -486,37 +545,75 @@ impl Receiver {
                 }
             }
         }
-        if let Err(e) = opened {
-            let reason = match e {
-                Error::Replay => DropReason::Replay,
-                Error::UnknownKey(_) => DropReason::UnknownKey,
-                Error::Malformed(_) => DropReason::Malformed,
-                _ => DropReason::Auth,
-            };
-            // A forged, tampered or replayed packet may have taken a real one's place: keep the
-            // packets and ask for all of them again; a retransmitted copy that differs
-            // replaces the bad one and the frame is tried again.
-            self.reasm.unconsume(span.first, span.last);
-            for e in span.first..=span.last {
-                if !self.reasm.is_confirmed(e) {
-                    self.nack.readd(e, now_us);
+        let header = match opened {
+            Ok(h) => h,
+            Err(e) => {
+                let reason = match e {
+                    Error::Replay => DropReason::Replay,
+                    Error::UnknownKey(_) => DropReason::UnknownKey,
+                    Error::Malformed(_) => DropReason::Malformed,
+                    _ => DropReason::Auth,
+                };
+                // A forged, tampered or replayed packet may have taken a real one's place: keep the
+                // packets and ask for all of them again; a retransmitted copy that differs
+                // replaces the bad one and the frame is tried again.
+                self.reasm.unconsume(span.first, span.last);
+                for e in span.first..=span.last {
+                    if !self.reasm.is_confirmed(e) {
+                        self.nack.readd(e, now_us);
+                    }
                 }
+                self.refused_since_progress += 1;
+                if !self.anchor_proven {
+                    self.unproven_failures += 1;
+                }
+                return Err((reason, packets));
             }
-            self.refused_since_progress += 1;
-            return Err((reason, packets));
-        }
+        };
+        self.follow_session(now_us, header.kid).map_err(|r| (r, packets))?;
         self.stats.frames_authenticated += 1;
         self.reasm.confirm(span.last);
         let nack = &mut self.nack;
         self.reasm.stale_held(span.first, now_us, STALE_HELD_US, |e| nack.readd(e, now_us));
         self.last_progress_us = Some(now_us);
         self.refused_since_progress = 0;
+        self.anchor_proven = true;
+        self.unproven_failures = 0;
         let (info, _) = FrameInfo::decode(&self.plain).map_err(|_| (DropReason::Malformed, packets))?;
         if info.codec != self.cfg.codec {
             return Err((DropReason::Malformed, packets));
         }
-        self.accept_frame(now_us, info, span.timestamp, packets)?;
+        let newest = self.order_by_epoch(header.kid, &info).map_err(|r| (r, packets))?;
+        self.accept_frame(now_us, info, span.timestamp, packets, newest)?;
         Ok(())
+    }
+
+    /// Keeps a frame under an older key epoch from moving what frames under the newer one
+    /// depend on. Once a frame of a newer epoch has authenticated, an older epoch's frame is
+    /// output only if it was sealed before the switch (a lower frame id), and it teaches the
+    /// playout nothing. Frame-id state that older-epoch frames set beyond the first frame of
+    /// a newer epoch (a retired key's holder sending a huge frame id during the overlap) is
+    /// undone: output resumes at the next keyframe, asked for by PLI. Returns whether the
+    /// frame is of the newest epoch.
+    fn order_by_epoch(&mut self, kid: u64, info: &FrameInfo) -> std::result::Result<bool, DropReason> {
+        match self.newest_epoch {
+            Some((newest, first_id)) if kid < newest => {
+                if info.frame_id >= first_id {
+                    return Err(DropReason::TooLate);
+                }
+                Ok(false)
+            }
+            Some((newest, _)) if kid == newest => Ok(true),
+            _ => {
+                self.newest_epoch = Some((kid, info.frame_id));
+                if self.last_output.is_some_and(|l| l >= info.frame_id) {
+                    self.break_chain();
+                    self.last_output = None;
+                    self.released = 0;
+                }
+                Ok(true)
+            }
+        }
     }
 
     fn accept_frame(
@@ -525,6 +622,7 @@ impl Receiver {
         info: FrameInfo,
         rtp_timestamp: u32,
         packets: u64,
+        newest_epoch: bool,
     ) -> std::result::Result<(), (DropReason, u64)> {
         if self.last_output.is_some_and(|l| info.frame_id <= l) {
             return Err((DropReason::TooLate, packets));
@@ -555,6 +653,7 @@ impl Receiver {
         b.rtp_timestamp = rtp_timestamp;
         b.arrived_us = now_us;
         b.packets = packets;
+        b.newest_epoch = newest_epoch;
         let body = &self.plain[seal::FRAME_INFO_BYTES..];
         b.data.clear();
         b.data.reserve_exact(body.len());
@@ -611,7 +710,11 @@ impl Receiver {
                 _ => 1,
             };
             self.last_output = Some(info.frame_id);
-            self.bufs[i].render_us = self.playout.render_at(now_us, info.capture_time_us, self.nack.rtt_us());
+            self.bufs[i].render_us = if self.bufs[i].newest_epoch {
+                self.playout.render_at(now_us, info.capture_time_us, self.nack.rtt_us())
+            } else {
+                self.playout.render_untaught(now_us)
+            };
             self.ready.push_back(i);
             // Pending frames now older than the output can never be released.
             let bufs = &mut self.bufs;
@@ -627,6 +730,67 @@ impl Receiver {
                 !stale
             });
         }
+    }
+
+    /// Forgets the packet state and resynchronises on what arrives next.
+    fn resync(&mut self, now_us: u64) {
+        self.reasm.reset();
+        self.nack.forget_before(u64::MAX);
+        self.stats.resyncs += 1;
+        self.last_progress_us = Some(now_us);
+        self.refused_since_progress = 0;
+        self.anchor_proven = false;
+        self.unproven_failures = 0;
+        self.break_chain();
+    }
+
+    /// Whether `p` starts a frame of a sender session that may replace the stream's: not one
+    /// retired, while the stream's own has been silent for [`SESSION_IDLE_US`] (a camera
+    /// that restarted). Its sequence numbers start anywhere, so the packet state is reset for
+    /// it once; the new session is followed only when one of its frames authenticates.
+    fn new_session_starts(&self, now_us: u64, p: &RtpView<'_>) -> bool {
+        let Some(current) = self.session else { return false };
+        if p.payload.first().is_none_or(|d| d & packet::DESC_START == 0) {
+            return false;
+        }
+        let Ok((h, _)) = seal::Header::decode(&p.payload[1..]) else { return false };
+        let s = seal::kid_session(h.kid);
+        s != current
+            && self.resynced_for != Some(s)
+            && !self.retired_sessions.contains(&s)
+            && self.session_frame_us.is_none_or(|t| now_us.saturating_sub(t) >= SESSION_IDLE_US)
+    }
+
+    /// Follows the sender session of a frame that authenticated: the first one seen, or one
+    /// that replaces a silent session. Refuses a retired session, and a second session while
+    /// the stream's is live.
+    fn follow_session(&mut self, now_us: u64, kid: u64) -> std::result::Result<(), DropReason> {
+        let s = seal::kid_session(kid);
+        if self.session == Some(s) {
+            self.session_frame_us = Some(now_us);
+            return Ok(());
+        }
+        let live = self.session_frame_us.is_some_and(|t| now_us.saturating_sub(t) < SESSION_IDLE_US);
+        if self.retired_sessions.contains(&s) || (self.session.is_some() && live) {
+            return Err(DropReason::OtherSession);
+        }
+        if let Some(old) = self.session.replace(s) {
+            if self.retired_sessions.len() == RETIRED_SESSIONS {
+                self.retired_sessions.pop_front();
+            }
+            self.retired_sessions.push_back(old);
+            // The new session's frame ids, clock and key epochs start over.
+            self.break_chain();
+            self.last_output = None;
+            self.released = 0;
+            self.newest_epoch = None;
+            self.playout = Playout::new(self.cfg.max_playout_hold_ms as u64 * 1000);
+            self.stats.session_switches += 1;
+        }
+        self.keys.adopt(s);
+        self.session_frame_us = Some(now_us);
+        self.resynced_for = None;
+        Ok(())
     }
 
     fn break_chain(&mut self) {
@@ -652,12 +816,7 @@ impl Receiver {
         let stalled =
             self.last_progress_us.is_some_and(|t| now_us.saturating_sub(t) >= self.cfg.resync_after_ms as u64 * 1000);
         if stalled && self.refused_since_progress > 0 {
-            self.reasm.reset();
-            self.nack.forget_before(u64::MAX);
-            self.stats.resyncs += 1;
-            self.last_progress_us = Some(now_us);
-            self.refused_since_progress = 0;
-            self.break_chain();
+            self.resync(now_us);
         }
         let max_wait = self.max_wait_us();
         let expired = self.pending.iter().any(|&i| now_us.saturating_sub(self.bufs[i].arrived_us) >= max_wait);

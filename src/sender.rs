@@ -43,7 +43,7 @@ pub struct SenderConfig {
     pub ssrc: u32,
     /// Secret shared with the hub (at least 16 bytes); per-stream keys derive from it.
     pub base_secret: Zeroizing<Vec<u8>>,
-    /// Key epoch (the SFrame KID).
+    /// Key epoch, 0 to 65535 (the low 16 bits of the SFrame KID; epochs only move forward).
     pub key_epoch: u64,
     /// SFrame cipher suite.
     pub suite: CipherSuite,
@@ -94,6 +94,10 @@ pub struct SenderConfig {
     /// board ([`kernels::bands_that_pay`]: RGB from 640x480, YUYV/UYVY at 1080p). Off by
     /// default: then the Sender starts no thread of its own.
     pub parallel_conversion: bool,
+    /// Seeds the session's random values (initial RTP sequence number and timestamp offset),
+    /// for deterministic tests and the emulator. `None` (the default): the operating
+    /// system's randomness, as RFC 3550 asks of every new session.
+    pub rng_seed: Option<u64>,
 }
 
 /// Refuses adaptive bitrate bounds that are empty or outside what the encoders accept.
@@ -135,6 +139,7 @@ impl SenderConfig {
             max_bitrate_bps: 2_500_000,
             resolution_ladder: true,
             parallel_conversion: false,
+            rng_seed: None,
         }
     }
 
@@ -178,6 +183,22 @@ pub struct PacketResult {
 
 /// Background (non-congestive) loss above which retransmissions are sent twice.
 const REDUNDANT_RTX_LOSS: f64 = 0.01;
+
+/// 64 bits from the operating system's randomness.
+fn os_random_u64() -> Result<u64> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| Error::Unsupported(format!("no operating-system randomness: {e}")))?;
+    Ok(u64::from_le_bytes(b))
+}
+
+/// The first extended sequence number is above 2^16, so counting back never underflows.
+const EXT_SEQ_START: u64 = 1 << 16;
+
+/// The extended sequence number of the newest packet sent whose low 16 bits are `seq`
+/// (RFC 3550 appendix A.1's extension, against the newest sent): what a NACK names.
+fn extend_seq(newest: u64, seq: u16) -> u64 {
+    newest - (newest as u16).wrapping_sub(seq) as u64
+}
 
 /// Packets whose send time is remembered for matching transport-wide feedback.
 const TWCC_HISTORY: usize = 4096;
@@ -265,13 +286,14 @@ struct ActiveProbe {
     bytes: usize,
     packets: u32,
     /// Next history sequence number (going back) to copy as padding.
-    pad_seq: u16,
+    pad_seq: u64,
     pad_tries: u32,
 }
 
 #[derive(Debug, Default)]
 struct HistorySlot {
-    seq: u16,
+    /// Extended (64-bit) sequence number of the packet held; its low 16 bits are the RTP one.
+    seq: u64,
     in_use: bool,
     first_sent_us: Option<u64>,
     data: Vec<u8>,
@@ -282,6 +304,8 @@ pub struct Sender {
     cfg: SenderConfig,
     encoder: Box<dyn VideoEncoder>,
     key: SealKey,
+    /// This sender's session nonce (the high bits of its KIDs), random at creation.
+    session: u64,
     pacer: Pacer,
     i420: I420Buffer,
     scaled: I420Buffer,
@@ -290,11 +314,14 @@ pub struct Sender {
     sealed: Vec<u8>,
     metadata: Vec<u8>,
     history: Vec<HistorySlot>,
-    queue: VecDeque<u16>,
+    queue: VecDeque<u64>,
     /// Retransmissions waiting: sequence number and copies still to send.
-    rtx_queue: VecDeque<(u16, u8)>,
+    rtx_queue: VecDeque<(u64, u8)>,
     queued_bytes: usize,
-    next_seq: u16,
+    /// Extended sequence number of the next new packet (the RTP one is its low 16 bits).
+    next_seq: u64,
+    /// Random offset of this session's RTP timestamps (RFC 3550 section 5.1).
+    rtp_ts_offset: u32,
     next_twcc: u16,
     next_frame_id: u64,
     keyframe_requested: bool,
@@ -308,10 +335,10 @@ pub struct Sender {
     probe: Option<ActiveProbe>,
     bytes_cumulative: u64,
     /// Sequence number of the first packet of the newest keyframe queued.
-    keyframe_seq: Option<u16>,
+    keyframe_seq: Option<u64>,
     /// Sequence number of the last packet of the newest keyframe queued (when it left is
     /// its history slot's `first_sent_us`).
-    keyframe_end_seq: Option<u16>,
+    keyframe_end_seq: Option<u64>,
     /// The controller's path estimate at the last feedback (collapse detection).
     last_estimate_bps: u32,
 }
@@ -321,6 +348,10 @@ impl Sender {
     pub fn new(cfg: SenderConfig) -> Result<Self> {
         cfg.validate()?;
         let rates = RateSettings { bitrate_bps: cfg.bitrate_bps, framerate_fps: cfg.framerate_fps };
+        let mut rng = fastrand::Rng::with_seed(match cfg.rng_seed {
+            Some(seed) => seed,
+            None => os_random_u64()?,
+        });
         let mut encoder: Box<dyn VideoEncoder> = match cfg.codec {
             Codec::H264 => Box::new(H264Encoder::new(H264Settings {
                 rates,
@@ -334,7 +365,10 @@ impl Sender {
                 ..Av1Settings::realtime(rates)
             })?),
         };
-        let key = SealKey::for_stream(cfg.suite, &cfg.base_secret, &cfg.stream_id, cfg.key_epoch)?;
+        // This sender's session: its own keys under every epoch, so a restart never seals
+        // under a (key, nonce) pair an earlier session used.
+        let session = rng.u64(1..=seal::MAX_SESSION);
+        let key = SealKey::for_session(cfg.suite, &cfg.base_secret, &cfg.stream_id, cfg.key_epoch, session)?;
         let start_bps = if cfg.adaptive_bitrate {
             cfg.bitrate_bps.clamp(cfg.min_bitrate_bps, cfg.max_bitrate_bps)
         } else {
@@ -350,6 +384,7 @@ impl Sender {
         Ok(Sender {
             encoder,
             key,
+            session,
             pacer,
             i420: I420Buffer::default(),
             scaled: I420Buffer::default(),
@@ -361,7 +396,8 @@ impl Sender {
             queue: VecDeque::with_capacity(cfg.history_packets),
             rtx_queue: VecDeque::with_capacity(cfg.history_packets),
             queued_bytes: 0,
-            next_seq: (cfg.ssrc as u16) ^ 0x5a5a,
+            next_seq: EXT_SEQ_START | rng.u16(..) as u64,
+            rtp_ts_offset: rng.u32(..),
             next_twcc: 0,
             next_frame_id: 0,
             keyframe_requested: true,
@@ -395,6 +431,10 @@ impl Sender {
     /// The config it runs with.
     pub fn config(&self) -> &SenderConfig {
         &self.cfg
+    }
+    /// This sender's session: random at creation, the high 48 bits of every KID it seals.
+    pub fn session(&self) -> u64 {
+        self.session
     }
     /// The bitstream of the last frame encoded (for recording or verification).
     pub fn last_bitstream(&self) -> &[u8] {
@@ -493,11 +533,14 @@ impl Sender {
     /// ([`crate::Receiver::install_key`]); it keeps the old key for an overlap, so no frame is
     /// lost. The old key is zeroized when dropped here.
     pub fn rekey(&mut self, epoch: u64, new_base_secret: Option<&[u8]>) -> Result<()> {
-        if epoch == self.key.kid() {
-            return Err(invalid!("epoch {epoch} is the current one"));
+        let current = seal::kid_epoch(self.key.kid());
+        if epoch <= current {
+            // A key is derived from (secret, stream, epoch, session): going back would seal
+            // under (key, nonce) pairs already used.
+            return Err(invalid!("key epochs only move forward: {epoch} is not after {current}"));
         }
         let secret = new_base_secret.unwrap_or(&self.cfg.base_secret);
-        self.key = SealKey::for_stream(self.cfg.suite, secret, &self.cfg.stream_id, epoch)?;
+        self.key = SealKey::for_session(self.cfg.suite, secret, &self.cfg.stream_id, epoch, self.session)?;
         if let Some(s) = new_base_secret {
             self.cfg.base_secret = Zeroizing::new(s.to_vec());
         }
@@ -614,7 +657,7 @@ impl Sender {
         }
         .encode(&mut self.plaintext);
         self.plaintext.extend_from_slice(&self.bitstream);
-        let rtp_ts = rtp_timestamp(info.capture_us);
+        let rtp_ts = rtp_timestamp(info.capture_us).wrapping_add(self.rtp_ts_offset);
         seal::stream_metadata(&self.cfg.stream_id, self.cfg.ssrc, rtp_ts, &mut self.metadata);
         self.key.seal(&self.metadata, &self.plaintext, &mut self.sealed)?;
 
@@ -632,9 +675,13 @@ impl Sender {
         let n = history.len();
         rtp::packetize(&self.sealed, rtp::max_fragment_bytes(self.cfg.mtu_bytes), |descriptor, marker, chunk| {
             let seq = *next_seq;
-            *next_seq = seq.wrapping_add(1);
+            *next_seq = seq + 1;
             let slot = &mut history[seq as usize % n];
-            packet::write_packet(&PacketFields { seq, marker, descriptor, ..fields }, chunk, &mut slot.data);
+            packet::write_packet(
+                &PacketFields { seq: seq as u16, marker, descriptor, ..fields },
+                chunk,
+                &mut slot.data,
+            );
             slot.seq = seq;
             slot.in_use = true;
             slot.first_sent_us = None;
@@ -643,7 +690,7 @@ impl Sender {
             packets += 1;
         });
         if info.keyframe {
-            self.keyframe_end_seq = Some(self.next_seq.wrapping_sub(1));
+            self.keyframe_end_seq = Some(self.next_seq - 1);
         }
         self.stats.frames_sent += 1;
         Ok(FrameOutcome::Queued { frame_id, keyframe: info.keyframe, encoded_bytes: self.bitstream.len(), packets })
@@ -662,14 +709,16 @@ impl Sender {
                     // twice: losing both is p^2, so a repair rarely takes a second round trip.
                     let copies =
                         if self.abr.as_ref().is_some_and(|a| a.background_loss() > REDUNDANT_RTX_LOSS) { 2 } else { 1 };
-                    let keyframe_seq = self.keyframe_seq;
-                    rtcp::nack_seqs(items, |seq| {
+                    let (keyframe_seq, newest) = (self.keyframe_seq, self.next_seq - 1);
+                    rtcp::nack_seqs(items, |seq16| {
                         stats.nacks_received += 1;
+                        let seq = extend_seq(newest, seq16);
                         let slot = &history[seq as usize % history.len()];
                         let fresh = slot.first_sent_us.is_some_and(|t| now_us.saturating_sub(t) <= max_age);
                         // A packet from before the newest keyframe no longer matters: the
-                        // hub resumes from that keyframe.
-                        let superseded = keyframe_seq.is_some_and(|k| (k.wrapping_sub(seq) as i16) > 0);
+                        // hub resumes from that keyframe. Compared as extended sequence
+                        // numbers: a 16-bit comparison turns after 32,768 packets.
+                        let superseded = keyframe_seq.is_some_and(|k| seq < k);
                         if slot.in_use && slot.seq == seq && (!fresh || superseded) {
                             stats.nacks_too_old += 1;
                         } else if slot.in_use && slot.seq == seq && !rtx.iter().any(|r| r.0 == seq) {
@@ -751,13 +800,8 @@ impl Sender {
             if self.probe.is_none() {
                 if let Some(cluster) = abr.take_probe() {
                     self.pacer.set_rate(cluster.rate_bps as u64);
-                    self.probe = Some(ActiveProbe {
-                        cluster,
-                        bytes: 0,
-                        packets: 0,
-                        pad_seq: self.next_seq.wrapping_sub(1),
-                        pad_tries: 0,
-                    });
+                    self.probe =
+                        Some(ActiveProbe { cluster, bytes: 0, packets: 0, pad_seq: self.next_seq - 1, pad_tries: 0 });
                 }
             }
         }
@@ -788,7 +832,7 @@ impl Sender {
             } else if let Some(p) = self.probe.as_mut() {
                 // Padding: a copy of a recent packet that has been sent.
                 let seq = p.pad_seq;
-                p.pad_seq = seq.wrapping_sub(1);
+                p.pad_seq = seq - 1;
                 p.pad_tries += 1;
                 let s = &self.history[seq as usize % n];
                 if s.in_use && s.seq == seq && s.first_sent_us.is_some() {

@@ -217,17 +217,32 @@ fn adaptive_bounds_are_checked() {
 fn adaptive_av1_follows_the_estimate_without_a_keyframe_loop() {
     // rav1e restarts its context for large target changes; a keyframe's burst lowers the
     // estimate, which must not trigger the next restart (a keyframe every few hundred ms).
-    let (mut sc, n) = profile("clean");
-    sc.codec = sealcam::Codec::Av1;
-    sc.seconds = 8.0;
-    let r = run(&sc, n);
-    eprintln!(
-        "AV1 adaptive: utilization {:.3}, p95 {:.0} ms, freezes {}, keyframes {}",
-        r.utilization, r.delay_ms_p95, r.freezes, r.keyframes_sent
-    );
-    assert!(r.keyframes_sent <= 4, "{} keyframes in 8 s", r.keyframes_sent);
-    assert!(r.freezes <= 2, "{} freezes", r.freezes);
-    assert!(r.delay_ms_p95 <= 350.0, "p95 frame delay {:.0} ms (AV1's 4-frame delay included)", r.delay_ms_p95);
-    // Eight seconds include the climb from the 500 kbit/s start.
-    assert!(r.utilization >= 0.5, "utilization {:.3}", r.utilization);
+    // One run of this loop moves by a keyframe with any change (a byte more per frame), so
+    // it is judged on the median of five start rates, and no run may loop.
+    let mut runs: Vec<Report> = (0..5)
+        .map(|k| {
+            let (mut sc, n) = profile("clean");
+            sc.codec = sealcam::Codec::Av1;
+            sc.seconds = 8.0;
+            sc.start_bitrate_bps = 400_000 + k * 50_000;
+            run(&sc, n)
+        })
+        .collect();
+    for r in &runs {
+        eprintln!(
+            "AV1 adaptive: utilization {:.3}, p95 {:.0} ms, freezes {}, keyframes {}",
+            r.utilization, r.delay_ms_p95, r.freezes, r.keyframes_sent
+        );
+        assert!(r.keyframes_sent <= 5, "{} keyframes in 8 s", r.keyframes_sent);
+    }
+    let median = |f: fn(&Report) -> f64, runs: &mut Vec<Report>| {
+        runs.sort_by(|a, b| f(a).total_cmp(&f(b)));
+        f(&runs[runs.len() / 2])
+    };
+    assert!(median(|r| r.keyframes_sent as f64, &mut runs) <= 3.0);
+    assert!(median(|r| r.freezes as f64, &mut runs) <= 2.0);
+    let p95 = median(|r| r.delay_ms_p95, &mut runs);
+    assert!(p95 <= 350.0, "median p95 frame delay {p95:.0} ms (AV1's 4-frame delay included)");
+    // Eight seconds include the climb from the start rate.
+    assert!(median(|r| r.utilization, &mut runs) >= 0.5);
 }

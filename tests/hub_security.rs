@@ -3,11 +3,10 @@
 
 mod common;
 
-use common::{Camera, FRAME_US, SECRET};
+use common::{sealed_frame, Camera, FRAME_US, SECRET};
 use sealcam::sframe::{self as seal, CipherSuite, FrameInfo, OpenKey, SealKey};
 use sealcam::sim::scenario::{NoTap, Report, Scenario};
 use sealcam::sim::{FrameSource, SyntheticScene};
-use sealcam::wire::{self as rtp, packet, PacketFields};
 use sealcam::DropReason;
 use sealcam::{Codec, Hub, HubConfig, Receiver, ReceiverConfig};
 
@@ -226,27 +225,6 @@ fn streams_are_added_and_removed_at_run_time_without_touching_the_others() {
     assert_eq!(hub.stats().unknown_stream, pa.len() as u64);
 }
 
-/// Seals and packetizes a frame with a given description, as an L1T2 sender would.
-fn layered_frame(key: &mut SealKey, info: FrameInfo, seq: &mut u16) -> Vec<Vec<u8>> {
-    let mut plain = Vec::new();
-    info.encode(&mut plain);
-    plain.extend_from_slice(&[0x55; 3000]);
-    let ts = (info.frame_id * 3000) as u32;
-    let mut md = Vec::new();
-    seal::stream_metadata(b"layered", 5, ts, &mut md);
-    let mut sealed = Vec::new();
-    key.seal(&md, &plain, &mut sealed).unwrap();
-    let mut out = Vec::new();
-    rtp::packetize(&sealed, 1100, |descriptor, marker, chunk| {
-        let f = PacketFields { payload_type: 96, seq: *seq, timestamp: ts, ssrc: 5, marker, descriptor };
-        let mut p = Vec::new();
-        packet::write_packet(&f, chunk, &mut p);
-        out.push(p);
-        *seq = seq.wrapping_add(1);
-    });
-    out
-}
-
 #[test]
 fn lost_top_layer_frames_do_not_stop_the_base_layer() {
     // L1T2: even frames are the base layer (each predicts from the previous even frame), odd
@@ -273,7 +251,7 @@ fn lost_top_layer_frames_do_not_stop_the_base_layer() {
             height: 64,
             capture_time_us: id * FRAME_US,
         };
-        let pk = layered_frame(&mut key, info, &mut seq);
+        let pk = sealed_frame(&mut key, b"layered", 5, info, &mut seq);
         if id == 3 || id == 7 {
             continue; // top-layer frames lost for good
         }

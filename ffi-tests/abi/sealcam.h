@@ -497,6 +497,15 @@ typedef struct sealcam_receiver_stats {
    * Reference chains found broken.
    */
   uint64_t chain_breaks;
+  /**
+   * Packets dropped: their frame authenticated under another sender session (an earlier
+   * one replayed, or a second one while the stream's is live).
+   */
+  uint64_t dropped_other_session;
+  /**
+   * Times the stream followed a new sender session (a camera that restarted).
+   */
+  uint64_t session_switches;
 } sealcam_receiver_stats;
 
 /**
@@ -566,7 +575,7 @@ typedef struct sealcam_sender_config {
    */
   size_t base_secret_len;
   /**
-   * Key epoch (SFrame KID).
+   * Key epoch, 0 to 65535 (the low 16 bits of the SFrame KID; epochs only move forward).
    */
   uint64_t key_epoch;
   /**
@@ -1016,9 +1025,12 @@ sealcam_result sealcam_receiver_get_stats(const struct sealcam_receiver *r,
                                           struct sealcam_receiver_stats *out);
 
 /**
- * Installs the key of epoch `epoch` beside the current one, derived from the stream's base
- * secret or from `new_secret` (NULL and 0 for none); see `sealcam_sender_rekey`. Returns
- * `SEALCAM_OK`, `SEALCAM_NULL_PARAMETER` or `SEALCAM_INVALID_INPUT`.
+ * Installs the key of a later epoch `epoch`, derived from the stream's base secret or from
+ * `new_secret` (NULL and 0 for none, else at least 16 bytes); see `sealcam_sender_rekey`.
+ * Older epochs stay accepted for `key_overlap_ms` (2 s) from the next packet or timeout
+ * on, then are destroyed. Returns `SEALCAM_OK`, `SEALCAM_NULL_PARAMETER` or
+ * `SEALCAM_INVALID_INPUT` (an epoch not after every installed one, a short secret, or eight
+ * epochs still accepted: nothing is evicted).
  */
 sealcam_result sealcam_receiver_install_key(struct sealcam_receiver *r,
                                             uint64_t epoch,
@@ -1162,9 +1174,11 @@ sealcam_result sealcam_sender_last_bitstream(const struct sealcam_sender *s,
 
 /**
  * Switches the sender to key epoch `epoch` (the SFrame KID), derived from its base secret
- * or from `new_secret` (NULL and 0 for none). Install the epoch at the hub first. Returns
- * `SEALCAM_OK`, `SEALCAM_NULL_PARAMETER` or `SEALCAM_INVALID_INPUT` (the current epoch, a
- * short secret).
+ * or from `new_secret` (NULL and 0 for none, else at least 16 bytes). Epochs only move
+ * forward. Install the epoch at the hub first: the hub accepts the old epoch for its
+ * `key_overlap_ms` (2 s by default) after the install, so switch within that. Returns
+ * `SEALCAM_OK`, `SEALCAM_NULL_PARAMETER` or `SEALCAM_INVALID_INPUT` (an epoch not after
+ * the current one, a short secret).
  */
 sealcam_result sealcam_sender_rekey(struct sealcam_sender *s,
                                     uint64_t epoch,

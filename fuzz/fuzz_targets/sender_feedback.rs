@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
     cfg.min_bitrate_bps = MIN_BPS;
     cfg.max_bitrate_bps = MAX_BPS;
     cfg.mtu_bytes = sealcam::wire::MIN_MTU_BYTES;
+    cfg.rng_seed = Some(1);
     let mtu = cfg.mtu_bytes;
     let mut cam = Sender::new(cfg).unwrap();
     let mut scene = SyntheticScene::new(160, 120, 30.0).unwrap();

@@ -156,6 +156,11 @@ pub struct sealcam_receiver_stats {
     pub nacked: u64,
     /// Reference chains found broken.
     pub chain_breaks: u64,
+    /// Packets dropped: their frame authenticated under another sender session (an earlier
+    /// one replayed, or a second one while the stream's is live).
+    pub dropped_other_session: u64,
+    /// Times the stream followed a new sender session (a camera that restarted).
+    pub session_switches: u64,
 }
 
 // SAFETY: repr(C), starts with struct_size, integers only.
@@ -185,6 +190,8 @@ impl From<ReceiverStats> for sealcam_receiver_stats {
             packets_accepted: s.packets_accepted,
             nacked: s.nacked,
             chain_breaks: s.chain_breaks,
+            dropped_other_session: d(DropReason::OtherSession),
+            session_switches: s.session_switches,
         }
     }
 }
@@ -376,9 +383,12 @@ pub unsafe extern "C" fn sealcam_receiver_get_stats(
     })
 }
 
-/// Installs the key of epoch `epoch` beside the current one, derived from the stream's base
-/// secret or from `new_secret` (NULL and 0 for none); see `sealcam_sender_rekey`. Returns
-/// `SEALCAM_OK`, `SEALCAM_NULL_PARAMETER` or `SEALCAM_INVALID_INPUT`.
+/// Installs the key of a later epoch `epoch`, derived from the stream's base secret or from
+/// `new_secret` (NULL and 0 for none, else at least 16 bytes); see `sealcam_sender_rekey`.
+/// Older epochs stay accepted for `key_overlap_ms` (2 s) from the next packet or timeout
+/// on, then are destroyed. Returns `SEALCAM_OK`, `SEALCAM_NULL_PARAMETER` or
+/// `SEALCAM_INVALID_INPUT` (an epoch not after every installed one, a short secret, or eight
+/// epochs still accepted: nothing is evicted).
 #[no_mangle]
 pub unsafe extern "C" fn sealcam_receiver_install_key(
     r: *mut sealcam_receiver,

@@ -52,7 +52,7 @@ pub struct sealcam_sender_config {
     pub base_secret: *const u8,
     /// Length of `base_secret`.
     pub base_secret_len: usize,
-    /// Key epoch (SFrame KID).
+    /// Key epoch, 0 to 65535 (the low 16 bits of the SFrame KID; epochs only move forward).
     pub key_epoch: u64,
     /// `SEALCAM_SUITE_*` (default AES_128_GCM_SHA256_128).
     pub cipher_suite: u16,
@@ -550,9 +550,11 @@ pub unsafe extern "C" fn sealcam_sender_last_bitstream(
 }
 
 /// Switches the sender to key epoch `epoch` (the SFrame KID), derived from its base secret
-/// or from `new_secret` (NULL and 0 for none). Install the epoch at the hub first. Returns
-/// `SEALCAM_OK`, `SEALCAM_NULL_PARAMETER` or `SEALCAM_INVALID_INPUT` (the current epoch, a
-/// short secret).
+/// or from `new_secret` (NULL and 0 for none, else at least 16 bytes). Epochs only move
+/// forward. Install the epoch at the hub first: the hub accepts the old epoch for its
+/// `key_overlap_ms` (2 s by default) after the install, so switch within that. Returns
+/// `SEALCAM_OK`, `SEALCAM_NULL_PARAMETER` or `SEALCAM_INVALID_INPUT` (an epoch not after
+/// the current one, a short secret).
 #[no_mangle]
 pub unsafe extern "C" fn sealcam_sender_rekey(
     s: *mut sealcam_sender,

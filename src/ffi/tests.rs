@@ -345,6 +345,12 @@ fn inputs_that_make_no_sense_are_refused() {
         let (mut w, mut h) = (0, 0);
         assert_eq!(sealcam_sender_encode_size(tx, &mut w, &mut h), SEALCAM_OK);
         assert_eq!((w, h), (320, 240));
+        // Epochs only move forward; short raw keys are refused.
+        assert_eq!(sealcam_sender_rekey(tx, 1, null(), 0), SEALCAM_OK);
+        assert_eq!(sealcam_sender_rekey(tx, 0, null(), 0), SEALCAM_INVALID_INPUT);
+        let mut k = null_mut();
+        assert_eq!(sealcam_seal_key_new(4, 1, SECRET.as_ptr(), 0, null(), 0, &mut k), SEALCAM_INVALID_INPUT);
+        assert_eq!(sealcam_open_key_new(4, 1, SECRET.as_ptr(), 15, null(), 0, &mut k.cast()), SEALCAM_INVALID_INPUT);
         sealcam_sender_free(tx);
     }
 }

@@ -37,6 +37,9 @@ pub const MAX_OVERHEAD_BYTES: usize = MAX_HEADER_BYTES + 16;
 /// Width of the replay window in frames (counters).
 pub(crate) const REPLAY_WINDOW_FRAMES: u64 = 128;
 
+/// Shortest base secret or SFrame base key accepted: shorter (or empty) keys are guessable.
+pub(crate) const MIN_SECRET_BYTES: usize = 16;
+
 /// The RFC 9605 key and salt for `(suite, kid)` from `base_key` (section 4.4.2).
 fn derive_key_and_salt(
     suite: CipherSuite,
@@ -52,6 +55,9 @@ fn derive_key_and_salt(
     salt_label.extend_from_slice(&kid.to_be_bytes());
     salt_label.extend_from_slice(&(suite as u16).to_be_bytes());
 
+    if base_key.len() < MIN_SECRET_BYTES {
+        return Err(invalid!("base key has {} bytes; at least {MIN_SECRET_BYTES} are required", base_key.len()));
+    }
     let mut key = Zeroizing::new(vec![0u8; suite.key_bytes()]);
     let mut salt = [0u8; NONCE_BYTES];
     let expand_err = |_| invalid!("HKDF output length");
@@ -75,20 +81,51 @@ fn nonce_for(salt: &[u8; NONCE_BYTES], ctr: u64) -> [u8; NONCE_BYTES] {
     n
 }
 
-/// Derives one stream's SFrame base key: HKDF-SHA256 with the base secret as input keying
-/// material and `"sealcam stream v1" || len(stream_id) || stream_id || epoch` as info.
-/// Different streams (or epochs) get independent keys even under one base secret.
-pub fn stream_base_key(base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Result<Zeroizing<[u8; 32]>> {
+/// Bits of a KID that carry the key epoch; the bits above carry the sender's session.
+pub(crate) const EPOCH_BITS: u32 = 16;
+/// The largest key epoch (epochs only move forward, so 65,535 rekeys a stream).
+pub const MAX_EPOCH: u64 = (1 << EPOCH_BITS) - 1;
+/// The largest session nonce a KID carries (48 bits).
+pub(crate) const MAX_SESSION: u64 = u64::MAX >> EPOCH_BITS;
+
+/// The KID of the frames a sender session `session` seals at `epoch`: the session in the
+/// high 48 bits, the epoch in the low 16. Every session (a sender's life, from start to
+/// restart) gets its own keys, so no restart seals under a (key, nonce) pair used before.
+pub fn session_kid(epoch: u64, session: u64) -> u64 {
+    session << EPOCH_BITS | epoch
+}
+
+/// The key epoch a KID names.
+pub fn kid_epoch(kid: u64) -> u64 {
+    kid & MAX_EPOCH
+}
+
+/// The sender session a KID names (0 for keys not bound to a session).
+pub fn kid_session(kid: u64) -> u64 {
+    kid >> EPOCH_BITS
+}
+
+/// Derives one stream's SFrame base key for one epoch and sender session: HKDF-SHA256 with
+/// the base secret as input keying material and `"sealcam stream v1" || len(stream_id) ||
+/// stream_id || epoch`, then `|| session` for a nonzero session, as info. Different streams,
+/// epochs or sessions get independent keys even under one base secret.
+pub fn stream_base_key(base_secret: &[u8], stream_id: &[u8], epoch: u64, session: u64) -> Result<Zeroizing<[u8; 32]>> {
     check_stream_id(stream_id)?;
-    if base_secret.len() < 16 {
-        return Err(invalid!("base secret has {} bytes; at least 16 are required", base_secret.len()));
+    if base_secret.len() < MIN_SECRET_BYTES {
+        return Err(invalid!("base secret has {} bytes; at least {MIN_SECRET_BYTES} are required", base_secret.len()));
+    }
+    if epoch > MAX_EPOCH || session > MAX_SESSION {
+        return Err(invalid!("key epoch {epoch} is over {MAX_EPOCH}, or session {session:#x} over 48 bits"));
     }
     let hk = Hkdf::<Sha256>::new(Some(b"sealcam stream key salt v1"), base_secret);
-    let mut info = Vec::with_capacity(20 + stream_id.len() + 8);
+    let mut info = Vec::with_capacity(36 + stream_id.len());
     info.extend_from_slice(b"sealcam stream v1");
     info.push(stream_id.len() as u8);
     info.extend_from_slice(stream_id);
     info.extend_from_slice(&epoch.to_be_bytes());
+    if session != 0 {
+        info.extend_from_slice(&session.to_be_bytes());
+    }
     let mut out = Zeroizing::new([0u8; 32]);
     hk.expand(&info, out.as_mut()).map_err(|_| invalid!("HKDF output length"))?;
     Ok(out)
@@ -171,9 +208,17 @@ impl SealKey {
         })
     }
 
-    /// The sealing key of one stream at one epoch (the KID is the epoch).
+    /// The sealing key of one stream at one epoch, bound to no session (the KID is the
+    /// epoch). A [`crate::Sender`] seals with [`SealKey::for_session`].
     pub fn for_stream(suite: CipherSuite, base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Result<Self> {
-        SealKey::new(suite, epoch, stream_base_key(base_secret, stream_id, epoch)?.as_ref())
+        SealKey::for_session(suite, base_secret, stream_id, epoch, 0)
+    }
+
+    /// The sealing key of one stream at one epoch for one sender session (the KID is
+    /// [`session_kid`]).
+    pub fn for_session(suite: CipherSuite, secret: &[u8], stream_id: &[u8], epoch: u64, session: u64) -> Result<Self> {
+        let base = stream_base_key(secret, stream_id, epoch, session)?;
+        SealKey::new(suite, session_kid(epoch, session), base.as_ref())
     }
 
     /// Starts counting at `ctr` instead of 0 (the counter still only moves forward).
@@ -317,9 +362,15 @@ impl OpenKey {
         })
     }
 
-    /// The opening key of one stream at one epoch.
+    /// The opening key of one stream at one epoch, bound to no session.
     pub fn for_stream(suite: CipherSuite, base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Result<Self> {
-        OpenKey::new(suite, epoch, stream_base_key(base_secret, stream_id, epoch)?.as_ref())
+        OpenKey::for_session(suite, base_secret, stream_id, epoch, 0)
+    }
+
+    /// The opening key of one stream at one epoch for one sender session.
+    pub fn for_session(suite: CipherSuite, secret: &[u8], stream_id: &[u8], epoch: u64, session: u64) -> Result<Self> {
+        let base = stream_base_key(secret, stream_id, epoch, session)?;
+        OpenKey::new(suite, session_kid(epoch, session), base.as_ref())
     }
 
     /// The suite.
@@ -383,69 +434,155 @@ impl OpenKey {
     }
 }
 
-/// Most keys a [`Keyring`] holds at once: the current epoch and the one it replaces.
-pub(crate) const KEYRING_CAPACITY: usize = 2;
+/// Most keys a [`Keyring`] holds at once: the current epoch and those still in their overlap
+/// (rekeys every 0.5 s with a 2 s overlap keep five alive).
+pub(crate) const KEYRING_CAPACITY: usize = 8;
 
-/// The decrypt-side keys of one stream. During a rekey the new epoch's key is installed
-/// beside the current one; once a frame authenticates under the newer key, the older one is
-/// kept for `overlap_us` more (frames in flight and retransmissions) and then destroyed.
+/// When an installed key stops being accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expiry {
+    /// The newest key: accepted until a newer one is installed.
+    Never,
+    /// A newer key was installed; the overlap starts at the next time input.
+    Pending,
+    /// Accepted until this time, then destroyed.
+    At(u64),
+}
+
+/// Sessions whose keys one epoch keeps at once: the stream's adopted session and the newest
+/// others seen (a camera that restarted, or a forger's KIDs: each costs one derivation).
+const SESSIONS_PER_EPOCH: usize = 3;
+
+/// One key epoch of a stream: its secret, when it stops being accepted, and the opening
+/// keys derived for the sender sessions seen under it.
+struct EpochKeys {
+    epoch: u64,
+    secret: Zeroizing<Vec<u8>>,
+    expiry: Expiry,
+    /// Opening keys by session, the adopted session's first.
+    sessions: Vec<OpenKey>,
+}
+
+/// The decrypt-side keys of one stream. Epochs only move forward: an epoch is installed only
+/// above every installed one. Installing it starts the overlap of every older epoch: each is
+/// accepted for `overlap_us` more, whether or not a frame under the new one has arrived, then
+/// destroyed (zeroized). The bound is checked on every open, not only by
+/// [`Keyring::expire`]. A full ring refuses a new epoch rather than evict one still accepted.
+/// Within an epoch each sender session has its own key, derived when its first frame
+/// arrives; [`Keyring::adopt`] keeps the stream's session and destroys the others.
 pub struct Keyring {
-    keys: Vec<(OpenKey, Option<u64>)>,
+    suite: CipherSuite,
+    stream_id: Vec<u8>,
+    epochs: Vec<EpochKeys>,
+    adopted: Option<u64>,
     overlap_us: u64,
 }
 
 impl Keyring {
-    /// An empty keyring whose old keys overlap new ones for `overlap_us`.
-    pub fn new(overlap_us: u64) -> Self {
-        Keyring { keys: Vec::with_capacity(KEYRING_CAPACITY), overlap_us }
+    /// An empty keyring for one stream whose old epochs overlap new ones for `overlap_us`.
+    pub fn new(suite: CipherSuite, stream_id: &[u8], overlap_us: u64) -> Self {
+        Keyring {
+            suite,
+            stream_id: stream_id.to_vec(),
+            epochs: Vec::with_capacity(KEYRING_CAPACITY),
+            adopted: None,
+            overlap_us,
+        }
     }
 
-    /// Installs a key. A key with the same KID is refused; when the ring is full the
-    /// oldest epoch (lowest KID) is destroyed first.
-    pub fn insert(&mut self, key: OpenKey) -> Result<()> {
-        if self.keys.iter().any(|(k, _)| k.kid == key.kid) {
-            return Err(invalid!("a key for KID {} is already installed", key.kid));
+    /// Installs an epoch above every installed one; older epochs start their overlap.
+    /// Refused, changing nothing, for an epoch not above the newest, a bad secret, or a full
+    /// ring.
+    pub fn insert(&mut self, epoch: u64, secret: &[u8]) -> Result<()> {
+        // Checks the secret, the stream id and the epoch's range.
+        stream_base_key(secret, &self.stream_id, epoch, 0)?;
+        if let Some(newest) = self.newest_epoch() {
+            if epoch <= newest {
+                return Err(invalid!("key epochs only move forward: {epoch} is not after {newest}"));
+            }
         }
-        if self.keys.len() == KEYRING_CAPACITY {
-            let oldest = (0..self.keys.len()).min_by_key(|&i| self.keys[i].0.kid).expect("ring is full");
-            self.keys.swap_remove(oldest);
+        if self.epochs.len() == KEYRING_CAPACITY {
+            return Err(invalid!(
+                "{KEYRING_CAPACITY} key epochs are still accepted: install epoch {epoch} once the oldest's overlap has ended"
+            ));
         }
-        self.keys.push((key, None));
+        for e in self.epochs.iter_mut() {
+            if e.expiry == Expiry::Never {
+                e.expiry = Expiry::Pending;
+            }
+        }
+        let e =
+            EpochKeys { epoch, secret: Zeroizing::new(secret.to_vec()), expiry: Expiry::Never, sessions: Vec::new() };
+        self.epochs.push(e);
         Ok(())
     }
 
-    /// Opens an SFrame with the key its KID names (see [`OpenKey::open`]). Authenticating
-    /// under the newest key starts the older keys' overlap countdown.
+    /// The newest installed epoch.
+    pub fn newest_epoch(&self) -> Option<u64> {
+        self.epochs.iter().map(|e| e.epoch).max()
+    }
+
+    /// Opens an SFrame with the key its KID names (see [`OpenKey::open`]), after destroying
+    /// epochs whose overlap has ended. A session not seen before under that epoch gets its key
+    /// derived here (the oldest non-adopted session key makes room).
     pub fn open(&mut self, now_us: u64, metadata: &[u8], sframe: &[u8], out: &mut Vec<u8>) -> Result<Header> {
         out.clear();
+        self.expire(now_us);
         let (header, _) = Header::decode(sframe)?;
-        let i = self.keys.iter().position(|(k, _)| k.kid == header.kid).ok_or(Error::UnknownKey(header.kid))?;
-        let h = self.keys[i].0.open(metadata, sframe, out)?;
-        let newest = self.keys.iter().map(|(k, _)| k.kid).max();
-        if newest == Some(header.kid) {
-            let until = now_us + self.overlap_us;
-            for (k, expiry) in self.keys.iter_mut() {
-                if k.kid != header.kid && expiry.is_none() {
-                    *expiry = Some(until);
+        let (epoch, session) = (kid_epoch(header.kid), kid_session(header.kid));
+        let (suite, adopted) = (self.suite, self.adopted);
+        let e = self.epochs.iter_mut().find(|e| e.epoch == epoch).ok_or(Error::UnknownKey(header.kid))?;
+        let i = match e.sessions.iter().position(|k| k.kid == header.kid) {
+            Some(i) => i,
+            None => {
+                let key = OpenKey::for_session(suite, &e.secret, &self.stream_id, epoch, session)
+                    .map_err(|_| Error::UnknownKey(header.kid))?;
+                if e.sessions.len() == SESSIONS_PER_EPOCH {
+                    let evict = e.sessions.iter().position(|k| Some(kid_session(k.kid)) != adopted).unwrap_or(0);
+                    e.sessions.remove(evict);
                 }
+                e.sessions.push(key);
+                e.sessions.len() - 1
+            }
+        };
+        e.sessions[i].open(metadata, sframe, out)
+    }
+
+    /// Makes `session` the stream's: the keys of every other session are destroyed, and a
+    /// later frame of theirs needs a fresh key (with a fresh replay window) if it is ever let
+    /// in again, which the receiver does not do for a session it retired.
+    pub fn adopt(&mut self, session: u64) {
+        self.adopted = Some(session);
+        for e in self.epochs.iter_mut() {
+            e.sessions.retain(|k| kid_session(k.kid) == session);
+        }
+    }
+
+    /// Starts pending overlaps and destroys epochs whose overlap has ended.
+    pub fn expire(&mut self, now_us: u64) {
+        for e in self.epochs.iter_mut() {
+            if e.expiry == Expiry::Pending {
+                e.expiry = Expiry::At(now_us.saturating_add(self.overlap_us));
             }
         }
-        Ok(h)
+        self.epochs.retain(|e| !matches!(e.expiry, Expiry::At(t) if now_us >= t));
     }
 
-    /// Destroys keys whose overlap has ended.
-    pub fn expire(&mut self, now_us: u64) {
-        self.keys.retain(|(_, e)| e.is_none_or(|t| now_us < t));
-    }
-
-    /// When the next key expires, if one is counting down.
+    /// When [`Keyring::expire`] next has work: an overlap to start (now) or a key to destroy.
     pub fn next_expiry_us(&self) -> Option<u64> {
-        self.keys.iter().filter_map(|(_, e)| *e).min()
+        self.epochs
+            .iter()
+            .filter_map(|e| match e.expiry {
+                Expiry::Never => None,
+                Expiry::Pending => Some(0),
+                Expiry::At(t) => Some(t),
+            })
+            .min()
     }
 
-    /// KIDs of the installed keys.
-    pub fn kids(&self) -> impl Iterator<Item = u64> + '_ {
-        self.keys.iter().map(|(k, _)| k.kid)
+    /// The installed epochs.
+    pub fn epochs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.epochs.iter().map(|e| e.epoch)
     }
 }
 
@@ -506,27 +643,60 @@ mod tests {
     }
 
     #[test]
-    fn keyring_overlaps_then_destroys_the_old_epoch() {
+    fn keyring_overlaps_from_install_then_destroys_the_old_epoch() {
         let suite = CipherSuite::AesGcm128Sha256;
-        let mut ring = Keyring::new(1000);
-        ring.insert(OpenKey::for_stream(suite, SECRET, b"c", 0).unwrap()).unwrap();
-        ring.insert(OpenKey::for_stream(suite, SECRET, b"c", 1).unwrap()).unwrap();
-        assert!(ring.insert(OpenKey::for_stream(suite, SECRET, b"c", 1).unwrap()).is_err());
+        let mut ring = Keyring::new(suite, b"c", 1000);
+        ring.insert(0, SECRET).unwrap();
         let mut old = SealKey::for_stream(suite, SECRET, b"c", 0).unwrap();
-        let mut new = SealKey::for_stream(suite, SECRET, b"c", 1).unwrap();
-        let (mut a, mut b, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut a, mut out) = (Vec::new(), Vec::new());
         old.seal(b"m", b"old", &mut a).unwrap();
-        new.seal(b"m", b"new", &mut b).unwrap();
-        ring.open(10, b"m", &b, &mut out).unwrap();
-        assert_eq!(ring.next_expiry_us(), Some(1010));
-        ring.expire(500);
-        ring.open(500, b"m", &a, &mut out).unwrap(); // late frame of the old epoch
+        // Epoch 1 installed: the overlap starts at the next time input, whether or not a
+        // frame under epoch 1 ever arrives.
+        ring.insert(1, SECRET).unwrap();
+        assert_eq!(ring.next_expiry_us(), Some(0), "the overlap is due to start");
+        ring.open(10, b"m", &a, &mut out).unwrap();
         assert_eq!(out, b"old");
-        ring.expire(1010);
-        assert_eq!(ring.kids().collect::<Vec<_>>(), [1]);
+        assert_eq!(ring.next_expiry_us(), Some(1010));
         let mut a2 = Vec::new();
-        old.seal(b"m", b"old2", &mut a2).unwrap();
-        assert_eq!(ring.open(1020, b"m", &a2, &mut out), Err(Error::UnknownKey(0)));
+        old.seal(b"m", b"old, late", &mut a2).unwrap();
+        ring.open(1009, b"m", &a2, &mut out).unwrap(); // inside the overlap
+                                                       // Past it, the old key is gone on open alone, without expire().
+        let mut a3 = Vec::new();
+        old.seal(b"m", b"old, too late", &mut a3).unwrap();
+        assert_eq!(ring.open(1010, b"m", &a3, &mut out), Err(Error::UnknownKey(0)));
+        assert_eq!(ring.epochs().collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn key_epochs_only_move_forward_and_a_full_ring_refuses_rather_than_evicts() {
+        let suite = CipherSuite::AesGcm128Sha256;
+        let mut ring = Keyring::new(suite, b"c", 1000);
+        ring.insert(5, SECRET).unwrap();
+        for back in [5, 3, 0] {
+            assert!(ring.insert(back, SECRET).is_err(), "epoch {back}");
+        }
+        for e in 6..5 + KEYRING_CAPACITY as u64 {
+            ring.insert(e, SECRET).unwrap();
+        }
+        let full: Vec<u64> = ring.epochs().collect();
+        assert!(ring.insert(99, SECRET).is_err());
+        assert_eq!(ring.epochs().collect::<Vec<_>>(), full, "nothing evicted");
+        ring.expire(0);
+        ring.expire(1000);
+        assert_eq!(ring.epochs().collect::<Vec<_>>(), [4 + KEYRING_CAPACITY as u64]);
+        ring.insert(99, SECRET).unwrap();
+    }
+
+    #[test]
+    fn empty_or_short_base_keys_are_refused() {
+        let suite = CipherSuite::AesGcm128Sha256;
+        for len in [0, 1, 15] {
+            let k = vec![7u8; len];
+            assert!(SealKey::new(suite, 1, &k).is_err(), "{len} bytes");
+            assert!(OpenKey::new(suite, 1, &k).is_err(), "{len} bytes");
+            assert!(SealKey::for_stream(suite, &k, b"c", 0).is_err(), "{len} bytes");
+        }
+        assert!(SealKey::new(suite, 1, &[7u8; 16]).is_ok());
     }
 
     #[test]

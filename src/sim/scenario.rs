@@ -373,6 +373,9 @@ impl Scenario {
             let mut scfg = SenderConfig::new(&stream_id(i), ssrc(i), &base_secret(i, self.shared_secret));
             scfg.codec = self.codec;
             scfg.suite = self.suite;
+            // Deterministic from the scenario's seed: the session's sequence numbers and
+            // timestamp offset too.
+            scfg.rng_seed = Some(self.seed ^ 0x5e55_0000 ^ (i as u64) << 40);
             scfg.bitrate_bps = self.bitrate_bps;
             scfg.framerate_fps = fps as f32;
             if self.adaptive {

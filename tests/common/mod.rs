@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+use sealcam::sframe::{self, FrameInfo, SealKey};
 use sealcam::sim::SyntheticScene;
+use sealcam::wire::{self, PacketFields};
 use sealcam::FrameOutcome;
 use sealcam::{I420Buffer, Sender, SenderConfig};
 
@@ -57,4 +59,26 @@ impl Camera {
         }
         (out, pk)
     }
+}
+
+/// Seals and packetizes a frame with a given description, as a sender of stream
+/// `stream_id` (SSRC `ssrc`) would; `seq` is the next RTP sequence number.
+pub fn sealed_frame(key: &mut SealKey, stream_id: &[u8], ssrc: u32, info: FrameInfo, seq: &mut u16) -> Vec<Vec<u8>> {
+    let mut plain = Vec::new();
+    info.encode(&mut plain);
+    plain.extend_from_slice(&[0x55; 3000]);
+    let ts = (info.frame_id * 3000) as u32;
+    let mut md = Vec::new();
+    sframe::stream_metadata(stream_id, ssrc, ts, &mut md);
+    let mut sealed = Vec::new();
+    key.seal(&md, &plain, &mut sealed).unwrap();
+    let mut out = Vec::new();
+    wire::packetize(&sealed, 1100, |descriptor, marker, chunk| {
+        let f = PacketFields { payload_type: 96, seq: *seq, timestamp: ts, ssrc, marker, descriptor };
+        let mut p = Vec::new();
+        wire::packet::write_packet(&f, chunk, &mut p);
+        out.push(p);
+        *seq = seq.wrapping_add(1);
+    });
+    out
 }
