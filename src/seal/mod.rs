@@ -175,6 +175,20 @@ pub fn stream_metadata_into(stream_id: &[u8], ssrc: u32, rtp_timestamp: u32, out
     Ok(needed)
 }
 
+/// Keeps the `n` bytes a `_into` call wrote to `out`, or empties `out` on its error.
+fn keep_written(n: Result<usize>, out: &mut Vec<u8>) -> Result<()> {
+    match n {
+        Ok(n) => {
+            out.truncate(n);
+            Ok(())
+        }
+        Err(e) => {
+            out.clear();
+            Err(e)
+        }
+    }
+}
+
 /// The AAD of one frame (RFC 9605 section 4.4.3): its encoded header, then the metadata.
 fn fill_aad(aad: &mut Vec<u8>, header: &[u8], metadata: &[u8]) {
     aad.clear();
@@ -253,16 +267,8 @@ impl SealKey {
         // Room for the longest header, so a counter that grows a byte does not reallocate.
         out.reserve(plaintext.len() + MAX_OVERHEAD_BYTES);
         out.resize(self.sealed_len(plaintext.len()), 0);
-        match self.seal_into(metadata, plaintext, out) {
-            Ok(n) => {
-                out.truncate(n);
-                Ok(header)
-            }
-            Err(e) => {
-                out.clear();
-                Err(e)
-            }
-        }
+        let n = self.seal_into(metadata, plaintext, out);
+        keep_written(n, out).map(|()| header)
     }
 
     /// Bytes [`SealKey::seal`] writes for a plaintext of `plaintext_len` bytes.
@@ -390,16 +396,8 @@ impl OpenKey {
         let (header, hlen) = Header::decode(sframe)?;
         // The body's length does not change as the counter grows: no reallocation then.
         out.resize(sframe.len() - hlen, 0);
-        match self.open_into(metadata, sframe, out) {
-            Ok(n) => {
-                out.truncate(n);
-                Ok(header)
-            }
-            Err(e) => {
-                out.clear();
-                Err(e)
-            }
-        }
+        let n = self.open_into(metadata, sframe, out);
+        keep_written(n, out).map(|()| header)
     }
 
     /// [`OpenKey::open`] into a caller's buffer, without allocating: returns the plaintext's
