@@ -291,7 +291,7 @@ struct FrameBuf {
     render_us: u64,
     packets: u64,
     /// Sealed under the newest epoch seen: its transit may teach the playout.
-    newest_epoch: bool,
+    teaches_playout: bool,
     data: Vec<u8>,
 }
 
@@ -485,10 +485,9 @@ impl Receiver {
                 self.twcc_arrivals.push((ext, now_us));
             }
         }
-        if self.new_session_starts(now_us, &p) {
+        if let Some(s) = self.new_session(now_us, &p) {
             self.resync(now_us);
-            self.resynced_for =
-                p.payload.get(1..).and_then(|h| seal::Header::decode(h).ok()).map(|(h, _)| seal::kid_session(h.kid));
+            self.resynced_for = Some(s);
         }
         let mut highest = self.reasm.highest();
         let mut ext = self.reasm.unwrap_seq(p.seq);
@@ -532,7 +531,6 @@ impl Receiver {
         let packets = span.last - span.first + 1;
         seal::stream_metadata(&self.cfg.stream_id, self.cfg.ssrc, span.timestamp, &mut self.metadata);
         let mut opened = self.keys.open(now_us, &self.metadata, &self.sframe, &mut self.plain);
-        // (the alternates below are tried only when the first body fails)
         if matches!(opened, Err(Error::AuthenticationFailed)) {
             // Packets with two candidate bodies: try the combinations (at most 2^6 - 1).
             self.reasm.alternates(&span, &mut self.alts);
@@ -607,9 +605,7 @@ impl Receiver {
             _ => {
                 self.newest_epoch = Some((kid, info.frame_id));
                 if self.last_output.is_some_and(|l| l >= info.frame_id) {
-                    self.break_chain();
-                    self.last_output = None;
-                    self.released = 0;
+                    self.restart_ordering();
                 }
                 Ok(true)
             }
@@ -622,7 +618,7 @@ impl Receiver {
         info: FrameInfo,
         rtp_timestamp: u32,
         packets: u64,
-        newest_epoch: bool,
+        teaches_playout: bool,
     ) -> std::result::Result<(), (DropReason, u64)> {
         if self.last_output.is_some_and(|l| info.frame_id <= l) {
             return Err((DropReason::TooLate, packets));
@@ -653,7 +649,7 @@ impl Receiver {
         b.rtp_timestamp = rtp_timestamp;
         b.arrived_us = now_us;
         b.packets = packets;
-        b.newest_epoch = newest_epoch;
+        b.teaches_playout = teaches_playout;
         let body = &self.plain[seal::FRAME_INFO_BYTES..];
         b.data.clear();
         b.data.reserve_exact(body.len());
@@ -710,7 +706,7 @@ impl Receiver {
                 _ => 1,
             };
             self.last_output = Some(info.frame_id);
-            self.bufs[i].render_us = if self.bufs[i].newest_epoch {
+            self.bufs[i].render_us = if self.bufs[i].teaches_playout {
                 self.playout.render_at(now_us, info.capture_time_us, self.nack.rtt_us())
             } else {
                 self.playout.render_untaught(now_us)
@@ -744,21 +740,20 @@ impl Receiver {
         self.break_chain();
     }
 
-    /// Whether `p` starts a frame of a sender session that may replace the stream's: not one
-    /// retired, while the stream's own has been silent for [`SESSION_IDLE_US`] (a camera
-    /// that restarted). Its sequence numbers start anywhere, so the packet state is reset for
-    /// it once; the new session is followed only when one of its frames authenticates.
-    fn new_session_starts(&self, now_us: u64, p: &RtpView<'_>) -> bool {
-        let Some(current) = self.session else { return false };
+    /// The sender session `p` starts a frame of, when that session may replace the stream's:
+    /// not one retired, while the stream's own has been silent for [`SESSION_IDLE_US`] (a
+    /// camera that restarted). Its sequence numbers start anywhere, so the packet state is
+    /// reset for it once; the new session is followed only when one of its frames
+    /// authenticates.
+    fn new_session(&self, now_us: u64, p: &RtpView<'_>) -> Option<u64> {
+        let current = self.session?;
         if p.payload.first().is_none_or(|d| d & packet::DESC_START == 0) {
-            return false;
+            return None;
         }
-        let Ok((h, _)) = seal::Header::decode(&p.payload[1..]) else { return false };
+        let (h, _) = seal::Header::decode(&p.payload[1..]).ok()?;
         let s = seal::kid_session(h.kid);
-        s != current
-            && self.resynced_for != Some(s)
-            && !self.retired_sessions.contains(&s)
-            && self.session_frame_us.is_none_or(|t| now_us.saturating_sub(t) >= SESSION_IDLE_US)
+        let idle = self.session_frame_us.is_none_or(|t| now_us.saturating_sub(t) >= SESSION_IDLE_US);
+        (s != current && self.resynced_for != Some(s) && !self.retired_sessions.contains(&s) && idle).then_some(s)
     }
 
     /// Follows the sender session of a frame that authenticated: the first one seen, or one
@@ -780,9 +775,7 @@ impl Receiver {
             }
             self.retired_sessions.push_back(old);
             // The new session's frame ids, clock and key epochs start over.
-            self.break_chain();
-            self.last_output = None;
-            self.released = 0;
+            self.restart_ordering();
             self.newest_epoch = None;
             self.playout = Playout::new(self.cfg.max_playout_hold_ms as u64 * 1000);
             self.stats.session_switches += 1;
@@ -791,6 +784,13 @@ impl Receiver {
         self.session_frame_us = Some(now_us);
         self.resynced_for = None;
         Ok(())
+    }
+
+    /// Forgets the frame-id order: output resumes at the next keyframe (asked for by PLI).
+    fn restart_ordering(&mut self) {
+        self.break_chain();
+        self.last_output = None;
+        self.released = 0;
     }
 
     fn break_chain(&mut self) {

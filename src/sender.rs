@@ -94,8 +94,9 @@ pub struct SenderConfig {
     /// board ([`kernels::bands_that_pay`]: RGB from 640x480, YUYV/UYVY at 1080p). Off by
     /// default: then the Sender starts no thread of its own.
     pub parallel_conversion: bool,
-    /// Seeds the session's random values (initial RTP sequence number and timestamp offset),
-    /// for deterministic tests and the emulator. `None` (the default): the operating
+    /// Seeds the session's random values (the session in every KID, the initial RTP
+    /// sequence number and timestamp offset), for deterministic tests and the emulator; never
+    /// in production, where a fixed seed would repeat sessions across restarts. `None` (the default): the operating
     /// system's randomness, as RFC 3550 asks of every new session.
     pub rng_seed: Option<u64>,
 }
@@ -304,8 +305,6 @@ pub struct Sender {
     cfg: SenderConfig,
     encoder: Box<dyn VideoEncoder>,
     key: SealKey,
-    /// This sender's session nonce (the high bits of its KIDs), random at creation.
-    session: u64,
     pacer: Pacer,
     i420: I420Buffer,
     scaled: I420Buffer,
@@ -384,7 +383,6 @@ impl Sender {
         Ok(Sender {
             encoder,
             key,
-            session,
             pacer,
             i420: I420Buffer::default(),
             scaled: I420Buffer::default(),
@@ -434,7 +432,7 @@ impl Sender {
     }
     /// This sender's session: random at creation, the high 48 bits of every KID it seals.
     pub fn session(&self) -> u64 {
-        self.session
+        seal::kid_session(self.key.kid())
     }
     /// The bitstream of the last frame encoded (for recording or verification).
     pub fn last_bitstream(&self) -> &[u8] {
@@ -540,7 +538,7 @@ impl Sender {
             return Err(invalid!("key epochs only move forward: {epoch} is not after {current}"));
         }
         let secret = new_base_secret.unwrap_or(&self.cfg.base_secret);
-        self.key = SealKey::for_session(self.cfg.suite, secret, &self.cfg.stream_id, epoch, self.session)?;
+        self.key = SealKey::for_session(self.cfg.suite, secret, &self.cfg.stream_id, epoch, self.session())?;
         if let Some(s) = new_base_secret {
             self.cfg.base_secret = Zeroizing::new(s.to_vec());
         }
