@@ -58,6 +58,7 @@ fn sender(codec: Codec, bitrate_bps: u32) -> Sender {
     c.bitrate_bps = bitrate_bps;
     c.max_queue_delay_ms = 60_000; // never drop in a benchmark
     c.history_packets = 65536;
+    c.one_way = true; // no hub: every frame is encoded and sent
     Sender::new(c).unwrap()
 }
 

@@ -67,6 +67,7 @@ fn main() {
         c.max_queue_delay_ms = 60_000;
         c.history_packets = 65536;
         c.encoder_threads = 2;
+        c.one_way = true; // no hub: every frame is encoded and sent
         let mut tx = Sender::new(c).expect("sender");
         let mut lat = Vec::new();
         let mut delay = None;

@@ -106,6 +106,7 @@ pub struct Playout {
     base_prev: Option<i64>,
     window_start_us: u64,
     last_render_us: u64,
+    last_lateness_us: u64,
 }
 
 impl Playout {
@@ -119,6 +120,7 @@ impl Playout {
             base_prev: None,
             window_start_us: 0,
             last_render_us: 0,
+            last_lateness_us: 0,
         }
     }
 
@@ -144,6 +146,12 @@ impl Playout {
         self.last_render_us
     }
 
+    /// How much longer than the fastest transit the frame of the last [`Playout::render_at`]
+    /// took (its capture to its output).
+    pub fn last_lateness_us(&self) -> u64 {
+        self.last_lateness_us
+    }
+
     /// The render time of a frame captured at `capture_us` (camera clock) and output at
     /// `now_us` (hub clock), given the measured repair round trip. Never earlier than
     /// `now_us` nor than the previous frame's render time.
@@ -156,6 +164,7 @@ impl Playout {
         let cur = self.base_cur.map_or(transit, |b| b.min(transit));
         self.base_cur = Some(cur);
         let base = self.base_prev.map_or(cur, |p| p.min(cur));
+        self.last_lateness_us = transit.saturating_sub(base).max(0) as u64;
         if transit.saturating_sub(base) > SPIKE_US as i64 {
             self.spikes.record(now_us, SPIKE_EVENT_GAP_US);
         }

@@ -8,6 +8,12 @@
 //! - A frame is output only if its reference chain is intact: frames are released in
 //!   frame-id order, a delta frame only after the frame it predicts from. After a break it
 //!   drops everything until the next keyframe and asks for one with a rate-limited PLI.
+//! - A frame is output only if it was sealed under the nonce this receiver gave the
+//!   camera's session ([`ReceiverConfig::one_way`] aside): a recording of any earlier
+//!   session, or of this session under an earlier nonce, never opens, whichever side
+//!   restarted.
+//! - A frame that arrives later than the path explains is output marked
+//!   [`ReceivedFrame::stale`], never as live.
 //! - Every dropped packet is counted by reason ([`RejectCounts`]); nothing else changes.
 //! - Memory is fixed at creation: `slots x max_packet_bytes` of packets plus
 //!   `frame_buffers x max_frame_bytes` of frames, whatever arrives.
@@ -23,7 +29,7 @@ use crate::rtp::nack::NackTracker;
 use crate::rtp::packet::SeqUnwrapper;
 use crate::rtp::reassembly::{Inserted, Reassembler, Refusal};
 use crate::rtp::{packet, rtcp, twcc, RtpView};
-use crate::seal::{self, CipherSuite, FrameInfo, Keyring};
+use crate::seal::{self, CipherSuite, FrameInfo, HubNonce, Keyring, HUB_NONCE_SESSIONS};
 
 /// A missing packet is asked for during at most this long (the sender keeps packets for
 /// retransmission for one second by default; queueing on a poor uplink adds to the RTT).
@@ -49,6 +55,37 @@ const SESSION_IDLE_US: u64 = 300_000;
 /// Sender sessions a stream remembers having followed, never to follow again (a recording
 /// of one replayed later is refused).
 const RETIRED_SESSIONS: usize = 64;
+
+/// Least time between two hub nonce messages to one session (hellos come every 100 ms).
+const CHALLENGE_INTERVAL_US: u64 = 50_000;
+/// The first packet under a new hub nonce must arrive within this of a message carrying the
+/// nonce: one round trip and the camera's next frame. Later, the whole session may have been
+/// held back, and its frames are marked stale.
+const FIRST_PACKET_WITHIN_US: u64 = 2_000_000;
+/// Sends of one nonce remembered for the freshness check (hellos every 100 ms: 0.8 s of them).
+const SENDS_KEPT: usize = 8;
+/// Least time between two fresh nonces given to a session found held back.
+const RECHALLENGE_US: u64 = 5_000_000;
+
+/// The hub nonce given to one sender session, and when it went out.
+#[derive(Debug, Clone, Copy)]
+struct Challenge {
+    session: u64,
+    /// The KID the session last named (its epoch picks the MAC key).
+    kid: u64,
+    /// When the last [`SENDS_KEPT`] messages carrying the nonce went out.
+    sent_us: [u64; SENDS_KEPT],
+    sends: usize,
+    due: bool,
+    /// Whether the first frame under this nonce came in time (`None`: none yet).
+    fresh: Option<bool>,
+}
+
+impl Challenge {
+    fn last_sent(&self) -> Option<u64> {
+        (self.sends > 0).then(|| self.sent_us[(self.sends - 1) % SENDS_KEPT])
+    }
+}
 
 /// Receiver settings. Build with [`ReceiverConfig::new`].
 #[derive(Clone)]
@@ -97,6 +134,16 @@ pub struct ReceiverConfig {
     /// Longest a frame's render time is held back while repairs or delay spikes are
     /// frequent (see [`crate::playout`]); 0: every frame renders when it is output.
     pub max_playout_hold_ms: u32,
+    /// A frame that took longer than the fastest transit by more than this plus
+    /// `max_playout_hold_ms` is output marked stale ([`ReceivedFrame::stale`]).
+    pub max_frame_age_ms: u32,
+    /// A one-way stream (the sender's [`crate::SenderConfig::one_way`]): no hub nonce is
+    /// given, and frames of sessions bound to none are opened. Such a hub cannot tell a
+    /// recording of an earlier session replayed after it restarted from a live one.
+    pub one_way: bool,
+    /// Seeds the hub nonces, for deterministic tests and the emulator; never in production.
+    /// `None` (the default): the operating system's randomness.
+    pub rng_seed: Option<u64>,
 }
 
 impl ReceiverConfig {
@@ -122,6 +169,9 @@ impl ReceiverConfig {
             key_overlap_ms: 2000,
             resync_after_ms: 3000,
             max_playout_hold_ms: 200,
+            max_frame_age_ms: 500,
+            one_way: false,
+            rng_seed: None,
         }
     }
 
@@ -141,6 +191,9 @@ impl ReceiverConfig {
         }
         if self.max_playout_hold_ms > 5000 {
             return Err(invalid!("a playout hold of {} ms is over 5000 ms", self.max_playout_hold_ms));
+        }
+        if !(50..=60_000).contains(&self.max_frame_age_ms) {
+            return Err(invalid!("a frame age bound of {} ms is outside 50 to 60000 ms", self.max_frame_age_ms));
         }
         Ok(())
     }
@@ -267,6 +320,12 @@ pub struct ReceiverStats {
     pub resyncs: u64,
     /// Times the stream followed a new sender session (a camera that restarted).
     pub session_switches: u64,
+    /// Hellos received (sessions asking for a hub nonce).
+    pub hellos_received: u64,
+    /// Hub nonce messages sent.
+    pub hub_nonces_sent: u64,
+    /// Frames output marked stale.
+    pub frames_stale: u64,
 }
 
 /// A frame ready for the decoder, borrowed until the next `poll_frame`.
@@ -281,6 +340,11 @@ pub struct ReceivedFrame<'a> {
     /// When to show it, on the clock passed to `handle_packet` (never before it was
     /// output): see [`crate::playout`]. A recorder can ignore it.
     pub render_at_us: u64,
+    /// It arrived later than the path explains (over `max_frame_age_ms` beyond the fastest
+    /// transit and the playout hold), or its session's first packet came too long after the
+    /// hub nonce went out: it may have been held back. Decode it (later frames reference it)
+    /// but do not show it as live.
+    pub stale: bool,
 }
 
 #[derive(Debug, Default)]
@@ -292,7 +356,18 @@ struct FrameBuf {
     packets: u64,
     /// Sealed under the newest epoch seen: its transit may teach the playout.
     teaches_playout: bool,
+    /// Its session's first packet under the nonce came too late.
+    held_session: bool,
+    stale: bool,
     data: Vec<u8>,
+}
+
+/// The KID of the SFrame a packet starts, if it starts one.
+fn start_kid(p: &RtpView<'_>) -> Option<u64> {
+    if p.payload.first().is_none_or(|d| d & packet::DESC_START == 0) {
+        return None;
+    }
+    seal::Header::decode(&p.payload[1..]).ok().map(|(h, _)| h.kid)
 }
 
 /// The hub-side pipeline for one stream.
@@ -338,6 +413,9 @@ pub struct Receiver {
     twcc_arrivals: Vec<(u64, u64)>,
     twcc_last_us: Option<u64>,
     twcc_count: u8,
+    rng: fastrand::Rng,
+    /// Hub nonces given, one per recent session (the keyring holds the nonces).
+    challenges: Vec<Challenge>,
     stats: ReceiverStats,
 }
 
@@ -347,6 +425,16 @@ impl Receiver {
         cfg.validate()?;
         let mut keys = Keyring::new(cfg.suite, &cfg.stream_id, cfg.key_overlap_ms as u64 * 1000);
         keys.insert(cfg.key_epoch, &cfg.base_secret)?;
+        keys.accept_one_way(cfg.one_way);
+        let seed = match cfg.rng_seed {
+            Some(s) => s,
+            None => {
+                let mut b = [0u8; 8];
+                getrandom::fill(&mut b)
+                    .map_err(|e| Error::Unsupported(format!("no operating-system randomness: {e}")))?;
+                u64::from_le_bytes(b)
+            }
+        };
         let nack = NackTracker::new(
             cfg.slots / 2,
             cfg.nack_retry_ms as u64 * 1000,
@@ -388,6 +476,8 @@ impl Receiver {
             twcc_arrivals: Vec::with_capacity(TWCC_MAX_PENDING),
             twcc_last_us: None,
             twcc_count: 0,
+            rng: fastrand::Rng::with_seed(seed),
+            challenges: Vec::with_capacity(HUB_NONCE_SESSIONS),
             stats: ReceiverStats::default(),
             cfg,
         })
@@ -474,6 +564,9 @@ impl Receiver {
         if p.payload_type != self.cfg.payload_type {
             return Err((DropReason::Malformed, 1));
         }
+        if p.payload.first().is_some_and(|d| d & packet::DESC_HELLO != 0) {
+            return self.on_hello(now_us, p.payload).map_err(|r| (r, 1));
+        }
         // Every packet of this stream that reached the hub counts for congestion control,
         // whatever becomes of it below.
         let mut overtaken = None;
@@ -485,9 +578,19 @@ impl Receiver {
                 self.twcc_arrivals.push((ext, now_us));
             }
         }
-        if let Some(s) = self.new_session(now_us, &p) {
-            self.resync(now_us);
-            self.resynced_for = Some(s);
+        if let Some(kid) = start_kid(&p) {
+            let s = seal::kid_session(kid);
+            let unproven = self.challenges.iter().find(|c| c.session == s).is_none_or(|c| c.fresh.is_none());
+            if !self.cfg.one_way && unproven && !self.retired_sessions.contains(&s) {
+                // A session with no frame under this hub's nonce yet (a camera that
+                // restarted, or this hub did): its frames cannot open until it seals under
+                // the nonce, which is sent (again).
+                self.challenge(now_us, kid);
+            }
+            if self.new_session(now_us, s) {
+                self.resync(now_us);
+                self.resynced_for = Some(s);
+            }
         }
         let mut highest = self.reasm.highest();
         let mut ext = self.reasm.unwrap_seq(p.seq);
@@ -569,6 +672,7 @@ impl Receiver {
             }
         };
         self.follow_session(now_us, header.kid).map_err(|r| (r, packets))?;
+        let held_session = self.held_back(now_us, header.kid, span.first_arrived_us);
         self.stats.frames_authenticated += 1;
         self.reasm.confirm(span.last);
         let nack = &mut self.nack;
@@ -582,8 +686,82 @@ impl Receiver {
             return Err((DropReason::Malformed, packets));
         }
         let newest = self.order_by_epoch(header.kid, &info).map_err(|r| (r, packets))?;
-        self.accept_frame(now_us, info, span.timestamp, packets, newest)?;
+        self.accept_frame(now_us, info, span.timestamp, packets, newest, held_session)?;
         Ok(())
+    }
+
+    /// A hello: one session's KID, asking for a hub nonce.
+    fn on_hello(&mut self, now_us: u64, payload: &[u8]) -> std::result::Result<(), DropReason> {
+        let kid = match payload {
+            [d, kid @ ..] if *d == packet::DESC_HELLO && kid.len() == 8 => {
+                u64::from_be_bytes(kid.try_into().map_err(|_| DropReason::Malformed)?)
+            }
+            _ => return Err(DropReason::Malformed),
+        };
+        self.stats.hellos_received += 1;
+        if self.cfg.one_way {
+            return Ok(());
+        }
+        if self.retired_sessions.contains(&seal::kid_session(kid)) {
+            return Err(DropReason::OtherSession);
+        }
+        self.challenge(now_us, kid);
+        self.stats.packets_accepted += 1;
+        Ok(())
+    }
+
+    /// Gives the session of `kid` a hub nonce (a fresh one if it has none) and schedules the
+    /// message carrying it, at most every [`CHALLENGE_INTERVAL_US`]. The oldest other session
+    /// than the stream's makes room.
+    fn challenge(&mut self, now_us: u64, kid: u64) {
+        let session = seal::kid_session(kid);
+        if let Some(c) = self.challenges.iter_mut().find(|c| c.session == session) {
+            c.kid = kid;
+            c.due |= c.last_sent().is_none_or(|t| now_us >= t + CHALLENGE_INTERVAL_US);
+            return;
+        }
+        if self.challenges.len() == HUB_NONCE_SESSIONS {
+            let followed = self.session;
+            let evict = self.challenges.iter().position(|c| Some(c.session) != followed).unwrap_or(0);
+            self.challenges.remove(evict);
+        }
+        self.give_nonce(session, kid);
+    }
+
+    fn give_nonce(&mut self, session: u64, kid: u64) {
+        let mut nonce: HubNonce = [0; seal::HUB_NONCE_BYTES];
+        self.rng.fill(&mut nonce);
+        self.keys.give_hub_nonce(session, nonce);
+        self.challenges.retain(|c| c.session != session);
+        self.challenges.push(Challenge {
+            session,
+            kid,
+            sent_us: [0; SENDS_KEPT],
+            sends: 0,
+            due: true,
+            fresh: None,
+        });
+    }
+
+    /// Whether the session of `kid` may have been held back: the first packet of its first
+    /// frame under the hub nonce arrived more than [`FIRST_PACKET_WITHIN_US`] after every
+    /// message carrying the nonce that went out before it. Then every frame under that nonce
+    /// is stale, and a fresh nonce is given (at most every [`RECHALLENGE_US`]) so the camera
+    /// can prove itself live again.
+    fn held_back(&mut self, now_us: u64, kid: u64, first_arrived_us: u64) -> bool {
+        let session = seal::kid_session(kid);
+        let Some(c) = self.challenges.iter_mut().find(|c| c.session == session) else {
+            return false;
+        };
+        let fresh = *c.fresh.get_or_insert_with(|| {
+            c.sent_us[..c.sends.min(SENDS_KEPT)]
+                .iter()
+                .any(|&t| t < first_arrived_us && first_arrived_us - t <= FIRST_PACKET_WITHIN_US)
+        });
+        if !fresh && c.last_sent().is_none_or(|t| now_us >= t + RECHALLENGE_US) {
+            self.give_nonce(session, kid);
+        }
+        !fresh
     }
 
     /// Keeps a frame under an older key epoch from moving what frames under the newer one
@@ -619,6 +797,7 @@ impl Receiver {
         rtp_timestamp: u32,
         packets: u64,
         teaches_playout: bool,
+        held_session: bool,
     ) -> std::result::Result<(), (DropReason, u64)> {
         if self.last_output.is_some_and(|l| info.frame_id <= l) {
             return Err((DropReason::TooLate, packets));
@@ -650,6 +829,7 @@ impl Receiver {
         b.arrived_us = now_us;
         b.packets = packets;
         b.teaches_playout = teaches_playout;
+        b.held_session = held_session;
         let body = &self.plain[seal::FRAME_INFO_BYTES..];
         b.data.clear();
         b.data.reserve_exact(body.len());
@@ -706,11 +886,15 @@ impl Receiver {
                 _ => 1,
             };
             self.last_output = Some(info.frame_id);
-            self.bufs[i].render_us = if self.bufs[i].teaches_playout {
-                self.playout.render_at(now_us, info.capture_time_us, self.nack.rtt_us())
+            let late = if self.bufs[i].teaches_playout {
+                self.bufs[i].render_us = self.playout.render_at(now_us, info.capture_time_us, self.nack.rtt_us());
+                let bound = (self.cfg.max_frame_age_ms as u64 + self.cfg.max_playout_hold_ms as u64) * 1000;
+                self.playout.last_lateness_us() > bound
             } else {
-                self.playout.render_untaught(now_us)
+                self.bufs[i].render_us = self.playout.render_untaught(now_us);
+                false
             };
+            self.bufs[i].stale = late || self.bufs[i].held_session;
             self.ready.push_back(i);
             // Pending frames now older than the output can never be released.
             let bufs = &mut self.bufs;
@@ -740,20 +924,15 @@ impl Receiver {
         self.break_chain();
     }
 
-    /// The sender session `p` starts a frame of, when that session may replace the stream's:
+    /// Whether the sender session `s` that starts a frame may replace the stream's:
     /// not one retired, while the stream's own has been silent for [`SESSION_IDLE_US`] (a
     /// camera that restarted). Its sequence numbers start anywhere, so the packet state is
     /// reset for it once; the new session is followed only when one of its frames
     /// authenticates.
-    fn new_session(&self, now_us: u64, p: &RtpView<'_>) -> Option<u64> {
-        let current = self.session?;
-        if p.payload.first().is_none_or(|d| d & packet::DESC_START == 0) {
-            return None;
-        }
-        let (h, _) = seal::Header::decode(&p.payload[1..]).ok()?;
-        let s = seal::kid_session(h.kid);
+    fn new_session(&self, now_us: u64, s: u64) -> bool {
+        let Some(current) = self.session else { return false };
         let idle = self.session_frame_us.is_none_or(|t| now_us.saturating_sub(t) >= SESSION_IDLE_US);
-        (s != current && self.resynced_for != Some(s) && !self.retired_sessions.contains(&s) && idle).then_some(s)
+        s != current && self.resynced_for != Some(s) && !self.retired_sessions.contains(&s) && idle
     }
 
     /// Follows the sender session of a frame that authenticated: the first one seen, or one
@@ -842,10 +1021,19 @@ impl Receiver {
         self.out = Some(i);
         self.stats.frames_output += 1;
         let b = &self.bufs[i];
+        if b.stale {
+            self.stats.frames_stale += 1;
+        }
         let info = b.info.expect("ready frames carry info");
         Some((
             &self.cfg.stream_id,
-            ReceivedFrame { info, rtp_timestamp: b.rtp_timestamp, data: &b.data, render_at_us: b.render_us },
+            ReceivedFrame {
+                info,
+                rtp_timestamp: b.rtp_timestamp,
+                data: &b.data,
+                render_at_us: b.render_us,
+                stale: b.stale,
+            },
         ))
     }
 
@@ -882,6 +1070,15 @@ impl Receiver {
             self.pli_wanted = self.need_keyframe;
             self.stats.plis_sent += 1;
         }
+        for c in self.challenges.iter_mut().filter(|c| c.due) {
+            let (Some(nonce), ssrc) = (self.keys.hub_nonce(c.session), self.cfg.ssrc) else { continue };
+            let Some(mac) = self.keys.hub_nonce_mac(ssrc, c.kid, nonce) else { continue };
+            rtcp::write_hub_nonce(self.cfg.feedback_ssrc, ssrc, c.kid, nonce, &mac, &mut self.feedback);
+            c.due = false;
+            c.sent_us[c.sends % SENDS_KEPT] = now_us;
+            c.sends += 1;
+            self.stats.hub_nonces_sent += 1;
+        }
         if self.feedback.is_empty() {
             return Ok(None);
         }
@@ -902,6 +1099,10 @@ impl Receiver {
             .then(|| self.last_progress_us.map(|t| t + self.cfg.resync_after_ms as u64 * 1000))
             .flatten();
         let twcc = (!self.twcc_arrivals.is_empty()).then(|| self.twcc_last_us.map_or(0, |t| t + TWCC_INTERVAL_US));
-        [wait, pli, self.nack.next_due_us(), self.keys.next_expiry_us(), resync, twcc].into_iter().flatten().min()
+        let challenge = self.challenges.iter().any(|c| c.due).then_some(0);
+        [wait, pli, self.nack.next_due_us(), self.keys.next_expiry_us(), resync, twcc, challenge]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }

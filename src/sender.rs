@@ -99,6 +99,12 @@ pub struct SenderConfig {
     /// in production, where a fixed seed would repeat sessions across restarts. `None` (the default): the operating
     /// system's randomness, as RFC 3550 asks of every new session.
     pub rng_seed: Option<u64>,
+    /// Send media without waiting for the hub's nonce (a one-way path, such as a recording
+    /// relay with no feedback). The hub must accept one-way streams, and then cannot tell a
+    /// recording of an earlier session replayed to it after a restart from a live stream.
+    /// Off (the default): the sender asks for a hub nonce with a hello every 100 ms, sends
+    /// media only once a nonce whose MAC verifies has come back, and seals under it.
+    pub one_way: bool,
 }
 
 /// Refuses adaptive bitrate bounds that are empty or outside what the encoders accept.
@@ -141,6 +147,7 @@ impl SenderConfig {
             resolution_ladder: true,
             parallel_conversion: false,
             rng_seed: None,
+            one_way: false,
         }
     }
 
@@ -204,6 +211,12 @@ fn extend_seq(newest: u64, seq: u16) -> u64 {
 /// Packets whose send time is remembered for matching transport-wide feedback.
 const TWCC_HISTORY: usize = 4096;
 
+/// Interval between hellos while the sender waits for a hub nonce (a tenth of the 1 s a
+/// restarted camera has to be shown again).
+const HELLO_INTERVAL_US: u64 = 100_000;
+/// Hub nonces a sender remembers having used, never to use again.
+const USED_HUB_NONCES: usize = 64;
+
 /// What happened to a pushed frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -225,6 +238,8 @@ pub enum FrameOutcome {
     DroppedFrameRate,
     /// The encoder produced nothing for it.
     Skipped,
+    /// Not encoded: no hub has given this session its nonce yet (hellos are going out).
+    AwaitingHub,
 }
 
 /// Counters since creation.
@@ -268,6 +283,15 @@ pub struct SenderStats {
     /// Times the target fell below half the rate in use at once: the unsent queue was
     /// dropped and a keyframe sent at the new rate.
     pub collapses: u64,
+    /// Hellos sent while waiting for a hub nonce.
+    pub hellos_sent: u64,
+    /// Hub nonces taken (the first, and one after every hub restart).
+    pub hub_nonces_accepted: u64,
+    /// Hub nonce messages refused: a MAC that did not verify, another session's KID, or a
+    /// nonce used before.
+    pub hub_nonces_refused: u64,
+    /// Frames not encoded because no hub nonce had come yet.
+    pub frames_awaiting_hub: u64,
 }
 
 /// One sent packet, remembered for matching transport-wide feedback.
@@ -340,6 +364,11 @@ pub struct Sender {
     keyframe_end_seq: Option<u64>,
     /// The controller's path estimate at the last feedback (collapse detection).
     last_estimate_bps: u32,
+    /// The nonce the hub gave this session, which every frame is sealed under.
+    hub_nonce: Option<seal::HubNonce>,
+    /// Hub nonces used in this life, newest last.
+    used_nonces: VecDeque<seal::HubNonce>,
+    next_hello_us: u64,
 }
 
 impl Sender {
@@ -367,7 +396,8 @@ impl Sender {
         // This sender's session: its own keys under every epoch, so a restart never seals
         // under a (key, nonce) pair an earlier session used.
         let session = rng.u64(1..=seal::MAX_SESSION);
-        let key = SealKey::for_session(cfg.suite, &cfg.base_secret, &cfg.stream_id, cfg.key_epoch, session)?;
+        // Until a hub nonce comes, a one-way key (used only with `one_way`).
+        let key = SealKey::for_session(cfg.suite, &cfg.base_secret, &cfg.stream_id, cfg.key_epoch, session, None)?;
         let start_bps = if cfg.adaptive_bitrate {
             cfg.bitrate_bps.clamp(cfg.min_bitrate_bps, cfg.max_bitrate_bps)
         } else {
@@ -416,6 +446,9 @@ impl Sender {
             keyframe_seq: None,
             keyframe_end_seq: None,
             last_estimate_bps: 0,
+            hub_nonce: None,
+            used_nonces: VecDeque::with_capacity(USED_HUB_NONCES),
+            next_hello_us: 0,
             cfg,
         })
     }
@@ -500,12 +533,7 @@ impl Sender {
             // a rate it no longer has, and much of it is being dropped in the network.
             // Repairing it would take longer than starting over: drop the unsent packets
             // and send a keyframe at the new rate (earlier packets are then not repaired).
-            let n = self.history.len();
-            for seq in self.queue.drain(..) {
-                self.history[seq as usize % n].in_use = false;
-            }
-            self.queued_bytes = 0;
-            self.rtx_queue.clear();
+            self.drop_unsent();
             self.keyframe_requested = true;
             self.stats.collapses += 1;
         }
@@ -526,6 +554,62 @@ impl Sender {
         Ok(())
     }
 
+    /// Forgets every packet not yet sent and every retransmission waiting.
+    fn drop_unsent(&mut self) {
+        let n = self.history.len();
+        for seq in self.queue.drain(..) {
+            self.history[seq as usize % n].in_use = false;
+        }
+        self.queued_bytes = 0;
+        self.rtx_queue.clear();
+    }
+
+    /// Whether frames wait for a hub nonce (none has come, and the stream is not one-way).
+    pub fn awaiting_hub(&self) -> bool {
+        self.hub_nonce.is_none() && !self.cfg.one_way
+    }
+
+    /// Takes a hub nonce message for this stream: its KID must be the one this sender seals
+    /// under now, its MAC must verify under the current secret, and the nonce must not have
+    /// been used in this life. From the next frame on, frames are sealed under it (a new key,
+    /// its counter still moving forward), the first a keyframe; what was queued under the
+    /// previous nonce is dropped, since the hub that chose the new one cannot open it.
+    fn take_hub_nonce(&mut self, kid: u64, nonce: &seal::HubNonce, mac: &[u8]) -> Result<()> {
+        let expected = seal::hub_nonce_mac(&self.cfg.base_secret, &self.cfg.stream_id, self.cfg.ssrc, kid, nonce)?;
+        if kid != self.key.kid() || !seal::mac_eq(&expected, mac) {
+            self.stats.hub_nonces_refused += 1;
+            return Err(Error::AuthenticationFailed);
+        }
+        if self.hub_nonce.as_ref() == Some(nonce) || self.cfg.one_way {
+            return Ok(()); // a repeat of the nonce in use
+        }
+        if self.used_nonces.contains(nonce) {
+            self.stats.hub_nonces_refused += 1;
+            return Err(Error::Replay);
+        }
+        let epoch = seal::kid_epoch(kid);
+        let key = SealKey::for_session(
+            self.cfg.suite,
+            &self.cfg.base_secret,
+            &self.cfg.stream_id,
+            epoch,
+            self.session(),
+            Some(nonce),
+        )?;
+        // A nonce given twice in one life (beyond the remembered ones) still never repeats a
+        // (key, nonce) pair: the counter continues.
+        self.key = key.starting_at(self.key.next_counter());
+        if self.used_nonces.len() == USED_HUB_NONCES {
+            self.used_nonces.pop_front();
+        }
+        self.used_nonces.push_back(*nonce);
+        self.hub_nonce = Some(*nonce);
+        self.stats.hub_nonces_accepted += 1;
+        self.drop_unsent();
+        self.request_keyframe();
+        Ok(())
+    }
+
     /// Switches sealing to a new key epoch (the SFrame KID), derived from this stream's base
     /// secret or from `new_base_secret`. The hub should install the same epoch first
     /// ([`crate::Receiver::install_key`]); it keeps the old key for an overlap, so no frame is
@@ -538,7 +622,14 @@ impl Sender {
             return Err(invalid!("key epochs only move forward: {epoch} is not after {current}"));
         }
         let secret = new_base_secret.unwrap_or(&self.cfg.base_secret);
-        self.key = SealKey::for_session(self.cfg.suite, secret, &self.cfg.stream_id, epoch, self.session())?;
+        self.key = SealKey::for_session(
+            self.cfg.suite,
+            secret,
+            &self.cfg.stream_id,
+            epoch,
+            self.session(),
+            self.hub_nonce.as_ref(),
+        )?;
         if let Some(s) = new_base_secret {
             self.cfg.base_secret = Zeroizing::new(s.to_vec());
         }
@@ -566,6 +657,10 @@ impl Sender {
     pub fn push_frame(&mut self, now_us: u64, frame: &CaptureFrame<'_>) -> Result<FrameOutcome> {
         frame.validate()?;
         self.stats.frames_pushed += 1;
+        if self.awaiting_hub() {
+            self.stats.frames_awaiting_hub += 1;
+            return Ok(FrameOutcome::AwaitingHub);
+        }
         if let Some(abr) = self.abr.as_mut() {
             abr.on_tick(now_us);
             if self.cfg.resolution_ladder {
@@ -758,6 +853,11 @@ impl Sender {
                         }
                     }
                 }
+                Ok(rtcp::Feedback::HubNonce { media_ssrc, kid, nonce, mac }) if media_ssrc == self.cfg.ssrc => {
+                    if let Err(e) = self.take_hub_nonce(kid, &nonce, &mac) {
+                        first_err.get_or_insert(e);
+                    }
+                }
                 Ok(rtcp::Feedback::Pli { media_ssrc }) if media_ssrc == self.cfg.ssrc => {
                     self.stats.plis_received += 1;
                     // A PLI that arrives less than a round trip after the newest keyframe's
@@ -793,6 +893,9 @@ impl Sender {
     /// Writes the next packet due at `now_us` into `buf`; returns its length, or `None` when
     /// nothing may leave yet. `buf` must hold `mtu_bytes`.
     pub fn poll_transmit(&mut self, now_us: u64, buf: &mut [u8]) -> Result<Option<usize>> {
+        if self.awaiting_hub() {
+            return self.poll_hello(now_us, buf);
+        }
         if let Some(abr) = self.abr.as_mut() {
             abr.on_tick(now_us);
             if self.probe.is_none() {
@@ -884,6 +987,37 @@ impl Sender {
         Ok(Some(len))
     }
 
+    /// A hello when one is due: an RTP packet of the stream with the hello descriptor bit
+    /// and this session's KID as its body. It uses no sequence number of the stream's (it
+    /// carries the one the first media packet will have) and no transport-wide one.
+    fn poll_hello(&mut self, now_us: u64, buf: &mut [u8]) -> Result<Option<usize>> {
+        if now_us < self.next_hello_us {
+            return Ok(None);
+        }
+        let mut pkt = std::mem::take(&mut self.sealed);
+        let fields = PacketFields {
+            payload_type: self.cfg.payload_type,
+            seq: self.next_seq as u16,
+            timestamp: self.rtp_ts_offset,
+            ssrc: self.cfg.ssrc,
+            marker: false,
+            descriptor: packet::DESC_HELLO,
+        };
+        packet::write_packet(&fields, &self.key.kid().to_be_bytes(), &mut pkt);
+        let n = pkt.len();
+        let r = if buf.len() < n {
+            Err(Error::BufferTooSmall { needed: n })
+        } else {
+            buf[..n].copy_from_slice(&pkt);
+            self.next_hello_us = now_us + HELLO_INTERVAL_US;
+            self.stats.hellos_sent += 1;
+            self.stats.bytes_sent += n as u64;
+            Ok(Some(n))
+        };
+        self.sealed = pkt;
+        r
+    }
+
     fn end_probe(&mut self) {
         self.probe = None;
         let rate = self.encoder.rates().bitrate_bps;
@@ -898,6 +1032,9 @@ impl Sender {
 
     /// When `poll_transmit` will next have a packet, if any is waiting (or a probe is due).
     pub fn poll_timeout(&self) -> Option<u64> {
+        if self.awaiting_hub() {
+            return Some(self.next_hello_us);
+        }
         let waiting = !self.queue.is_empty() || !self.rtx_queue.is_empty() || self.probe.is_some();
         if !waiting {
             return None;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{sealed_frame, Camera, FRAME_US, SECRET};
+use common::{one_way_receiver, sealed_frame, Camera, FRAME_US, SECRET};
 use sealcam::sframe::{self as seal, CipherSuite, FrameInfo, OpenKey, SealKey};
 use sealcam::sim::scenario::{NoTap, Report, Scenario};
 use sealcam::sim::{FrameSource, SyntheticScene};
@@ -102,6 +102,9 @@ fn hub_fed_ten_times_its_memory_limit_in_garbage_for_one_stream_keeps_serving_th
     let bound = hub.stream(100).unwrap().config().memory_bound_bytes();
     let mut cams: Vec<Camera> =
         (1..4u32).map(|i| Camera::new(format!("cam-{i}").as_bytes(), 100 + i, SECRET)).collect();
+    for c in cams.iter_mut() {
+        c.connect_hub(&mut hub);
+    }
     let mut rng = fastrand::Rng::with_seed(5);
     let mut garbage_bytes = 0usize;
     let mut shown = [0u64; 4];
@@ -143,6 +146,7 @@ fn hub_fed_ten_times_its_memory_limit_in_garbage_for_one_stream_keeps_serving_th
 fn rekeying_to_a_new_epoch_loses_no_frame_and_then_destroys_the_old_key() {
     let mut cam = Camera::new(b"door", 7, SECRET);
     let mut rx = Receiver::new(ReceiverConfig::new(b"door", 7, SECRET)).unwrap();
+    cam.connect(&mut rx);
     let mut shown = Vec::new();
     let mut late = Vec::new();
     for i in 0..20 {
@@ -175,7 +179,10 @@ fn rekeying_to_a_new_epoch_loses_no_frame_and_then_destroys_the_old_key() {
     // unknown key.
     let (_, newest) = cam.next_packets();
     let mut seq = u16::from_be_bytes([newest[newest.len() - 1][2], newest[newest.len() - 1][3]]);
-    let mut old = Camera::new(b"door", 7, SECRET);
+    // (A one-way camera: no hub gives epoch 0 a nonce any more.)
+    let mut old_cfg = sealcam::SenderConfig::new(b"door", 7, SECRET);
+    old_cfg.one_way = true;
+    let mut old = Camera::with_config(old_cfg);
     let (_, pk) = old.next_packets();
     for p in &pk {
         let mut p = p.clone();
@@ -202,6 +209,8 @@ fn streams_are_added_and_removed_at_run_time_without_touching_the_others() {
 
     let mut a = Camera::new(b"a", 1, SECRET);
     let mut b = Camera::new(b"b", 2, SECRET);
+    a.connect_hub(&mut hub);
+    b.connect_hub(&mut hub);
     let (_, pa) = a.next_packets();
     let (_, pb) = b.next_packets();
     for p in pa.iter().chain(&pb) {
@@ -230,7 +239,7 @@ fn lost_top_layer_frames_do_not_stop_the_base_layer() {
     // L1T2: even frames are the base layer (each predicts from the previous even frame), odd
     // frames the top layer (each predicts from the even frame before it).
     let mut key = SealKey::for_stream(CipherSuite::AesGcm128Sha256, SECRET, b"layered", 0).unwrap();
-    let mut rx = Receiver::new(ReceiverConfig::new(b"layered", 5, SECRET)).unwrap();
+    let mut rx = Receiver::new(one_way_receiver(b"layered", 5, SECRET)).unwrap();
     let mut seq = 100u16;
     let mut shown = Vec::new();
     for id in 0..12u64 {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{sealed_frame, Camera, FRAME_US, SECRET};
+use common::{one_way_receiver, sealed_frame, Camera, FRAME_US, SECRET};
 use sealcam::sframe::{CipherSuite, FrameInfo, SealKey};
 use sealcam::{Codec, DropReason, Receiver, ReceiverConfig, SenderConfig};
 
@@ -44,7 +44,7 @@ fn epochs_only_move_forward_on_both_sides() {
     for back in [4, 1, 0] {
         assert!(cam.tx.rekey(back, None).is_err(), "rekey back to {back} would reuse (key, nonce) pairs");
     }
-    let mut rx = Receiver::new(ReceiverConfig::new(b"door", 7, SECRET)).unwrap();
+    let mut rx = Receiver::new(one_way_receiver(b"door", 7, SECRET)).unwrap();
     rx.install_key(3, None).unwrap();
     assert!(rx.install_key(1, None).is_err());
     assert!(rx.install_key(3, None).is_err());
@@ -53,7 +53,7 @@ fn epochs_only_move_forward_on_both_sides() {
 
 #[test]
 fn an_old_epoch_is_refused_after_the_overlap_from_install_even_without_handle_timeout() {
-    let mut cfg = ReceiverConfig::new(b"door", 7, SECRET);
+    let mut cfg = one_way_receiver(b"door", 7, SECRET);
     cfg.key_overlap_ms = 2000;
     let mut rx = Receiver::new(cfg).unwrap();
     let mut old = SealKey::for_stream(SUITE, SECRET, b"door", 0).unwrap();
@@ -78,7 +78,7 @@ fn an_old_epoch_is_refused_after_the_overlap_from_install_even_without_handle_ti
 
 #[test]
 fn an_old_key_frame_with_a_huge_frame_id_cannot_end_the_stream() {
-    let mut rx = Receiver::new(ReceiverConfig::new(b"door", 7, SECRET)).unwrap();
+    let mut rx = Receiver::new(one_way_receiver(b"door", 7, SECRET)).unwrap();
     let mut old = SealKey::for_stream(SUITE, SECRET, b"door", 0).unwrap();
     let mut new = SealKey::for_stream(SUITE, SECRET, b"door", 1).unwrap();
     let mut seq = 500u16;
@@ -115,7 +115,7 @@ fn an_old_key_frame_with_a_huge_frame_id_cannot_end_the_stream() {
 
 #[test]
 fn installing_ahead_keeps_the_key_in_use_for_the_overlap_and_a_full_ring_refuses() {
-    let mut cfg = ReceiverConfig::new(b"door", 7, SECRET);
+    let mut cfg = one_way_receiver(b"door", 7, SECRET);
     cfg.key_overlap_ms = 3000;
     let mut rx = Receiver::new(cfg).unwrap();
     let mut cur = SealKey::for_stream(SUITE, SECRET, b"door", 0).unwrap();

@@ -53,7 +53,9 @@ fn steady_state_allocates_nothing_per_frame() {
 fn sender_camera_path() {
     use sealcam::sim::SyntheticScene;
     use sealcam::{I420Buffer, Sender, SenderConfig};
-    let mut tx = Sender::new(SenderConfig::new(b"cam", 9, b"a base secret of thirty-two bytes")).unwrap();
+    let mut cfg = SenderConfig::new(b"cam", 9, b"a base secret of thirty-two bytes");
+    cfg.one_way = true; // no hub: the camera path from the first frame
+    let mut tx = Sender::new(cfg).unwrap();
     let scene = SyntheticScene::new(320, 240, 30.0).unwrap();
     let pictures: Vec<I420Buffer> = (0..8)
         .map(|n| {

@@ -1,6 +1,7 @@
 //! Restarts of either side: every sender session seals under its own keys, so no (key, nonce)
 //! pair repeats; a restarted camera is shown again within a second; a restarted hub shows a
-//! running camera again; a recording of an earlier session is not shown as live.
+//! running camera again; a recording of an earlier session is not shown as live, whether
+//! or not the hub restarted since (the hub's nonce is new); a stream held back is stale.
 
 mod common;
 
@@ -82,7 +83,8 @@ fn no_key_nonce_pair_repeats_across_restarts_and_rekeys() {
         let _ = run(&mut cam, &mut rx, life * 10_000_000 + 700_000, 20, &mut log);
     }
     let pairs = kid_ctr(&log);
-    assert_eq!(pairs.len(), 5 * 40);
+    // Each life's first frame is pushed before the hub nonce comes, and is not sealed.
+    assert_eq!(pairs.len(), 5 * 39);
     for p in &pairs {
         assert!(seen.insert(*p), "(KID {:#x}, CTR {}) sealed twice", p.0, p.1);
     }
@@ -177,6 +179,8 @@ fn a_second_session_cannot_take_over_a_live_stream() {
     let mut log = Vec::new();
     let (mut shown, mut from_other) = (0, 0);
     let mut fb = [0u8; 1500];
+    let mut feedback = Vec::new();
+    let live_fb = |_: &[u8]| ();
     for _ in 0..90 {
         for (cam, count) in [(&mut live, &mut shown), (&mut other, &mut from_other)] {
             let (_, pk) = cam.next_packets();
@@ -188,10 +192,115 @@ fn a_second_session_cannot_take_over_a_live_stream() {
                 let _ = f;
                 *count += 1;
             }
-            while rx.poll_feedback(now, &mut fb).unwrap().is_some() {}
+            // Both cameras hear the hub (they share the stream): each takes its own nonce.
+            while let Some(n) = rx.poll_feedback(now, &mut fb).unwrap() {
+                let _ = live_fb(&fb[..n]);
+                feedback.push(fb[..n].to_vec());
+            }
             log.extend(pk);
+        }
+        for f in feedback.drain(..) {
+            let _ = live.tx.handle_feedback(live.now(), &f);
+            let _ = other.tx.handle_feedback(other.now(), &f);
         }
     }
     assert!(shown + from_other >= 85 && shown.min(from_other) == 0, "one session only: {shown} and {from_other}");
     let _ = FRAME_US;
+}
+
+/// Plays `packets` into `rx` 3 ms apart from `now`; returns the frames shown and the stale
+/// ones among them.
+fn replay(rx: &mut Receiver, mut now: u64, packets: &[Vec<u8>]) -> (u64, u64) {
+    let (mut shown, mut stale) = (0, 0);
+    let mut fb = [0u8; 1500];
+    for p in packets {
+        now += 3_000;
+        let _ = rx.handle_packet(now, p);
+        rx.handle_timeout(now);
+        while let Some(f) = rx.poll_frame() {
+            shown += 1;
+            stale += f.stale as u64;
+        }
+        while rx.poll_feedback(now, &mut fb).unwrap().is_some() {}
+    }
+    (shown, stale)
+}
+
+#[test]
+fn a_recording_replayed_to_a_restarted_hub_is_not_shown() {
+    // The camera's first 10 s are recorded; the hub restarts; the recording is played to
+    // the new hub while the camera is off. The new hub gives the recorded session a fresh
+    // nonce, which the recording cannot have been sealed under.
+    let mut rx = Receiver::new(ReceiverConfig::new(b"porch", 9, SECRET)).unwrap();
+    let mut cam = camera(1);
+    let mut recording = Vec::new();
+    let (shown, _) = run(&mut cam, &mut rx, 0, 300, &mut recording);
+    assert!(shown.len() >= 295);
+    let mut rx = Receiver::new(ReceiverConfig::new(b"porch", 9, SECRET)).unwrap();
+    let (shown, _) = replay(&mut rx, 20_000_000, &recording);
+    assert_eq!(shown, 0, "a recording shown after a hub restart");
+    assert!(rx.stats().hub_nonces_sent > 0, "the recorded session was challenged");
+    assert!(rx.stats().rejected.get(DropReason::Auth) > 0);
+    // The live camera, back on, answers the new hub's nonce and is shown.
+    let offset = 40_000_000 - cam.now();
+    let (shown, at) = run(&mut cam, &mut rx, offset, 60, &mut recording);
+    assert!(at.is_some_and(|t| t - 40_000_000 <= 1_000_000) && shown.len() >= 55, "{}", shown.len());
+}
+
+#[test]
+fn a_stream_held_back_from_its_start_is_shown_only_as_stale() {
+    // An attacker lets the handshake through but holds every media packet back 600 s: the
+    // session's first packet comes 600 s after the hub's nonce went out.
+    let mut rx = Receiver::new(ReceiverConfig::new(b"porch", 9, SECRET)).unwrap();
+    let mut cam = camera(1);
+    cam.connect(&mut rx);
+    let mut held = Vec::new();
+    for _ in 0..300 {
+        let (_, pk) = cam.next_packets();
+        held.extend(pk);
+    }
+    let (shown, stale) = replay(&mut rx, 600_000_000, &held);
+    assert!(shown > 0, "{shown} shown");
+    assert_eq!(stale, shown, "every frame held back is marked stale");
+    assert_eq!(rx.stats().frames_stale, stale);
+    // The hub gave the session a fresh nonce: once the camera, reached again (20 s later,
+    // with no more delay than the path's), answers it, it is live again.
+    cam.n = 620_000_000 / FRAME_US;
+    let mut log = Vec::new();
+    let (_, at) = run(&mut cam, &mut rx, 0, 60, &mut log);
+    assert!(at.is_some_and(|t| t - 620_000_000 <= 1_000_000));
+    assert_eq!(cam.tx.stats().hub_nonces_accepted, 2);
+    // Only the frame that reached the hub under the held-back nonce is stale; the camera's
+    // frames under the fresh nonce are live.
+    assert!(rx.stats().frames_stale <= stale + 1, "{} stale", rx.stats().frames_stale - stale);
+}
+
+#[test]
+fn a_frame_delayed_beyond_the_bound_is_marked_stale_and_the_rest_are_not() {
+    let mut rx = Receiver::new(ReceiverConfig::new(b"porch", 9, SECRET)).unwrap();
+    let mut cam = camera(1);
+    cam.connect(&mut rx);
+    let (mut stale, mut live) = (Vec::new(), 0);
+    let mut late = Vec::new();
+    for k in 0..120u64 {
+        let (_, pk) = cam.next_packets();
+        let now = cam.now();
+        if (60..63).contains(&k) {
+            late.extend(pk); // three frames held back 1.5 s
+            continue;
+        }
+        let at = if k == 63 { now + 1_500_000 } else { now };
+        for p in late.drain(..).chain(pk) {
+            let _ = rx.handle_packet(at, &p);
+        }
+        while let Some(f) = rx.poll_frame() {
+            if f.stale {
+                stale.push(f.info.frame_id);
+            } else {
+                live += 1;
+            }
+        }
+    }
+    assert!(stale.len() >= 3 && stale.len() <= 4, "{stale:?}");
+    assert!(live >= 100, "{live}");
 }

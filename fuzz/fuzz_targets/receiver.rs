@@ -14,7 +14,17 @@ const STREAM: &[u8] = b"front-door";
 const SSRC: u32 = 0x1234;
 const SECRET: &[u8] = b"fuzzing secret, 32 bytes long...";
 
-/// A real stream: its packets, and the bitstreams of its frames.
+/// Seeds the hub's nonces: every fuzzed hub gives the camera the nonce its stream was
+/// sealed under, once it has seen the camera's hello (the first packet).
+const HUB_SEED: u64 = 7;
+
+fn hub() -> Receiver {
+    let mut cfg = ReceiverConfig::new(STREAM, SSRC, SECRET);
+    cfg.rng_seed = Some(HUB_SEED);
+    Receiver::new(cfg).unwrap()
+}
+
+/// A real stream: its packets (a hello first), and the bitstreams of its frames.
 struct Stream {
     packets: Vec<Vec<u8>>,
     frames: Vec<Vec<u8>>,
@@ -29,10 +39,17 @@ fn stream() -> &'static Stream {
         cfg.mtu_bytes = sealcam::wire::MIN_MTU_BYTES;
         cfg.rng_seed = Some(1);
         let mut cam = Sender::new(cfg).unwrap();
-        let mut scene = SyntheticScene::new(160, 120, 30.0).unwrap();
-        let mut pic = I420Buffer::default();
         let (mut packets, mut frames) = (Vec::new(), Vec::new());
         let mut buf = [0u8; 1500];
+        // The handshake: the hello, and the nonce a hub with this seed gives.
+        let n = cam.poll_transmit(0, &mut buf).unwrap().unwrap();
+        packets.push(buf[..n].to_vec());
+        let mut rx = hub();
+        rx.handle_packet(0, &buf[..n]).unwrap();
+        let m = rx.poll_feedback(0, &mut buf).unwrap().unwrap();
+        cam.handle_feedback(0, &buf[..m]).unwrap();
+        let mut scene = SyntheticScene::new(160, 120, 30.0).unwrap();
+        let mut pic = I420Buffer::default();
         let mut now = 0u64;
         for k in 0..8u64 {
             now = now.max(k * 33_333);
@@ -56,9 +73,10 @@ fn stream() -> &'static Stream {
 
 fuzz_target!(|data: &[u8]| {
     let Stream { packets, frames } = stream();
-    let mut hub = Receiver::new(ReceiverConfig::new(STREAM, SSRC, SECRET)).unwrap();
+    let mut hub = hub();
     let bound = hub.config().memory_bound_bytes();
     let mut now = 1_000u64;
+    let _ = hub.handle_packet(now, &packets[0]);
     let mut out = [0u8; 1500];
     let mut it = data.iter().copied();
     while let Some(op) = it.next() {

@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
     cfg.max_bitrate_bps = MAX_BPS;
     cfg.mtu_bytes = sealcam::wire::MIN_MTU_BYTES;
     cfg.rng_seed = Some(1);
+    cfg.one_way = true; // media from the first frame: the feedback is what is fuzzed
     let mtu = cfg.mtu_bytes;
     let mut cam = Sender::new(cfg).unwrap();
     let mut scene = SyntheticScene::new(160, 120, 30.0).unwrap();

@@ -46,11 +46,18 @@ pub struct sealcam_receiver_config {
     /// Longest render-time hold while repairs or delay spikes are frequent, ms (at most
     /// 5000); 0: never hold (see `sealcam_receiver_render_at`).
     pub max_playout_hold_ms: u32,
+    /// A frame later than the fastest transit by more than this plus the playout hold is
+    /// output with `stale` set, ms (50 to 60000; 0: the default, 500). New in 0.2.
+    pub max_frame_age_ms: u32,
+    /// 1: a one-way stream (the camera's `one_way`): no hub nonce is given, so a recording
+    /// of an earlier session replayed after this hub restarts is not told from a live one.
+    /// 0 (the default): frames open only under the nonce this hub gave. New in 0.2.
+    pub one_way: u8,
 }
 
 // SAFETY: repr(C), starts with struct_size, integers and pointers only.
 unsafe impl Growable for sealcam_receiver_config {
-    const MIN_SIZE: usize = std::mem::size_of::<sealcam_receiver_config>();
+    const MIN_SIZE: usize = std::mem::offset_of!(sealcam_receiver_config, max_frame_age_ms);
 }
 
 /// A frame output by a receiver or a hub. Set `struct_size` before the call. `data` and
@@ -87,6 +94,9 @@ pub struct sealcam_frame {
     pub keyframe: u8,
     /// `SEALCAM_CODEC_*`.
     pub codec: u8,
+    /// 1 when the frame arrived later than the path explains (it may have been held back):
+    /// decode it, since later frames reference it, but do not show it as live. New in 0.2.
+    pub stale: u8,
 }
 
 // SAFETY: repr(C), starts with struct_size, integers and pointers only.
@@ -112,6 +122,7 @@ impl sealcam_frame {
             height: f.info.height,
             keyframe: f.info.keyframe as u8,
             codec: f.info.codec as u8,
+            stale: f.stale as u8,
         }
     }
 }
@@ -161,6 +172,12 @@ pub struct sealcam_receiver_stats {
     pub dropped_other_session: u64,
     /// Times the stream followed a new sender session (a camera that restarted).
     pub session_switches: u64,
+    /// Hellos received (camera sessions asking for a hub nonce). New in 0.2.
+    pub hellos_received: u64,
+    /// Hub nonce messages sent. New in 0.2.
+    pub hub_nonces_sent: u64,
+    /// Frames output with `stale` set. New in 0.2.
+    pub frames_stale: u64,
 }
 
 // SAFETY: repr(C), starts with struct_size, integers only.
@@ -192,6 +209,9 @@ impl From<ReceiverStats> for sealcam_receiver_stats {
             chain_breaks: s.chain_breaks,
             dropped_other_session: d(DropReason::OtherSession),
             session_switches: s.session_switches,
+            hellos_received: s.hellos_received,
+            hub_nonces_sent: s.hub_nonces_sent,
+            frames_stale: s.frames_stale,
         }
     }
 }
@@ -218,6 +238,13 @@ pub(crate) unsafe fn receiver_config_from_c(c: &sealcam_receiver_config) -> Resu
     r.frame_buffers = c.frame_buffers as usize;
     r.max_wait_ms = c.max_wait_ms;
     r.max_playout_hold_ms = c.max_playout_hold_ms;
+    if c.max_frame_age_ms != 0 {
+        r.max_frame_age_ms = c.max_frame_age_ms;
+    }
+    if c.one_way > 1 {
+        return Err(SEALCAM_INVALID_INPUT);
+    }
+    r.one_way = c.one_way == 1;
     Ok(r)
 }
 
@@ -248,6 +275,8 @@ pub unsafe extern "C" fn sealcam_receiver_config_default(cfg: *mut sealcam_recei
             frame_buffers: d.frame_buffers as u32,
             max_wait_ms: d.max_wait_ms,
             max_playout_hold_ms: d.max_playout_hold_ms,
+            max_frame_age_ms: d.max_frame_age_ms,
+            one_way: d.one_way as u8,
         };
         unsafe { write_growable(cfg, &c) }
     })

@@ -90,6 +90,11 @@ pub struct sealcam_sender_config {
     pub encode_width: u32,
     /// Encode height in pixels. New in 0.2.
     pub encode_height: u32,
+    /// 1: send media without waiting for the hub's nonce (a one-way path; the hub must set
+    /// `one_way` too, and cannot then tell a replayed recording from a live stream after it
+    /// restarts). 0 (the default): hellos go out every 100 ms until the hub's nonce comes
+    /// back, and frames pushed before it are not encoded. New in 0.2.
+    pub one_way: u8,
 }
 
 // SAFETY: repr(C), starts with struct_size, integers, floats and pointers only.
@@ -137,6 +142,14 @@ pub struct sealcam_sender_stats {
     pub ladder_switches: u64,
     /// Collapses of the path estimate (unsent queue dropped, keyframe at the new rate).
     pub collapses: u64,
+    /// Hellos sent while waiting for a hub nonce. New in 0.2.
+    pub hellos_sent: u64,
+    /// Hub nonces taken (the first, and one after every hub restart). New in 0.2.
+    pub hub_nonces_accepted: u64,
+    /// Hub nonce messages refused (bad MAC, another session, a nonce used before). New in 0.2.
+    pub hub_nonces_refused: u64,
+    /// Frames not encoded because no hub nonce had come yet. New in 0.2.
+    pub frames_awaiting_hub: u64,
 }
 
 // SAFETY: repr(C), starts with struct_size, integers only.
@@ -165,6 +178,10 @@ impl From<SenderStats> for sealcam_sender_stats {
             probe_padding_packets: s.probe_padding_packets,
             ladder_switches: s.ladder_switches,
             collapses: s.collapses,
+            hellos_sent: s.hellos_sent,
+            hub_nonces_accepted: s.hub_nonces_accepted,
+            hub_nonces_refused: s.hub_nonces_refused,
+            frames_awaiting_hub: s.frames_awaiting_hub,
         }
     }
 }
@@ -228,7 +245,7 @@ pub struct sealcam_sender {
 unsafe fn sender_config_from_c(c: &sealcam_sender_config) -> Result<SenderConfig, sealcam_result> {
     let stream_id = unsafe { bytes(c.stream_id, c.stream_id_len) }?;
     let secret = unsafe { bytes(c.base_secret, c.base_secret_len) }?;
-    if c.adaptive_bitrate > 1 || c.parallel_conversion > 1 {
+    if c.adaptive_bitrate > 1 || c.parallel_conversion > 1 || c.one_way > 1 {
         return Err(SEALCAM_INVALID_INPUT);
     }
     let mut s = SenderConfig::new(stream_id, c.ssrc, secret);
@@ -248,6 +265,7 @@ unsafe fn sender_config_from_c(c: &sealcam_sender_config) -> Result<SenderConfig
     s.parallel_conversion = c.parallel_conversion == 1;
     s.color_matrix = matrix_of(c.color_matrix)?;
     s.encode_size = encode_size_of(c.encode_width, c.encode_height)?;
+    s.one_way = c.one_way == 1;
     Ok(s)
 }
 
@@ -294,6 +312,7 @@ pub unsafe extern "C" fn sealcam_sender_config_default(cfg: *mut sealcam_sender_
             color_matrix: d.color_matrix as u32,
             encode_width: 0,
             encode_height: 0,
+            one_way: d.one_way as u8,
         };
         unsafe { write_growable(cfg, &c) }
     })
@@ -325,7 +344,7 @@ pub unsafe extern "C" fn sealcam_sender_free(s: *mut sealcam_sender) {
 
 /// Converts, encodes, seals and queues one image. `*queued` (optional, may be NULL) is set to
 /// 1 when the frame was queued, 0 when it was dropped (send queue or congestion window full,
-/// ladder frame rate) or the encoder skipped it. Returns `SEALCAM_OK`,
+/// ladder frame rate, no hub nonce yet) or the encoder skipped it. Returns `SEALCAM_OK`,
 /// `SEALCAM_NULL_PARAMETER`, `SEALCAM_INVALID_INPUT` (format, size, stride or plane length),
 /// `SEALCAM_CODEC_ERROR` or `SEALCAM_COUNTER_EXHAUSTED`; the sender is unchanged on error.
 #[no_mangle]

@@ -295,7 +295,15 @@ fn calls_before_anything_exists_answer_again() {
         let (mut p, mut n, mut t) = (null(), 0usize, 0u64);
         assert_eq!(sealcam_sender_last_bitstream(tx, &mut p, &mut n), SEALCAM_AGAIN);
         assert!(p.is_null() && n == 0, "nothing written before a push");
-        assert_eq!(sealcam_sender_poll_timeout(tx, &mut t), SEALCAM_AGAIN);
+        // A new sender's first hello is due at once; a one-way sender has nothing to send.
+        assert_eq!(sealcam_sender_poll_timeout(tx, &mut t), SEALCAM_OK);
+        assert_eq!(t, 0);
+        let mut one_way = sender_config();
+        one_way.one_way = 1;
+        let mut ow = null_mut();
+        assert_eq!(sealcam_sender_new(&one_way, &mut ow), SEALCAM_OK);
+        assert_eq!(sealcam_sender_poll_timeout(ow, &mut t), SEALCAM_AGAIN);
+        sealcam_sender_free(ow);
         assert_eq!(sealcam_receiver_render_at(rx, &mut t), SEALCAM_AGAIN);
         let mut f: sealcam_frame = std::mem::zeroed();
         f.struct_size = size_of::<sealcam_frame>() as u32;

@@ -8,6 +8,9 @@
 //! The SFrame payload descriptor follows draft-ietf-avtcore-rtp-sframe: `S` marks the
 //! packet that starts an SFrame, `E` the one that ends it, `T` = 0 says the SFrame covers a
 //! whole encoded frame (per-frame mode, the only mode sealcam sends); the other bits are 0.
+//! One bit of sealcam's own, `H`, marks a hello: a sender session asking the hub for its
+//! nonce before it sends media; its body is the session's 8-byte KID, and it uses no
+//! sequence number of the stream's.
 
 use crate::error::{Error, Result};
 
@@ -32,6 +35,8 @@ pub const DESC_START: u8 = 0x80;
 pub const DESC_END: u8 = 0x40;
 /// Descriptor bit: per-packet SFrame (not used by sealcam; refused on receive).
 pub const DESC_PER_PACKET: u8 = 0x20;
+/// Descriptor bit (sealcam's own): a hello, asking the hub for a nonce.
+pub const DESC_HELLO: u8 = 0x10;
 
 /// A parsed RTP packet, borrowing the datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -75,6 +75,8 @@ pub struct Span {
     pub last: u64,
     /// RTP timestamp shared by the packets.
     pub timestamp: u32,
+    /// When the earliest of its packets arrived.
+    pub first_arrived_us: u64,
 }
 
 /// The ring of packet slots.
@@ -266,12 +268,14 @@ impl Reassembler {
             return None;
         }
         out.clear();
+        let mut first_arrived_us = u64::MAX;
         for e in first..=last {
             let i = (e % limit) as usize;
             out.extend_from_slice(&self.slots[i].data);
             self.slots[i].state = SlotState::Consumed;
+            first_arrived_us = first_arrived_us.min(self.slots[i].arrived_us);
         }
-        Some(Span { first, last, timestamp: ts })
+        Some(Span { first, last, timestamp: ts, first_arrived_us })
     }
 
     /// Calls `f` for every packet still held below `before` (the first packet of a frame

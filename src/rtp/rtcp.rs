@@ -1,8 +1,24 @@
 //! RTCP feedback (RFC 3550, RFC 4585): generic NACK (PT 205, FMT 1) and Picture Loss
-//! Indication (PT 206, FMT 1), written as reduced-size compound packets (RFC 5506).
+//! Indication (PT 206, FMT 1), written as reduced-size compound packets (RFC 5506), and
+//! sealcam's hub nonce, an application-defined packet (RFC 3550 section 6.7, PT 204, name
+//! "SCAM"):
+//!
+//! ```text
+//! | V=2 P=0 subtype=0 | PT=204 | length=13 | hub SSRC | "SCAM" |
+//! | media SSRC, 4 B | KID, 8 B | hub nonce, 16 B | MAC, 16 B |
+//! ```
+//!
 //! Parsing walks a compound packet and skips types it does not know.
 
 use crate::error::{Error, Result};
+use crate::seal::{HubNonce, HUB_NONCE_BYTES, HUB_NONCE_MAC_BYTES};
+
+/// RTCP packet type of application-defined packets (RFC 3550 section 6.7).
+pub(crate) const PT_APP: u8 = 204;
+/// The APP name sealcam's hub nonce carries.
+pub(crate) const APP_NAME: &[u8; 4] = b"SCAM";
+/// Bytes of a hub-nonce packet.
+pub const HUB_NONCE_PACKET_BYTES: usize = 16 + 8 + HUB_NONCE_BYTES + HUB_NONCE_MAC_BYTES;
 
 /// RTCP packet type of transport-layer feedback (RFC 4585).
 pub(crate) const PT_RTPFB: u8 = 205;
@@ -59,6 +75,26 @@ pub fn write_nack(sender_ssrc: u32, media_ssrc: u32, seqs: &[u16], out: &mut Vec
     covered
 }
 
+/// Appends the packet giving `nonce` to the sender session of `kid` on `media_ssrc`.
+pub fn write_hub_nonce(
+    sender_ssrc: u32,
+    media_ssrc: u32,
+    kid: u64,
+    nonce: &HubNonce,
+    mac: &[u8; HUB_NONCE_MAC_BYTES],
+    out: &mut Vec<u8>,
+) {
+    out.push(0x80);
+    out.push(PT_APP);
+    out.extend_from_slice(&((HUB_NONCE_PACKET_BYTES / 4 - 1) as u16).to_be_bytes());
+    out.extend_from_slice(&sender_ssrc.to_be_bytes());
+    out.extend_from_slice(APP_NAME);
+    out.extend_from_slice(&media_ssrc.to_be_bytes());
+    out.extend_from_slice(&kid.to_be_bytes());
+    out.extend_from_slice(nonce);
+    out.extend_from_slice(mac);
+}
+
 /// One feedback message found in a compound packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feedback<'a> {
@@ -80,6 +116,17 @@ pub enum Feedback<'a> {
         media_ssrc: u32,
         /// Raw FCI bytes.
         fci: &'a [u8],
+    },
+    /// A hub nonce for one sender session (not yet verified: check its MAC).
+    HubNonce {
+        /// SSRC of the stream.
+        media_ssrc: u32,
+        /// The KID of the session (and epoch) it is for.
+        kid: u64,
+        /// The nonce.
+        nonce: HubNonce,
+        /// Its MAC.
+        mac: [u8; HUB_NONCE_MAC_BYTES],
     },
     /// Any other RTCP packet.
     Other,
@@ -128,8 +175,26 @@ pub fn parse(data: &[u8]) -> impl Iterator<Item = Result<Feedback<'_>>> {
             (PT_RTPFB, FMT_NACK) => media().map(|media_ssrc| Feedback::Nack { media_ssrc, items: &body[8..] }),
             (PT_RTPFB, 15) => media().map(|media_ssrc| Feedback::TransportCc { media_ssrc, fci: &body[8..] }),
             (PT_PSFB, FMT_PLI) => media().map(|media_ssrc| Feedback::Pli { media_ssrc }),
+            (PT_APP, 0) if body.get(4..8) == Some(APP_NAME) => parse_hub_nonce(body),
             _ => Ok(Feedback::Other),
         })
+    })
+}
+
+fn parse_hub_nonce(body: &[u8]) -> Result<Feedback<'_>> {
+    if body.len() != HUB_NONCE_PACKET_BYTES - 4 {
+        return Err(Error::Malformed("hub nonce packet length"));
+    }
+    let b = &body[8..];
+    let mut nonce = [0u8; HUB_NONCE_BYTES];
+    nonce.copy_from_slice(&b[12..12 + HUB_NONCE_BYTES]);
+    let mut mac = [0u8; HUB_NONCE_MAC_BYTES];
+    mac.copy_from_slice(&b[12 + HUB_NONCE_BYTES..]);
+    Ok(Feedback::HubNonce {
+        media_ssrc: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+        kid: u64::from_be_bytes([b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11]]),
+        nonce,
+        mac,
     })
 }
 
@@ -160,6 +225,23 @@ mod tests {
         }
         assert_eq!(got, seqs);
         assert_eq!(plis, 1);
+    }
+
+    #[test]
+    fn hub_nonce_round_trips_and_a_wrong_length_is_malformed() {
+        let mut out = Vec::new();
+        write_pli(1, 2, &mut out);
+        write_hub_nonce(1, 2, 0x1234_5678_9abc_0003, &[7; 16], &[9; 16], &mut out);
+        assert_eq!(out.len(), 12 + HUB_NONCE_PACKET_BYTES);
+        let got: Vec<_> = parse(&out).map(|r| r.unwrap()).collect();
+        assert_eq!(
+            got[1],
+            Feedback::HubNonce { media_ssrc: 2, kid: 0x1234_5678_9abc_0003, nonce: [7; 16], mac: [9; 16] }
+        );
+        let mut short = out[12..].to_vec();
+        short.truncate(HUB_NONCE_PACKET_BYTES - 4);
+        short[3] -= 1;
+        assert!(parse(&short).next().unwrap().is_err());
     }
 
     #[test]

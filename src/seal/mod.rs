@@ -105,11 +105,24 @@ pub fn kid_session(kid: u64) -> u64 {
     kid >> EPOCH_BITS
 }
 
+/// Bytes of a hub nonce: the fresh value a hub gives each sender session it follows.
+pub const HUB_NONCE_BYTES: usize = 16;
+/// A hub nonce (see [`stream_base_key`]).
+pub type HubNonce = [u8; HUB_NONCE_BYTES];
+
 /// Derives one stream's SFrame base key for one epoch and sender session: HKDF-SHA256 with
 /// the base secret as input keying material and `"sealcam stream v1" || len(stream_id) ||
-/// stream_id || epoch`, then `|| session` for a nonzero session, as info. Different streams,
-/// epochs or sessions get independent keys even under one base secret.
-pub fn stream_base_key(base_secret: &[u8], stream_id: &[u8], epoch: u64, session: u64) -> Result<Zeroizing<[u8; 32]>> {
+/// stream_id || epoch`, then `|| session` for a nonzero session, then `|| hub_nonce` when the
+/// hub gave one, as info. Different streams, epochs, sessions or hub nonces get independent
+/// keys even under one base secret; frames sealed before a hub chose its nonce never open
+/// under it.
+pub fn stream_base_key(
+    base_secret: &[u8],
+    stream_id: &[u8],
+    epoch: u64,
+    session: u64,
+    hub_nonce: Option<&HubNonce>,
+) -> Result<Zeroizing<[u8; 32]>> {
     check_stream_id(stream_id)?;
     if base_secret.len() < MIN_SECRET_BYTES {
         return Err(invalid!("base secret has {} bytes; at least {MIN_SECRET_BYTES} are required", base_secret.len()));
@@ -126,9 +139,56 @@ pub fn stream_base_key(base_secret: &[u8], stream_id: &[u8], epoch: u64, session
     if session != 0 {
         info.extend_from_slice(&session.to_be_bytes());
     }
+    if let Some(n) = hub_nonce {
+        info.extend_from_slice(n);
+    }
     let mut out = Zeroizing::new([0u8; 32]);
     hk.expand(&info, out.as_mut()).map_err(|_| invalid!("HKDF output length"))?;
     Ok(out)
+}
+
+/// Bytes of the MAC on a hub-nonce message.
+pub const HUB_NONCE_MAC_BYTES: usize = 16;
+
+/// The MAC a hub puts on the message giving `hub_nonce` to the sender session of `kid` on
+/// stream `media_ssrc`: HMAC-SHA256, truncated to 16 bytes, under a feedback key derived from
+/// the epoch's base secret (HKDF info `"sealcam feedback v1" || len(stream_id) || stream_id ||
+/// epoch`), over `"sealcam hub nonce v1" || media_ssrc || kid || hub_nonce`. Only a holder of
+/// the secret can give a camera a nonce.
+pub fn hub_nonce_mac(
+    base_secret: &[u8],
+    stream_id: &[u8],
+    media_ssrc: u32,
+    kid: u64,
+    hub_nonce: &HubNonce,
+) -> Result<[u8; HUB_NONCE_MAC_BYTES]> {
+    use hmac::{Hmac, Mac};
+    check_stream_id(stream_id)?;
+    if base_secret.len() < MIN_SECRET_BYTES {
+        return Err(invalid!("base secret has {} bytes; at least {MIN_SECRET_BYTES} are required", base_secret.len()));
+    }
+    let hk = Hkdf::<Sha256>::new(Some(b"sealcam stream key salt v1"), base_secret);
+    let mut info = Vec::with_capacity(28 + stream_id.len());
+    info.extend_from_slice(b"sealcam feedback v1");
+    info.push(stream_id.len() as u8);
+    info.extend_from_slice(stream_id);
+    info.extend_from_slice(&kid_epoch(kid).to_be_bytes());
+    let mut key = Zeroizing::new([0u8; 32]);
+    hk.expand(&info, key.as_mut()).map_err(|_| invalid!("HKDF output length"))?;
+    let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key.as_ref()).map_err(|_| invalid!("HMAC key length"))?;
+    mac.update(b"sealcam hub nonce v1");
+    mac.update(&media_ssrc.to_be_bytes());
+    mac.update(&kid.to_be_bytes());
+    mac.update(hub_nonce);
+    let full = mac.finalize().into_bytes();
+    let mut out = [0u8; HUB_NONCE_MAC_BYTES];
+    out.copy_from_slice(&full[..HUB_NONCE_MAC_BYTES]);
+    Ok(out)
+}
+
+/// Compares two MACs in time independent of where they differ.
+pub(crate) fn mac_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Validates a stream identity: 1 to [`MAX_STREAM_ID_BYTES`] bytes.
@@ -225,13 +285,20 @@ impl SealKey {
     /// The sealing key of one stream at one epoch, bound to no session (the KID is the
     /// epoch). A [`crate::Sender`] seals with [`SealKey::for_session`].
     pub fn for_stream(suite: CipherSuite, base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Result<Self> {
-        SealKey::for_session(suite, base_secret, stream_id, epoch, 0)
+        SealKey::for_session(suite, base_secret, stream_id, epoch, 0, None)
     }
 
     /// The sealing key of one stream at one epoch for one sender session (the KID is
-    /// [`session_kid`]).
-    pub fn for_session(suite: CipherSuite, secret: &[u8], stream_id: &[u8], epoch: u64, session: u64) -> Result<Self> {
-        let base = stream_base_key(secret, stream_id, epoch, session)?;
+    /// [`session_kid`]), under the nonce the hub gave that session, if any.
+    pub fn for_session(
+        suite: CipherSuite,
+        secret: &[u8],
+        stream_id: &[u8],
+        epoch: u64,
+        session: u64,
+        hub_nonce: Option<&HubNonce>,
+    ) -> Result<Self> {
+        let base = stream_base_key(secret, stream_id, epoch, session, hub_nonce)?;
         SealKey::new(suite, session_kid(epoch, session), base.as_ref())
     }
 
@@ -254,6 +321,10 @@ impl SealKey {
     /// The key identifier.
     pub fn kid(&self) -> u64 {
         self.kid
+    }
+    /// The counter the next frame is sealed with.
+    pub fn next_counter(&self) -> u64 {
+        self.next_ctr
     }
     /// Frames this key can still seal.
     pub fn remaining(&self) -> u64 {
@@ -370,12 +441,20 @@ impl OpenKey {
 
     /// The opening key of one stream at one epoch, bound to no session.
     pub fn for_stream(suite: CipherSuite, base_secret: &[u8], stream_id: &[u8], epoch: u64) -> Result<Self> {
-        OpenKey::for_session(suite, base_secret, stream_id, epoch, 0)
+        OpenKey::for_session(suite, base_secret, stream_id, epoch, 0, None)
     }
 
-    /// The opening key of one stream at one epoch for one sender session.
-    pub fn for_session(suite: CipherSuite, secret: &[u8], stream_id: &[u8], epoch: u64, session: u64) -> Result<Self> {
-        let base = stream_base_key(secret, stream_id, epoch, session)?;
+    /// The opening key of one stream at one epoch for one sender session, under the nonce
+    /// the hub gave that session, if any.
+    pub fn for_session(
+        suite: CipherSuite,
+        secret: &[u8],
+        stream_id: &[u8],
+        epoch: u64,
+        session: u64,
+        hub_nonce: Option<&HubNonce>,
+    ) -> Result<Self> {
+        let base = stream_base_key(secret, stream_id, epoch, session, hub_nonce)?;
         OpenKey::new(suite, session_kid(epoch, session), base.as_ref())
     }
 
@@ -468,13 +547,23 @@ struct EpochKeys {
 /// [`Keyring::expire`]. A full ring refuses a new epoch rather than evict one still accepted.
 /// Within an epoch each sender session has its own key, derived when its first frame
 /// arrives; [`Keyring::adopt`] keeps the stream's session and destroys the others.
+///
+/// A session's keys are derived under the nonce this hub gave it ([`Keyring::give_hub_nonce`]);
+/// a session given none opens nothing unless one-way streams are accepted.
 pub struct Keyring {
     suite: CipherSuite,
     stream_id: Vec<u8>,
     epochs: Vec<EpochKeys>,
     adopted: Option<u64>,
     overlap_us: u64,
+    /// The nonce given to each recent session, oldest first.
+    hub_nonces: Vec<(u64, HubNonce)>,
+    accept_one_way: bool,
 }
+
+/// Sessions a keyring keeps hub nonces for: the stream's and the newest candidates (a camera
+/// that restarted, or forged KIDs: each costs one challenge).
+pub(crate) const HUB_NONCE_SESSIONS: usize = 4;
 
 impl Keyring {
     /// An empty keyring for one stream whose old epochs overlap new ones for `overlap_us`.
@@ -485,7 +574,47 @@ impl Keyring {
             epochs: Vec::with_capacity(KEYRING_CAPACITY),
             adopted: None,
             overlap_us,
+            hub_nonces: Vec::with_capacity(HUB_NONCE_SESSIONS),
+            accept_one_way: false,
         }
+    }
+
+    /// Also opens frames of sessions given no hub nonce, with keys bound to the session alone
+    /// (a one-way stream, such as a recording relay without a feedback path). Such frames are
+    /// not proven fresh: a recording of one can be replayed to a hub that restarted.
+    pub fn accept_one_way(&mut self, yes: bool) {
+        self.accept_one_way = yes;
+    }
+
+    /// The nonce given to `session`, if any.
+    pub fn hub_nonce(&self, session: u64) -> Option<&HubNonce> {
+        self.hub_nonces.iter().find(|(s, _)| *s == session).map(|(_, n)| n)
+    }
+
+    /// Gives `session` the nonce its keys derive from from now on; keys it had are destroyed.
+    /// The oldest session other than the adopted one makes room.
+    pub fn give_hub_nonce(&mut self, session: u64, nonce: HubNonce) {
+        self.hub_nonces.retain(|(s, _)| *s != session);
+        if self.hub_nonces.len() == HUB_NONCE_SESSIONS {
+            let evict = self.hub_nonces.iter().position(|(s, _)| Some(*s) != self.adopted).unwrap_or(0);
+            let (gone, _) = self.hub_nonces.remove(evict);
+            self.forget_session(gone);
+        }
+        self.hub_nonces.push((session, nonce));
+        self.forget_session(session);
+    }
+
+    fn forget_session(&mut self, session: u64) {
+        for e in self.epochs.iter_mut() {
+            e.sessions.retain(|k| kid_session(k.kid) != session);
+        }
+    }
+
+    /// The MAC of the message giving `nonce` to the session of `kid` (see [`hub_nonce_mac`]),
+    /// under the secret of the kid's epoch; `None` when that epoch is not installed.
+    pub fn hub_nonce_mac(&self, media_ssrc: u32, kid: u64, nonce: &HubNonce) -> Option<[u8; HUB_NONCE_MAC_BYTES]> {
+        let e = self.epochs.iter().find(|e| e.epoch == kid_epoch(kid))?;
+        hub_nonce_mac(&e.secret, &self.stream_id, media_ssrc, kid, nonce).ok()
     }
 
     /// Installs an epoch above every installed one; older epochs start their overlap.
@@ -493,7 +622,7 @@ impl Keyring {
     /// ring.
     pub fn insert(&mut self, epoch: u64, secret: &[u8]) -> Result<()> {
         // Checks the secret, the stream id and the epoch's range.
-        stream_base_key(secret, &self.stream_id, epoch, 0)?;
+        stream_base_key(secret, &self.stream_id, epoch, 0, None)?;
         if let Some(newest) = self.newest_epoch() {
             if epoch <= newest {
                 return Err(invalid!("key epochs only move forward: {epoch} is not after {newest}"));
@@ -522,18 +651,23 @@ impl Keyring {
 
     /// Opens an SFrame with the key its KID names (see [`OpenKey::open`]), after destroying
     /// epochs whose overlap has ended. A session not seen before under that epoch gets its key
-    /// derived here (the oldest non-adopted session key makes room).
+    /// derived here, under its hub nonce (the oldest non-adopted session key makes room); a
+    /// session with no nonce is an unknown key unless one-way streams are accepted.
     pub fn open(&mut self, now_us: u64, metadata: &[u8], sframe: &[u8], out: &mut Vec<u8>) -> Result<Header> {
         out.clear();
         self.expire(now_us);
         let (header, _) = Header::decode(sframe)?;
         let (epoch, session) = (kid_epoch(header.kid), kid_session(header.kid));
         let (suite, adopted) = (self.suite, self.adopted);
+        let nonce = self.hub_nonces.iter().find(|(s, _)| *s == session).map(|(_, n)| *n);
+        if nonce.is_none() && !self.accept_one_way {
+            return Err(Error::UnknownKey(header.kid));
+        }
         let e = self.epochs.iter_mut().find(|e| e.epoch == epoch).ok_or(Error::UnknownKey(header.kid))?;
         let i = match e.sessions.iter().position(|k| k.kid == header.kid) {
             Some(i) => i,
             None => {
-                let key = OpenKey::for_session(suite, &e.secret, &self.stream_id, epoch, session)
+                let key = OpenKey::for_session(suite, &e.secret, &self.stream_id, epoch, session, nonce.as_ref())
                     .map_err(|_| Error::UnknownKey(header.kid))?;
                 if e.sessions.len() == SESSIONS_PER_EPOCH {
                     let evict = e.sessions.iter().position(|k| Some(kid_session(k.kid)) != adopted).unwrap_or(0);
@@ -644,6 +778,7 @@ mod tests {
     fn keyring_overlaps_from_install_then_destroys_the_old_epoch() {
         let suite = CipherSuite::AesGcm128Sha256;
         let mut ring = Keyring::new(suite, b"c", 1000);
+        ring.accept_one_way(true);
         ring.insert(0, SECRET).unwrap();
         let mut old = SealKey::for_stream(suite, SECRET, b"c", 0).unwrap();
         let (mut a, mut out) = (Vec::new(), Vec::new());
@@ -669,6 +804,7 @@ mod tests {
     fn key_epochs_only_move_forward_and_a_full_ring_refuses_rather_than_evicts() {
         let suite = CipherSuite::AesGcm128Sha256;
         let mut ring = Keyring::new(suite, b"c", 1000);
+        ring.accept_one_way(true);
         ring.insert(5, SECRET).unwrap();
         for back in [5, 3, 0] {
             assert!(ring.insert(back, SECRET).is_err(), "epoch {back}");

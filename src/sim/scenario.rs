@@ -151,6 +151,8 @@ pub struct Report {
     pub frames_captured: u64,
     /// Frames encoded and sent.
     pub frames_sent: u64,
+    /// Frames pushed before the hub's nonce came back (not encoded).
+    pub frames_awaiting_hub: u64,
     /// Frames the hub output.
     pub frames_displayed: u64,
     /// Frames the sender dropped before encoding (queue full).
@@ -350,6 +352,7 @@ impl Scenario {
         let mut r = ReceiverConfig::new(&stream_id(i), ssrc(i), &base_secret(i, self.shared_secret));
         r.codec = self.codec;
         r.suite = self.suite;
+        r.rng_seed = Some(self.seed ^ 0x4ab0_0000 ^ (i as u64) << 40);
         r
     }
 
@@ -602,6 +605,7 @@ impl Scenario {
         for (i, c) in cams.iter().enumerate() {
             let ss = c.sender.stats();
             rep.frames_sent += ss.frames_sent;
+            rep.frames_awaiting_hub += ss.frames_awaiting_hub;
             rep.frames_dropped_sender += ss.frames_dropped;
             rep.keyframes_sent += ss.keyframes;
             rep.collapses += ss.collapses;
