@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use sealcam::sim::pcap::{Endpoint, PcapWriter};
-use sealcam::sim::scenario::{Report, Scenario, Tap};
+use sealcam::sim::scenario::{ReplaySession, Report, Scenario, Tap};
 use sealcam::sim::{Capacity, DeliveryTrace, FrameSource, SyntheticScene};
 use sealcam::{Codec, I420Buffer};
 
@@ -61,6 +61,11 @@ USAGE: camera_to_hub [FLAGS]
   --attack P            an adversary on the path tampers with a fraction P of packets:
                         misroutes, swaps SSRCs, replays, truncates, flips bits, injects
                         frames sealed with another stream's key or metadata
+  --restart-camera-at S every camera restarts S seconds in (a new sender, same config)
+  --restart-hub-at S    the hub restarts S seconds in (a new hub, same streams)
+  --attack-replay-session
+                        an adversary records the first 5 s that reach the hub and plays
+                        them to it again from halfway through the run (at least 10 s in)
   --out FILE            write the bitstream the hub output for camera 0: Annex B .h264,
                         or an IVF file for AV1
   --pcap FILE.pcap      write every packet both ways as UDP/IPv4 (camera i at 10.0.x.y)
@@ -91,6 +96,9 @@ struct Args {
     duplicate: f64,
     cameras: Option<usize>,
     attack: f64,
+    restart_camera_at_s: Option<f64>,
+    restart_hub_at_s: Option<f64>,
+    replay_session: bool,
     out: Option<PathBuf>,
     pcap: Option<PathBuf>,
     report: Option<PathBuf>,
@@ -120,6 +128,9 @@ fn parse_args() -> Result<Option<Args>, String> {
         duplicate: 0.0,
         cameras: None,
         attack: 0.0,
+        restart_camera_at_s: None,
+        restart_hub_at_s: None,
+        replay_session: false,
         out: None,
         pcap: None,
         report: None,
@@ -168,6 +179,9 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--duplicate" => a.duplicate = num(&flag, value()?)?,
             "--cameras" => a.cameras = Some(num(&flag, value()?)?),
             "--attack" => a.attack = num(&flag, value()?)?,
+            "--restart-camera-at" => a.restart_camera_at_s = Some(num(&flag, value()?)?),
+            "--restart-hub-at" => a.restart_hub_at_s = Some(num(&flag, value()?)?),
+            "--attack-replay-session" => a.replay_session = true,
             "--out" => a.out = Some(value()?.into()),
             "--pcap" => a.pcap = Some(value()?.into()),
             "--report" => a.report = Some(value()?.into()),
@@ -183,6 +197,11 @@ fn parse_args() -> Result<Option<Args>, String> {
     if let Some(s) = a.seconds {
         if !(s > 0.0 && s <= 86_400.0) {
             return Err(format!("--seconds must be in (0, 86400], got {s}"));
+        }
+    }
+    for (flag, t) in [("--restart-camera-at", a.restart_camera_at_s), ("--restart-hub-at", a.restart_hub_at_s)] {
+        if t.is_some_and(|t| !(t > 0.0 && t <= 86_400.0)) {
+            return Err(format!("{flag} must be in (0, 86400] seconds, got {}", t.unwrap_or(0.0)));
         }
     }
     for (flag, p) in [
@@ -425,6 +444,14 @@ fn report_json(r: &Report) -> serde_json::Value {
         "ladder_switches": r.ladder_switches,
         "probe_padding_packets": r.probe_padding_packets,
         "mean_target_kbps": r.mean_target_kbps,
+        "frames_awaiting_hub": r.frames_awaiting_hub,
+        "stale_frames_displayed": r.stale_frames_displayed,
+        "frames_marked_stale": r.frames_marked_stale,
+        "replayed_packets": r.replayed_packets,
+        "restarts": r.restarts.iter().map(|x| serde_json::json!({
+            "side": x.side, "at_s": x.at_us as f64 / 1e6, "first_frame_ms": x.first_frame_ms,
+            "frames_captured_later": x.frames_captured_later, "frames_shown_later": x.frames_shown_later,
+        })).collect::<Vec<_>>(),
         "freeze_list": r.freeze_list.iter().map(|f| serde_json::json!({"camera": f.0, "at_ms": f.1, "ms": f.2})).collect::<Vec<_>>(),
         "series": series,
     })
@@ -485,6 +512,12 @@ fn run(a: Args) -> Result<(), String> {
     sc.bitrate_bps = if a.abr { a.max_kbps * 1000 } else { a.bitrate_kbps * 1000 };
     sc.start_bitrate_bps = a.start_kbps * 1000;
     sc.attack = a.attack;
+    sc.restart_camera_at_us = a.restart_camera_at_s.map(|s| (s * 1e6) as u64);
+    sc.restart_hub_at_us = a.restart_hub_at_s.map(|s| (s * 1e6) as u64);
+    if a.replay_session {
+        let replay_at_us = ((seconds * 1e6 / 2.0) as u64).max(10_000_000);
+        sc.replay_session = Some(ReplaySession { record_until_us: 5_000_000, replay_at_us });
+    }
     if a.jitter_ms > 0 {
         sc.forward.jitter_us = a.jitter_ms * 1000;
     }
@@ -577,6 +610,22 @@ fn run(a: Args) -> Result<(), String> {
         r.wrong_stream_frames,
         r.corrupt_frames_displayed
     );
+    for x in &r.restarts {
+        println!(
+            "{} restart at {:.1} s: first frame shown {} later; then {} of {} frames shown",
+            x.side,
+            x.at_us as f64 / 1e6,
+            x.first_frame_ms.map_or("never".to_string(), |m| format!("{m:.0} ms")),
+            x.frames_shown_later,
+            x.frames_captured_later
+        );
+    }
+    if a.replay_session || !r.restarts.is_empty() || r.stale_frames_displayed > 0 || r.frames_marked_stale > 0 {
+        println!(
+            "freshness: {} replayed packets; stale frames shown as live {}; frames marked stale {}; {} frames before the hub's nonce",
+            r.replayed_packets, r.stale_frames_displayed, r.frames_marked_stale, r.frames_awaiting_hub
+        );
+    }
     if a.attack > 0.0 {
         let t = r.attacks;
         println!(

@@ -146,6 +146,18 @@ impl Playout {
         self.last_render_us
     }
 
+    /// How much longer than the fastest transit so far a frame captured at `capture_us` and
+    /// here at `now_us` took (`None` before any frame taught the playout).
+    pub fn lateness_us(&self, now_us: u64, capture_us: u64) -> Option<u64> {
+        let transit = now_us.wrapping_sub(capture_us) as i64;
+        let base = match (self.base_cur, self.base_prev) {
+            (Some(c), Some(p)) => c.min(p),
+            (Some(b), None) | (None, Some(b)) => b,
+            (None, None) => return None,
+        };
+        Some(transit.saturating_sub(base).max(0) as u64)
+    }
+
     /// How much longer than the fastest transit the frame of the last [`Playout::render_at`]
     /// took (its capture to its output).
     pub fn last_lateness_us(&self) -> u64 {

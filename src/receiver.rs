@@ -56,6 +56,11 @@ const SESSION_IDLE_US: u64 = 300_000;
 /// of one replayed later is refused).
 const RETIRED_SESSIONS: usize = 64;
 
+/// A session that said hello replaces the stream's once this much more than the stream's
+/// own lag has passed with no frame of the stream's captured after the hello: had the
+/// camera been live, one would have arrived (a frame interval at 10 fps).
+const HELLO_WAIT_US: u64 = 100_000;
+
 /// Least time between two hub nonce messages to one session (hellos come every 100 ms).
 const CHALLENGE_INTERVAL_US: u64 = 50_000;
 /// The first packet under a new hub nonce must arrive within this of a message carrying the
@@ -79,6 +84,8 @@ struct Challenge {
     due: bool,
     /// Whether the first frame under this nonce came in time (`None`: none yet).
     fresh: Option<bool>,
+    /// When its first hello arrived.
+    hello_us: Option<u64>,
 }
 
 impl Challenge {
@@ -395,6 +402,10 @@ pub struct Receiver {
     session: Option<u64>,
     /// When a frame of that session last authenticated.
     session_frame_us: Option<u64>,
+    /// When, on this clock, its newest frame was captured (its arrival less its lateness over
+    /// the fastest transit), and that lateness.
+    session_captured_us: Option<u64>,
+    session_lag_us: u64,
     /// Sessions the stream followed before: never followed again.
     retired_sessions: VecDeque<u64>,
     /// The session the packet state was last reset for.
@@ -462,6 +473,8 @@ impl Receiver {
             newest_epoch: None,
             session: None,
             session_frame_us: None,
+            session_captured_us: None,
+            session_lag_us: 0,
             retired_sessions: VecDeque::with_capacity(RETIRED_SESSIONS),
             resynced_for: None,
             released: 0,
@@ -685,6 +698,15 @@ impl Receiver {
         if info.codec != self.cfg.codec {
             return Err((DropReason::Malformed, packets));
         }
+        if let Some(lag) = self.playout.lateness_us(now_us, info.capture_time_us) {
+            let captured = now_us.saturating_sub(lag);
+            if self.session_captured_us.is_none_or(|c| captured > c) {
+                self.session_captured_us = Some(captured);
+                self.session_lag_us = lag;
+            }
+        } else {
+            self.session_captured_us.get_or_insert(now_us);
+        }
         let newest = self.order_by_epoch(header.kid, &info).map_err(|r| (r, packets))?;
         self.accept_frame(now_us, info, span.timestamp, packets, newest, held_session)?;
         Ok(())
@@ -706,6 +728,10 @@ impl Receiver {
             return Err(DropReason::OtherSession);
         }
         self.challenge(now_us, kid);
+        let session = seal::kid_session(kid);
+        if let Some(c) = self.challenges.iter_mut().find(|c| c.session == session) {
+            c.hello_us.get_or_insert(now_us);
+        }
         self.stats.packets_accepted += 1;
         Ok(())
     }
@@ -740,6 +766,7 @@ impl Receiver {
             sends: 0,
             due: true,
             fresh: None,
+            hello_us: None,
         });
     }
 
@@ -931,8 +958,20 @@ impl Receiver {
     /// authenticates.
     fn new_session(&self, now_us: u64, s: u64) -> bool {
         let Some(current) = self.session else { return false };
+        s != current && self.resynced_for != Some(s) && !self.retired_sessions.contains(&s) && self.silent(now_us, s)
+    }
+
+    /// Whether the stream's session may be replaced by `s`: it has been silent for
+    /// [`SESSION_IDLE_US`], or `s` said hello and none of the stream's frames captured after
+    /// that hello arrived within the stream's lag plus [`HELLO_WAIT_US`] (a camera that
+    /// restarted, whose last frames are still draining from a queue on the path).
+    fn silent(&self, now_us: u64, s: u64) -> bool {
         let idle = self.session_frame_us.is_none_or(|t| now_us.saturating_sub(t) >= SESSION_IDLE_US);
-        s != current && self.resynced_for != Some(s) && !self.retired_sessions.contains(&s) && idle
+        let hello = self.challenges.iter().find(|c| c.session == s).and_then(|c| c.hello_us);
+        let restarted = hello.is_some_and(|h| {
+            self.session_captured_us.is_some_and(|cap| cap < h) && now_us >= h + self.session_lag_us + HELLO_WAIT_US
+        });
+        idle || restarted
     }
 
     /// Follows the sender session of a frame that authenticated: the first one seen, or one
@@ -944,8 +983,7 @@ impl Receiver {
             self.session_frame_us = Some(now_us);
             return Ok(());
         }
-        let live = self.session_frame_us.is_some_and(|t| now_us.saturating_sub(t) < SESSION_IDLE_US);
-        if self.retired_sessions.contains(&s) || (self.session.is_some() && live) {
+        if self.retired_sessions.contains(&s) || (self.session.is_some() && !self.silent(now_us, s)) {
             return Err(DropReason::OtherSession);
         }
         if let Some(old) = self.session.replace(s) {
@@ -957,6 +995,8 @@ impl Receiver {
             self.restart_ordering();
             self.newest_epoch = None;
             self.playout = Playout::new(self.cfg.max_playout_hold_ms as u64 * 1000);
+            self.session_captured_us = None;
+            self.session_lag_us = 0;
             self.stats.session_switches += 1;
         }
         self.keys.adopt(s);

@@ -18,9 +18,30 @@ use crate::codec::{Codec, H264Decoder};
 use crate::error::{Error, Result};
 use crate::frame::I420Buffer;
 use crate::hub::{Hub, HubConfig};
-use crate::receiver::{DropReason, ReceivedFrame, ReceiverConfig};
+use crate::receiver::{DropReason, ReceivedFrame, ReceiverConfig, ReceiverStats};
 use crate::seal::CipherSuite;
-use crate::sender::{FrameOutcome, Sender, SenderConfig};
+use crate::sender::{FrameOutcome, Sender, SenderConfig, SenderStats};
+
+/// What the restart of `side` at `at_us` cost the cameras.
+fn restart_outcome(cams: &[Camera], side: &'static str, at_us: u64) -> RestartOutcome {
+    let mut out = RestartOutcome { side, at_us, first_frame_ms: None, frames_captured_later: 0, frames_shown_later: 0 };
+    let mut worst: Option<f64> = None;
+    for c in cams {
+        // The first frame shown live after the restart: for a camera, one it captured after
+        // (its new life); for a hub, any the new hub output.
+        let first = c.shown.iter().filter(|&&(cap, out)| if side == "camera" { cap >= at_us } else { out >= at_us }).min_by_key(|s| s.1);
+        let Some(&(first_capture, first_out)) = first else {
+            worst = Some(f64::INFINITY);
+            continue;
+        };
+        let ms = (first_out - at_us) as f64 / 1000.0;
+        worst = Some(worst.map_or(ms, |w| w.max(ms)));
+        out.frames_captured_later += c.capture_times.iter().filter(|&&t| t >= first_capture).count() as u64;
+        out.frames_shown_later += c.shown.iter().filter(|s| s.0 >= first_capture).count() as u64;
+    }
+    out.first_frame_ms = worst.filter(|w| w.is_finite());
+    out
+}
 
 /// Length of one `series` interval.
 pub const SERIES_INTERVAL_US: u64 = 100_000;
@@ -61,6 +82,42 @@ pub struct Scenario {
     pub attack: f64,
     /// All cameras share one base secret (a misconfiguration the stream binding survives).
     pub shared_secret: bool,
+    /// Every camera restarts at this time (a new `Sender`, same config, as a firmware that
+    /// lost power).
+    pub restart_camera_at_us: Option<u64>,
+    /// The hub restarts at this time (a new `Hub` serving the same streams).
+    pub restart_hub_at_us: Option<u64>,
+    /// The adversary records what reaches the hub before `record_until_us` and plays it to
+    /// the hub again from `replay_at_us`, as recorded.
+    pub replay_session: Option<ReplaySession>,
+}
+
+/// A recording of the start of every stream, replayed later ([`Scenario::replay_session`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplaySession {
+    /// Packets reaching the hub before this are recorded.
+    pub record_until_us: u64,
+    /// The recording is played from this time on, with its original spacing.
+    pub replay_at_us: u64,
+}
+
+/// Most packets the replaying adversary records.
+const REPLAY_MAX_PACKETS: usize = 200_000;
+
+/// What one restart cost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RestartOutcome {
+    /// `"camera"` or `"hub"`.
+    pub side: &'static str,
+    /// When it restarted.
+    pub at_us: u64,
+    /// From the restart to the first frame shown live after it (for a camera: of its new
+    /// life), worst camera; `None` if none was.
+    pub first_frame_ms: Option<f64>,
+    /// Frames captured from that first frame's capture on (all cameras).
+    pub frames_captured_later: u64,
+    /// Of those, frames shown live.
+    pub frames_shown_later: u64,
 }
 
 impl Scenario {
@@ -87,6 +144,9 @@ impl Scenario {
             measure_psnr: true,
             attack: 0.0,
             shared_secret: false,
+            restart_camera_at_us: None,
+            restart_hub_at_us: None,
+            replay_session: None,
         }
     }
 }
@@ -238,6 +298,16 @@ pub struct Report {
     pub mean_target_kbps: f64,
     /// Every freeze: camera, start (ms) and length (ms).
     pub freeze_list: Vec<(usize, u64, u64)>,
+    /// Frames shown live (not marked stale by the hub) that are not newer than a frame
+    /// already shown for their stream: a replay, or a frame of an earlier camera life shown
+    /// after the new one (independent check, from capture times).
+    pub stale_frames_displayed: u64,
+    /// Frames the hub output marked stale (decoded, not shown as live).
+    pub frames_marked_stale: u64,
+    /// Packets the replaying adversary played to the hub.
+    pub replayed_packets: u64,
+    /// Each restart, in time order.
+    pub restarts: Vec<RestartOutcome>,
 }
 
 /// Jain's fairness index of `x`: `(sum x)^2 / (n * sum x^2)`; 1 when all are equal.
@@ -334,6 +404,14 @@ pub fn base_secret(i: usize, shared: bool) -> Vec<u8> {
 
 struct Camera {
     sender: Sender,
+    /// Camera lives so far (each restart begins one).
+    life: u64,
+    /// The previous life's frames not yet shown (frame ids start over in a new life).
+    prev_sent: HashMap<u64, ([u8; 16], Option<I420Buffer>)>,
+    /// Capture times, and (capture, output) times of the frames shown live.
+    capture_times: Vec<u64>,
+    shown: Vec<(u64, u64)>,
+    last_shown_capture_us: Option<u64>,
     fwd: Link,
     back: Link,
     source: Box<dyn FrameSource>,
@@ -356,6 +434,38 @@ impl Scenario {
         r
     }
 
+    /// The sender config of camera `i` in its `life` (each life draws its own session).
+    fn sender_config(&self, i: usize, fps: f64, life: u64) -> SenderConfig {
+        let mut scfg = SenderConfig::new(&stream_id(i), ssrc(i), &base_secret(i, self.shared_secret));
+        scfg.codec = self.codec;
+        scfg.suite = self.suite;
+        // Deterministic from the scenario's seed: the session's sequence numbers and
+        // timestamp offset too.
+        scfg.rng_seed = Some(self.seed ^ 0x5e55_0000 ^ (i as u64) << 40 ^ life << 56);
+        scfg.bitrate_bps = self.bitrate_bps;
+        scfg.framerate_fps = fps as f32;
+        if self.adaptive {
+            scfg.adaptive_bitrate = true;
+            scfg.max_bitrate_bps = self.bitrate_bps;
+            scfg.min_bitrate_bps = scfg.min_bitrate_bps.min(self.bitrate_bps);
+            scfg.bitrate_bps = self.start_bitrate_bps.min(self.bitrate_bps);
+            scfg.max_queue_delay_ms = 150;
+        }
+        scfg
+    }
+
+    /// A hub serving the `n` streams; `generation` counts hub restarts (each draws its own
+    /// nonces).
+    fn hub(&self, n: usize, generation: u64) -> Result<Hub> {
+        let mut hub = Hub::new(HubConfig { max_streams: n, ..HubConfig::default() })?;
+        for i in 0..n {
+            let mut r = self.receiver_config(i);
+            r.rng_seed = r.rng_seed.map(|s| s ^ generation << 56);
+            hub.add_stream(r)?;
+        }
+        Ok(hub)
+    }
+
     /// Runs the scenario with one camera per source.
     pub fn run(&self, sources: Vec<Box<dyn FrameSource>>, tap: &mut dyn Tap) -> Result<Report> {
         if !(self.seconds > 0.0 && self.seconds <= 24.0 * 3600.0) {
@@ -368,27 +478,12 @@ impl Scenario {
             return Err(Error::InvalidInput(format!("attack fraction {} is outside 0..1", self.attack)));
         }
         let n_cams = sources.len();
-        let mut hub = Hub::new(HubConfig { max_streams: n_cams, ..HubConfig::default() })?;
+        let mut hub = self.hub(n_cams, 0)?;
         let mut cams = Vec::with_capacity(n_cams);
         let mut targets = Vec::with_capacity(n_cams);
         for (i, source) in sources.into_iter().enumerate() {
             let fps = source.fps();
-            let mut scfg = SenderConfig::new(&stream_id(i), ssrc(i), &base_secret(i, self.shared_secret));
-            scfg.codec = self.codec;
-            scfg.suite = self.suite;
-            // Deterministic from the scenario's seed: the session's sequence numbers and
-            // timestamp offset too.
-            scfg.rng_seed = Some(self.seed ^ 0x5e55_0000 ^ (i as u64) << 40);
-            scfg.bitrate_bps = self.bitrate_bps;
-            scfg.framerate_fps = fps as f32;
-            if self.adaptive {
-                scfg.adaptive_bitrate = true;
-                scfg.max_bitrate_bps = self.bitrate_bps;
-                scfg.min_bitrate_bps = scfg.min_bitrate_bps.min(self.bitrate_bps);
-                scfg.bitrate_bps = self.start_bitrate_bps.min(self.bitrate_bps);
-                scfg.max_queue_delay_ms = 150;
-            }
-            hub.add_stream(self.receiver_config(i))?;
+            let scfg = self.sender_config(i, fps, 0);
             targets.push(Target {
                 stream_id: stream_id(i),
                 ssrc: ssrc(i),
@@ -397,6 +492,11 @@ impl Scenario {
             let seed_of = |c: &LinkConfig, k: u64| LinkConfig { seed: c.seed ^ (k << 32) ^ i as u64, ..c.clone() };
             cams.push(Camera {
                 sender: Sender::new(scfg)?,
+                life: 0,
+                prev_sent: HashMap::new(),
+                capture_times: Vec::new(),
+                shown: Vec::new(),
+                last_shown_capture_us: None,
                 fwd: Link::new(seed_of(&self.forward, 1)),
                 back: Link::new(seed_of(&self.feedback, 2)),
                 // Every camera stops at `seconds`: a late starter streams for less.
@@ -457,12 +557,49 @@ impl Scenario {
         let mut target = vec![0u64; n_intervals];
         let slot = |t: u64| ((t / SERIES_INTERVAL_US) as usize).min(n_intervals - 1);
 
+        let mut restart_camera_at = self.restart_camera_at_us;
+        let mut restart_hub_at = self.restart_hub_at_us;
+        let mut restarts: Vec<(&'static str, u64)> = Vec::new();
+        let mut recording: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut replay_next = 0usize;
+        let mut retired_stats: Vec<ReceiverStats> = Vec::new();
+        let mut retired_senders: Vec<SenderStats> = Vec::new();
+        let mut retired_unknown = 0u64;
+
         let mut now = 0u64;
         while now <= end_us {
+            if restart_camera_at.is_some_and(|t| now >= t) {
+                restart_camera_at = None;
+                restarts.push(("camera", now));
+                for (i, c) in cams.iter_mut().enumerate() {
+                    // Its counters carry over into the report; its state does not.
+                    c.life += 1;
+                    let cfg = self.sender_config(i, 1e6 / c.frame_interval, c.life);
+                    let old = std::mem::replace(&mut c.sender, Sender::new(cfg)?);
+                    retired_senders.push(old.stats());
+                    c.prev_sent = std::mem::take(&mut c.sent);
+                }
+            }
+            if restart_hub_at.is_some_and(|t| now >= t) {
+                restart_hub_at = None;
+                restarts.push(("hub", now));
+                let old = std::mem::replace(&mut hub, self.hub(n_cams, 1)?);
+                retired_stats.extend((0..n_cams).filter_map(|i| old.stream_stats(ssrc(i))));
+                retired_unknown += old.stats().unknown_stream;
+            }
+            if let Some(r) = self.replay_session {
+                while let Some((t, p)) = recording.get(replay_next).filter(|(t, _)| r.replay_at_us + t <= now) {
+                    rep.replayed_packets += 1;
+                    rep.packets_at_hub += 1;
+                    let _ = hub.handle_packet(r.replay_at_us + t, p);
+                    replay_next += 1;
+                }
+            }
             for (i, c) in cams.iter_mut().enumerate() {
                 if c.captured < c.total_frames && now >= c.next_capture_us {
                     if c.source.next_frame(&mut src)? {
                         rep.frames_captured += 1;
+                        c.capture_times.push(now);
                         let outcome = c.sender.push_frame(now, &src.as_capture(now))?;
                         if let FrameOutcome::Queued { frame_id, .. } = outcome {
                             let d = digest(c.sender.last_bitstream());
@@ -519,6 +656,11 @@ impl Scenario {
                 for a in &arriving {
                     rep.packets_at_hub += 1;
                     let _ = hub.handle_packet(t, a);
+                    if let Some(r) = self.replay_session {
+                        if t < r.record_until_us && recording.len() < REPLAY_MAX_PACKETS {
+                            recording.push((t, a.clone()));
+                        }
+                    }
                 }
             }
             hub.handle_timeout(now);
@@ -538,7 +680,27 @@ impl Scenario {
                 s.1 += 1;
                 let got = digest(frame.data);
                 let c = &mut cams[i];
-                match c.sent.remove(&frame.info.frame_id) {
+                let capture = frame.info.capture_time_us;
+                if frame.stale {
+                    rep.frames_marked_stale += 1;
+                } else {
+                    if c.last_shown_capture_us.is_some_and(|l| capture <= l) {
+                        rep.stale_frames_displayed += 1;
+                    }
+                    c.last_shown_capture_us = Some(c.last_shown_capture_us.map_or(capture, |l| l.max(capture)));
+                    c.shown.push((capture, now));
+                }
+                let id = frame.info.frame_id;
+                let sent = match c.sent.remove(&id) {
+                    Some(x) if x.0 == got => Some(x),
+                    other => {
+                        if let Some(x) = other {
+                            c.sent.insert(id, x);
+                        }
+                        c.prev_sent.remove(&id).filter(|x| x.0 == got)
+                    }
+                };
+                match sent {
                     Some((d, source_pic)) if d == got => {
                         if let (Some(dec), Some(pic)) = (c.decoder.as_mut(), source_pic) {
                             match dec.decode(frame.data, &mut decoded) {
@@ -593,6 +755,12 @@ impl Scenario {
             if let Some(t) = hub.poll_timeout() {
                 next = next.min(t);
             }
+            for t in [restart_camera_at, restart_hub_at].into_iter().flatten() {
+                next = next.min(t);
+            }
+            if let Some((t, _)) = self.replay_session.and_then(|r| recording.get(replay_next).map(|(t, p)| (r.replay_at_us + t, p))) {
+                next = next.min(t);
+            }
             now = next.max(now + 1);
         }
 
@@ -602,6 +770,25 @@ impl Scenario {
         }
         let mut fwd_in = 0;
         let mut fwd_lost = 0;
+        for s in &retired_senders {
+            rep.frames_sent += s.frames_sent;
+            rep.frames_awaiting_hub += s.frames_awaiting_hub;
+            rep.frames_dropped_sender += s.frames_dropped;
+            rep.keyframes_sent += s.keyframes;
+            rep.collapses += s.collapses;
+            rep.bytes_sent += s.bytes_sent;
+            rep.retransmissions += s.packets_retransmitted;
+            rep.frames_dropped_congestion += s.frames_dropped_congestion;
+            rep.ladder_switches += s.ladder_switches;
+            rep.probe_padding_packets += s.probe_padding_packets;
+        }
+        for rs in &retired_stats {
+            rep.plis_sent += rs.plis_sent;
+            for (r, k) in rs.rejected.iter() {
+                *rep.rejected.entry(r.name()).or_insert(0) += k;
+            }
+            rep.uncounted_packets += rs.packets_received - rs.packets_accepted - rs.packets_refused;
+        }
         for (i, c) in cams.iter().enumerate() {
             let ss = c.sender.stats();
             rep.frames_sent += ss.frames_sent;
@@ -629,9 +816,12 @@ impl Scenario {
             fwd_in += ls.packets_in;
             fwd_lost += ls.dropped_queue + ls.dropped_random;
         }
-        let received: u64 = (0..n_cams).map(|i| hub.stream_stats(ssrc(i)).map_or(0, |s| s.packets_received)).sum();
-        rep.uncounted_packets += rep.packets_at_hub - received - hub.stats().unknown_stream;
-        *rep.rejected.entry(DropReason::UnknownStream.name()).or_insert(0) += hub.stats().unknown_stream;
+        let received: u64 = (0..n_cams).map(|i| hub.stream_stats(ssrc(i)).map_or(0, |s| s.packets_received)).sum::<u64>()
+            + retired_stats.iter().map(|s| s.packets_received).sum::<u64>();
+        let unknown = hub.stats().unknown_stream + retired_unknown;
+        rep.uncounted_packets += rep.packets_at_hub - received - unknown;
+        *rep.rejected.entry(DropReason::UnknownStream.name()).or_insert(0) += unknown;
+        rep.restarts = restarts.iter().map(|&(side, at)| restart_outcome(&cams, side, at)).collect();
         rep.frames_dropped_receiver = rep.frames_sent.saturating_sub(rep.frames_displayed);
         rep.auth_failures = rep.rejected.get("auth").copied().unwrap_or(0);
         rep.replays_rejected = rep.rejected.get("replay").copied().unwrap_or(0);
