@@ -61,7 +61,7 @@ int main(void) {
                                  {W * H, W * H / 4, W * H / 4}};
             CHECK_OK(sealcam_sender_push_frame(tx[i], now, &img, NULL));
             uint64_t t = now;
-            for (;;) {
+            while (t < now + 33333) {
                 size_t len = 0;
                 sealcam_result r = sealcam_sender_poll_transmit(tx[i], t, pkt, 1500, &len);
                 if (r == SEALCAM_AGAIN) {
@@ -97,7 +97,8 @@ int main(void) {
             shown[cam]++;
         }
     }
-    for (int i = 0; i < CAMS; i++) CHECK(shown[i] == FRAMES);
+    /* Each camera's first frame was pushed before the hub's nonce came back. */
+    for (int i = 0; i < CAMS; i++) CHECK(shown[i] == FRAMES - 1);
     sealcam_receiver_stats st = {.struct_size = sizeof st};
     CHECK_OK(sealcam_hub_stream_stats(hub, 1001, &st));
     CHECK(st.dropped_auth + st.dropped_duplicate + st.dropped_out_of_window + st.dropped_too_late > 0);

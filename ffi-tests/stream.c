@@ -85,20 +85,25 @@ int main(void) {
     }
     uint8_t *y = malloc(W * H), *uv = malloc(W * H / 2), *pkt = malloc(1500);
     uint64_t sent_hash[FRAMES];
-    int outputs = 0, other_outputs = 0;
+    int outputs = 0, other_outputs = 0, queued_frames = 0;
+    uint8_t fb[1500];
     for (int n = 0; n < FRAMES; n++) {
         uint64_t now = (uint64_t)n * 33333;
         draw(y, uv, n);
         sealcam_image img = {sizeof img, SEALCAM_FORMAT_NV12, W, H, now, {y, uv, NULL}, {W, W, 0}, {W * H, W * H / 2, 0}};
         uint8_t queued = 0;
         CHECK_OK(sealcam_sender_push_frame(tx, now, &img, &queued));
-        CHECK(queued == 1);
-        const uint8_t *bs = NULL;
-        size_t bs_len = 0;
-        CHECK_OK(sealcam_sender_last_bitstream(tx, &bs, &bs_len));
-        sent_hash[n] = fnv(bs, bs_len);
+        /* The first frame is pushed before the hub's nonce has come back: not sent. */
+        CHECK(queued == (n > 0));
+        if (queued) {
+            const uint8_t *bs = NULL;
+            size_t bs_len = 0;
+            CHECK_OK(sealcam_sender_last_bitstream(tx, &bs, &bs_len));
+            sent_hash[queued_frames++] = fnv(bs, bs_len);
+        }
         uint64_t t = now;
-        for (;;) {
+        /* Everything due before the next frame (a hello first), and the hub's feedback. */
+        while (t < now + 33333) {
             size_t len = 0;
             sealcam_result r = sealcam_sender_poll_transmit(tx, t, pkt, 1500, &len);
             if (r == SEALCAM_AGAIN) {
@@ -108,6 +113,9 @@ int main(void) {
             CHECK_OK(r);
             CHECK_OK(sealcam_receiver_handle_packet(rx, t, pkt, len));
             CHECK(sealcam_receiver_handle_packet(other, t, pkt, len) != SEALCAM_OK || 1);
+            size_t fb_len = 0;
+            while (sealcam_receiver_poll_feedback(rx, t, fb, sizeof fb, &fb_len) == SEALCAM_OK)
+                CHECK_OK(sealcam_sender_handle_feedback(tx, t, fb, fb_len));
         }
         sealcam_frame f = {.struct_size = sizeof f};
         uint64_t render = 0;
@@ -119,12 +127,13 @@ int main(void) {
             CHECK(f.ssrc == 42 && f.stream_id_len == 10 && memcmp(f.stream_id, "front-door", 10) == 0);
             CHECK(f.frame_id == (uint64_t)outputs);
             CHECK(f.width == W && f.height == H && f.codec == SEALCAM_CODEC_H264);
-            CHECK(f.frame_id < FRAMES && fnv(f.data, f.len) == sent_hash[f.frame_id]);
+            CHECK(f.frame_id < (uint64_t)queued_frames && fnv(f.data, f.len) == sent_hash[f.frame_id]);
+            CHECK(f.stale == 0);
             outputs++;
         }
         while (sealcam_receiver_poll_frame(other, &f) == SEALCAM_OK) other_outputs++;
     }
-    CHECK(outputs == FRAMES);
+    CHECK(outputs == FRAMES - 1 && queued_frames == FRAMES - 1);
     CHECK(other_outputs == 0);
     sealcam_receiver_stats st = {.struct_size = sizeof st};
     CHECK_OK(sealcam_receiver_get_stats(other, &st));
@@ -151,7 +160,8 @@ int main(void) {
 
     sealcam_sender_stats ss = {.struct_size = sizeof ss};
     CHECK_OK(sealcam_sender_get_stats(tx, &ss));
-    CHECK(ss.frames_sent == FRAMES && ss.keyframes >= 1 && ss.packets_sent > FRAMES);
+    CHECK(ss.frames_sent == FRAMES - 1 && ss.keyframes >= 1 && ss.packets_sent > FRAMES);
+    CHECK(ss.hellos_sent == 1 && ss.hub_nonces_accepted == 1 && ss.frames_awaiting_hub == 1);
     sealcam_rate_state rs = {.struct_size = sizeof rs};
     CHECK_OK(sealcam_sender_rate_state(tx, &rs));
     CHECK(rs.adaptive == 0 && rs.target_bps == 500000);
@@ -198,6 +208,44 @@ int main(void) {
     CHECK(sealcam_receiver_new(&prc, &prx) == SEALCAM_INVALID_INPUT && prx == NULL);
     prc.max_playout_hold_ms = 0;
     CHECK_OK(sealcam_receiver_new(&prc, &prx));
+    sealcam_receiver_free(prx);
+
+    /* One-way streams (a relay with no feedback path) are chosen on both sides; a flag is 0
+       or 1, and a frame age bound of 0 means the default. */
+    CHECK(prc.one_way == 0 && prc.max_frame_age_ms == 500 && sc.one_way == 0);
+    prc.one_way = 2;
+    prx = NULL;
+    CHECK(sealcam_receiver_new(&prc, &prx) == SEALCAM_INVALID_INPUT && prx == NULL);
+    prc.one_way = 1;
+    prc.max_frame_age_ms = 10;
+    CHECK(sealcam_receiver_new(&prc, &prx) == SEALCAM_INVALID_INPUT && prx == NULL);
+    prc.max_frame_age_ms = 0;
+    CHECK_OK(sealcam_receiver_new(&prc, &prx));
+    sealcam_sender_config ow = sc;
+    ow.one_way = 1;
+    sealcam_sender *otx = NULL;
+    CHECK_OK(sealcam_sender_new(&ow, &otx));
+    {
+        uint8_t queued = 0;
+        sealcam_image img = {sizeof img, SEALCAM_FORMAT_NV12, W, H, 0, {y, uv, NULL}, {W, W, 0}, {W * H, W * H / 2, 0}};
+        CHECK_OK(sealcam_sender_push_frame(otx, 0, &img, &queued));
+        CHECK(queued == 1); /* sent at once, with no hub to answer */
+        uint64_t t = 0;
+        size_t len = 0;
+        int got = 0;
+        for (;;) {
+            sealcam_result r = sealcam_sender_poll_transmit(otx, t, pkt, 1500, &len);
+            if (r == SEALCAM_AGAIN) {
+                if (sealcam_sender_poll_timeout(otx, &t) != SEALCAM_OK) break;
+                continue;
+            }
+            CHECK_OK(sealcam_receiver_handle_packet(prx, t, pkt, len));
+        }
+        sealcam_frame f = {.struct_size = sizeof f};
+        while (sealcam_receiver_poll_frame(prx, &f) == SEALCAM_OK) got++;
+        CHECK(got == 1);
+    }
+    sealcam_sender_free(otx);
     sealcam_receiver_free(prx);
 
     /* The kernels alone. */

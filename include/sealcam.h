@@ -355,6 +355,17 @@ typedef struct sealcam_receiver_config {
    * 5000); 0: never hold (see `sealcam_receiver_render_at`).
    */
   uint32_t max_playout_hold_ms;
+  /**
+   * A frame later than the fastest transit by more than this plus the playout hold is
+   * output with `stale` set, ms (50 to 60000; 0: the default, 500). New in 0.2.
+   */
+  uint32_t max_frame_age_ms;
+  /**
+   * 1: a one-way stream (the camera's `one_way`): no hub nonce is given, so a recording
+   * of an earlier session replayed after this hub restarts is not told from a live one.
+   * 0 (the default): frames open only under the nonce this hub gave. New in 0.2.
+   */
+  uint8_t one_way;
 } sealcam_receiver_config;
 
 /**
@@ -419,6 +430,11 @@ typedef struct sealcam_frame {
    * `SEALCAM_CODEC_*`.
    */
   uint8_t codec;
+  /**
+   * 1 when the frame arrived later than the path explains (it may have been held back):
+   * decode it, since later frames reference it, but do not show it as live. New in 0.2.
+   */
+  uint8_t stale;
 } sealcam_frame;
 
 /**
@@ -506,6 +522,18 @@ typedef struct sealcam_receiver_stats {
    * Times the stream followed a new sender session (a camera that restarted).
    */
   uint64_t session_switches;
+  /**
+   * Hellos received (camera sessions asking for a hub nonce). New in 0.2.
+   */
+  uint64_t hellos_received;
+  /**
+   * Hub nonce messages sent. New in 0.2.
+   */
+  uint64_t hub_nonces_sent;
+  /**
+   * Frames output with `stale` set. New in 0.2.
+   */
+  uint64_t frames_stale;
 } sealcam_receiver_stats;
 
 /**
@@ -646,6 +674,13 @@ typedef struct sealcam_sender_config {
    * Encode height in pixels. New in 0.2.
    */
   uint32_t encode_height;
+  /**
+   * 1: send media without waiting for the hub's nonce (a one-way path; the hub must set
+   * `one_way` too, and cannot then tell a replayed recording from a live stream after it
+   * restarts). 0 (the default): hellos go out every 100 ms until the hub's nonce comes
+   * back, and frames pushed before it are not encoded. New in 0.2.
+   */
+  uint8_t one_way;
 } sealcam_sender_config;
 
 /**
@@ -724,6 +759,22 @@ typedef struct sealcam_sender_stats {
    * Collapses of the path estimate (unsent queue dropped, keyframe at the new rate).
    */
   uint64_t collapses;
+  /**
+   * Hellos sent while waiting for a hub nonce. New in 0.2.
+   */
+  uint64_t hellos_sent;
+  /**
+   * Hub nonces taken (the first, and one after every hub restart). New in 0.2.
+   */
+  uint64_t hub_nonces_accepted;
+  /**
+   * Hub nonce messages refused (bad MAC, another session, a nonce used before). New in 0.2.
+   */
+  uint64_t hub_nonces_refused;
+  /**
+   * Frames not encoded because no hub nonce had come yet. New in 0.2.
+   */
+  uint64_t frames_awaiting_hub;
 } sealcam_sender_stats;
 
 /**
@@ -1067,7 +1118,7 @@ void sealcam_sender_free(struct sealcam_sender *s);
 /**
  * Converts, encodes, seals and queues one image. `*queued` (optional, may be NULL) is set to
  * 1 when the frame was queued, 0 when it was dropped (send queue or congestion window full,
- * ladder frame rate) or the encoder skipped it. Returns `SEALCAM_OK`,
+ * ladder frame rate, no hub nonce yet) or the encoder skipped it. Returns `SEALCAM_OK`,
  * `SEALCAM_NULL_PARAMETER`, `SEALCAM_INVALID_INPUT` (format, size, stride or plane length),
  * `SEALCAM_CODEC_ERROR` or `SEALCAM_COUNTER_EXHAUSTED`; the sender is unchanged on error.
  */

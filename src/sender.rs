@@ -570,13 +570,18 @@ impl Sender {
     }
 
     /// Takes a hub nonce message for this stream: its KID must be the one this sender seals
-    /// under now, its MAC must verify under the current secret, and the nonce must not have
-    /// been used in this life. From the next frame on, frames are sealed under it (a new key,
+    /// under now (one for another KID is ignored), its MAC must verify under the current
+    /// secret, and the nonce must not have been used in this life. From the next frame on, frames are sealed under it (a new key,
     /// its counter still moving forward), the first a keyframe; what was queued under the
     /// previous nonce is dropped, since the hub that chose the new one cannot open it.
     fn take_hub_nonce(&mut self, kid: u64, nonce: &seal::HubNonce, mac: &[u8]) -> Result<()> {
+        if kid != self.key.kid() {
+            // For another session (an earlier life, or KIDs an attacker made up): not ours.
+            self.stats.hub_nonces_refused += 1;
+            return Ok(());
+        }
         let expected = seal::hub_nonce_mac(&self.cfg.base_secret, &self.cfg.stream_id, self.cfg.ssrc, kid, nonce)?;
-        if kid != self.key.kid() || !seal::mac_eq(&expected, mac) {
+        if !seal::mac_eq(&expected, mac) {
             self.stats.hub_nonces_refused += 1;
             return Err(Error::AuthenticationFailed);
         }

@@ -83,6 +83,11 @@ fn c_hub_outputs_each_frame_only_under_its_own_stream_and_sframe_works_alone() {
     run_c_client("hub");
 }
 
+#[test]
+fn c_camera_and_hub_restarts_show_again_within_a_second_and_a_replayed_session_shows_nothing() {
+    run_c_client("restarts");
+}
+
 /// The header with the last `drop` fields of `strukt` removed, as an older release's.
 fn without_last_fields(header: &str, strukt: &str, drop: usize) -> String {
     let start = header.find(&format!("typedef struct {strukt} {{")).expect("struct in header");
@@ -100,9 +105,9 @@ fn without_last_fields(header: &str, strukt: &str, drop: usize) -> String {
 #[test]
 fn a_client_built_with_older_smaller_structs_gets_nothing_written_past_them() {
     let header = std::fs::read_to_string(root().join("include/sealcam.h")).unwrap();
-    // sealcam_frame without width, height, keyframe, codec; the stats without their last
-    // four counters.
-    let old = without_last_fields(&without_last_fields(&header, "sealcam_frame", 4), "sealcam_receiver_stats", 4);
+    // sealcam_frame without width, height, keyframe, codec, stale; the stats without their
+    // last seven counters.
+    let old = without_last_fields(&without_last_fields(&header, "sealcam_frame", 5), "sealcam_receiver_stats", 7);
     assert!(!old.contains("uint8_t keyframe;") && !old.contains("uint64_t chain_breaks;"));
     let dir = std::env::temp_dir().join(format!("sealcam-old-header-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -175,7 +175,8 @@ pub fn hub_nonce_mac(
     info.extend_from_slice(&kid_epoch(kid).to_be_bytes());
     let mut key = Zeroizing::new([0u8; 32]);
     hk.expand(&info, key.as_mut()).map_err(|_| invalid!("HKDF output length"))?;
-    let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key.as_ref()).map_err(|_| invalid!("HMAC key length"))?;
+    let mut mac =
+        <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key.as_ref()).map_err(|_| invalid!("HMAC key length"))?;
     mac.update(b"sealcam hub nonce v1");
     mac.update(&media_ssrc.to_be_bytes());
     mac.update(&kid.to_be_bytes());

@@ -29,7 +29,11 @@ fn restart_outcome(cams: &[Camera], side: &'static str, at_us: u64) -> RestartOu
     for c in cams {
         // The first frame shown live after the restart: for a camera, one it captured after
         // (its new life); for a hub, any the new hub output.
-        let first = c.shown.iter().filter(|&&(cap, out)| if side == "camera" { cap >= at_us } else { out >= at_us }).min_by_key(|s| s.1);
+        let first = c
+            .shown
+            .iter()
+            .filter(|&&(cap, out)| if side == "camera" { cap >= at_us } else { out >= at_us })
+            .min_by_key(|s| s.1);
         let Some(&(first_capture, first_out)) = first else {
             worst = Some(f64::INFINITY);
             continue;
@@ -758,7 +762,9 @@ impl Scenario {
             for t in [restart_camera_at, restart_hub_at].into_iter().flatten() {
                 next = next.min(t);
             }
-            if let Some((t, _)) = self.replay_session.and_then(|r| recording.get(replay_next).map(|(t, p)| (r.replay_at_us + t, p))) {
+            if let Some((t, _)) =
+                self.replay_session.and_then(|r| recording.get(replay_next).map(|(t, p)| (r.replay_at_us + t, p)))
+            {
                 next = next.min(t);
             }
             now = next.max(now + 1);
@@ -816,8 +822,9 @@ impl Scenario {
             fwd_in += ls.packets_in;
             fwd_lost += ls.dropped_queue + ls.dropped_random;
         }
-        let received: u64 = (0..n_cams).map(|i| hub.stream_stats(ssrc(i)).map_or(0, |s| s.packets_received)).sum::<u64>()
-            + retired_stats.iter().map(|s| s.packets_received).sum::<u64>();
+        let received: u64 =
+            (0..n_cams).map(|i| hub.stream_stats(ssrc(i)).map_or(0, |s| s.packets_received)).sum::<u64>()
+                + retired_stats.iter().map(|s| s.packets_received).sum::<u64>();
         let unknown = hub.stats().unknown_stream + retired_unknown;
         rep.uncounted_packets += rep.packets_at_hub - received - unknown;
         *rep.rejected.entry(DropReason::UnknownStream.name()).or_insert(0) += unknown;

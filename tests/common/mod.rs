@@ -46,7 +46,13 @@ impl Camera {
     /// Gets the hub nonce from `rx` (the handshake a new camera makes).
     pub fn connect(&mut self, rx: &mut Receiver) {
         let now = self.now();
-        handshake(&mut self.tx, rx, |rx, p| rx.handle_packet(now, p).is_ok(), |rx, b| rx.poll_feedback(now, b).unwrap(), now);
+        handshake(
+            &mut self.tx,
+            rx,
+            |rx, p| rx.handle_packet(now, p).is_ok(),
+            |rx, b| rx.poll_feedback(now, b).unwrap(),
+            now,
+        );
     }
 
     /// Gets the hub nonce from the hub serving this camera's stream.
