@@ -55,6 +55,9 @@ USAGE: camera_to_hub [FLAGS]
   --jitter-ms J         extra random delay 0..J per packet (reorders)
   --reorder P           probability a packet is held back 5-30 ms
   --duplicate P         probability a packet is delivered twice
+  --feedback-loss P     random loss of the hub's feedback (RTCP), 0..1; the media path keeps
+                        its own
+  --feedback-outage A-B every feedback datagram sent from A to B seconds in is lost
   --bitrate-kbps B      the camera's fixed target bitrate with --abr off (default 1200)
   --cameras N           stream N cameras (each on its own link) into one hub (default:
                         the network's)
@@ -94,6 +97,8 @@ struct Args {
     jitter_ms: u64,
     reorder: f64,
     duplicate: f64,
+    feedback_loss: f64,
+    feedback_outage: Option<(f64, f64)>,
     cameras: Option<usize>,
     attack: f64,
     restart_camera_at_s: Option<f64>,
@@ -126,6 +131,8 @@ fn parse_args() -> Result<Option<Args>, String> {
         jitter_ms: 0,
         reorder: 0.0,
         duplicate: 0.0,
+        feedback_loss: 0.0,
+        feedback_outage: None,
         cameras: None,
         attack: 0.0,
         restart_camera_at_s: None,
@@ -177,6 +184,16 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--jitter-ms" => a.jitter_ms = num(&flag, value()?)?,
             "--reorder" => a.reorder = num(&flag, value()?)?,
             "--duplicate" => a.duplicate = num(&flag, value()?)?,
+            "--feedback-loss" => a.feedback_loss = num(&flag, value()?)?,
+            "--feedback-outage" => {
+                let v = value()?;
+                let (from, to) = v.split_once('-').ok_or_else(|| format!("--feedback-outage: '{v}' is not FROM-TO"))?;
+                let (from, to): (f64, f64) = (num(&flag, from.to_string())?, num(&flag, to.to_string())?);
+                if !((0.0..=86_400.0).contains(&from) && from < to && to <= 86_400.0) {
+                    return Err(format!("--feedback-outage: '{v}' is not a span of seconds FROM < TO"));
+                }
+                a.feedback_outage = Some((from, to));
+            }
             "--cameras" => a.cameras = Some(num(&flag, value()?)?),
             "--attack" => a.attack = num(&flag, value()?)?,
             "--restart-camera-at" => a.restart_camera_at_s = Some(num(&flag, value()?)?),
@@ -208,6 +225,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         ("--loss", a.loss.unwrap_or(0.0)),
         ("--reorder", a.reorder),
         ("--duplicate", a.duplicate),
+        ("--feedback-loss", a.feedback_loss),
         ("--attack", a.attack),
     ] {
         if !(0.0..=1.0).contains(&p) {
@@ -523,6 +541,10 @@ fn run(a: Args) -> Result<(), String> {
     }
     sc.forward.reorder = a.reorder;
     sc.forward.duplicate = a.duplicate;
+    sc.feedback.loss = a.feedback_loss;
+    if let Some((from, to)) = a.feedback_outage {
+        sc.feedback.blackouts.push(((from * 1e6) as u64, (to * 1e6) as u64));
+    }
     let r = sc.run(sources, &mut files).map_err(|e| e.to_string())?;
     if let Some(e) = files.error.take() {
         return Err(format!("writing output: {e}"));

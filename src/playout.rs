@@ -38,6 +38,11 @@ pub(crate) const REPAIR_BURST: usize = 8;
 /// 1 Mbit/s, a rate at which a lost retransmission (p^2 per loss with two copies) is
 /// expected every few minutes.
 pub(crate) const REPAIR_WINDOW_US: u64 = 2_000_000;
+/// A repair round trip from which one repair, plus a frame interval, outlasts the freeze
+/// limit (183 ms at 30 fps): on such a path any repair is held for.
+pub(crate) const LONG_PATH_RTT_US: u64 = 150_000;
+/// On a long path, frames are held for this long after the last repair.
+pub(crate) const SPARSE_REPAIR_WINDOW_US: u64 = 10_000_000;
 /// Repairs less than this apart count as one loss event: a queue overflow loses
 /// packets in a burst, which stalls one frame, not one per packet.
 pub(crate) const REPAIR_EVENT_GAP_US: u64 = 50_000;
@@ -62,6 +67,10 @@ pub(crate) const SPIKE_WINDOW_US: u64 = 20_000_000;
 /// 120 and 150 ms took freezes from 16 to 13, 13, 13 and 12 with p95 delay 150, 159, 179
 /// and 209 ms (from 142); on `poor` (4 seeds) 67.5 to 28.5, 23, 19.5 and 17.5.
 pub(crate) const SPIKE_HOLD_US: u64 = 100_000;
+
+/// The hold never exceeds this, whatever the round trip (a satellite path's 1.2 s round trip
+/// fits).
+pub(crate) const MAX_HOLD_US: u64 = 2_000_000;
 
 /// The times of the last `N` events, where occurrences less than a gap apart are one
 /// event: a ring.
@@ -129,9 +138,28 @@ impl Playout {
         self.repairs.record(now_us, REPAIR_EVENT_GAP_US);
     }
 
+    /// The longest hold with this repair round trip: the configured one, or 1.25 round trips
+    /// when that is longer (one repair must fit in the hold, however long the path), at most
+    /// [`MAX_HOLD_US`]; 0 stays 0 (never hold).
+    pub fn max_hold_for(&self, repair_rtt_us: Option<u64>) -> u64 {
+        if self.max_hold_us == 0 {
+            return 0;
+        }
+        let rtt_hold = repair_rtt_us.map_or(0, |r| r * 5 / 4);
+        self.max_hold_us.max(rtt_hold.min(MAX_HOLD_US))
+    }
+
     /// Whether frames are held for repairs at `now_us`.
     pub fn holding(&self, now_us: u64) -> bool {
         self.max_hold_us > 0 && self.repairs.frequent(now_us, REPAIR_WINDOW_US)
+    }
+
+    /// Whether frames are held for repairs at `now_us` on a path with this repair round
+    /// trip: while repairs are frequent, or on a long path after any repair in the last
+    /// [`SPARSE_REPAIR_WINDOW_US`] (there a single repair outlasts a frame gap).
+    fn holding_for(&self, now_us: u64, repair_rtt_us: u64) -> bool {
+        let recent = self.repairs.last_us.is_some_and(|t| now_us.saturating_sub(t) < SPARSE_REPAIR_WINDOW_US);
+        self.holding(now_us) || (self.max_hold_us > 0 && repair_rtt_us >= LONG_PATH_RTT_US && recent)
     }
 
     /// Whether frames are held for delay spikes at `now_us`.
@@ -180,9 +208,10 @@ impl Playout {
         if transit.saturating_sub(base) > SPIKE_US as i64 {
             self.spikes.record(now_us, SPIKE_EVENT_GAP_US);
         }
-        let repair_hold = repair_rtt_us.filter(|_| self.holding(now_us)).unwrap_or(0);
+        let repair_hold = repair_rtt_us.filter(|&r| self.holding_for(now_us, r)).unwrap_or(0);
         let spike_hold = if self.holding_for_spikes(now_us) { SPIKE_HOLD_US } else { 0 };
-        let hold = repair_hold.max(spike_hold).min(self.max_hold_us) as i64;
+        // A repair hold may stretch to fit one repair; the spike hold keeps the configured cap.
+        let hold = repair_hold.min(self.max_hold_for(repair_rtt_us)).max(spike_hold.min(self.max_hold_us)) as i64;
         // Wanted: transit `base + hold`; this frame's is `transit`.
         let wait = base.saturating_add(hold).saturating_sub(transit).max(0) as u64;
         let render = now_us.saturating_add(wait).max(self.last_render_us);
@@ -342,23 +371,35 @@ mod tests {
     }
 
     #[test]
-    fn the_hold_is_capped_and_render_times_never_go_back() {
+    fn the_hold_stretches_to_one_round_trip_is_capped_and_render_times_never_go_back() {
         let mut p = Playout::new(150 * MS);
         for k in 0..8 {
             p.on_repair(k * 100 * MS);
         }
-        // A 400 ms round trip holds only 150 ms above the fastest transit.
+        // A 400 ms round trip: the 150 ms ceiling stretches to 1.25 round trips, so one
+        // repair fits and frames are held the full round trip above the fastest transit.
         let out = frames(&mut p, 800 * MS, 10, 0, 400 * MS, |_| 50 * MS);
-        assert_eq!(out[5].1, 800 * MS + 5 * 33 * MS + 200 * MS);
-        // Once the hold ends, frames come out sooner but never render before the last one.
-        let later = frames(&mut p, 4000 * MS, 5, 0, 400 * MS, |_| 50 * MS);
+        assert_eq!(out[5].1, 800 * MS + 5 * 33 * MS + 450 * MS);
+        // A 3 s round trip is capped at 2 s.
+        assert_eq!(p.max_hold_for(Some(3_000 * MS)), MAX_HOLD_US);
+        // On so long a path the hold lasts 10 s after the last repair; then frames come out
+        // sooner but never render before the last one.
+        let held = frames(&mut p, 9_000 * MS, 5, 0, 400 * MS, |_| 50 * MS);
+        assert!(held.iter().all(|&(o, r)| r > o));
+        let later = frames(&mut p, 11_000 * MS, 5, 0, 400 * MS, |_| 50 * MS);
         assert!(later.iter().all(|&(o, r)| r == o));
+        // A short path is not held after sparse repairs.
+        let mut s = Playout::new(150 * MS);
+        s.on_repair(0);
+        let short = frames(&mut s, 100 * MS, 5, 0, 100 * MS, |_| 50 * MS);
+        assert!(short.iter().all(|&(o, r)| r == o));
         let mut q = Playout::new(0);
         for k in 0..8 {
             q.on_repair(k * 100 * MS);
         }
         assert!(!q.holding(800 * MS));
-        let last = p.render_at(10_000 * MS, 9_990 * MS, Some(100 * MS));
-        assert!(p.render_at(10_001 * MS, 9_000 * MS, Some(100 * MS)) >= last);
+        assert_eq!(q.max_hold_for(Some(400 * MS)), 0);
+        let last = p.render_at(20_000 * MS, 19_990 * MS, Some(100 * MS));
+        assert!(p.render_at(20_001 * MS, 19_000 * MS, Some(100 * MS)) >= last);
     }
 }

@@ -81,11 +81,13 @@ struct Challenge {
     /// When the last [`SENDS_KEPT`] messages carrying the nonce went out.
     sent_us: [u64; SENDS_KEPT],
     sends: usize,
+    first_sent_us: Option<u64>,
     due: bool,
     /// Whether the first frame under this nonce came in time (`None`: none yet).
     fresh: Option<bool>,
-    /// When its first hello arrived.
+    /// When its first hello arrived, and the id of the request it carried.
     hello_us: Option<u64>,
+    hello_id: Option<u64>,
 }
 
 impl Challenge {
@@ -168,7 +170,7 @@ impl ReceiverConfig {
             slots: 1024,
             max_packet_bytes: 1500,
             max_frame_bytes: 512 << 10,
-            frame_buffers: 32,
+            frame_buffers: 64,
             max_wait_ms: 400,
             nack_retry_ms: 60,
             nack_max_sends: 8,
@@ -712,11 +714,14 @@ impl Receiver {
         Ok(())
     }
 
-    /// A hello: one session's KID, asking for a hub nonce.
+    /// A hello: one session's KID and the id of its request for a hub nonce. A new request
+    /// from a session that has sent no frame under its nonce yet gets a fresh nonce (its
+    /// camera let the old one age unused); a repeat gets the same one.
     fn on_hello(&mut self, now_us: u64, payload: &[u8]) -> std::result::Result<(), DropReason> {
-        let kid = match payload {
-            [d, kid @ ..] if *d == packet::DESC_HELLO && kid.len() == 8 => {
-                u64::from_be_bytes(kid.try_into().map_err(|_| DropReason::Malformed)?)
+        let (kid, id) = match payload {
+            [d, body @ ..] if *d == packet::DESC_HELLO && body.len() == 16 => {
+                let word = |i: usize| u64::from_be_bytes(body[i..i + 8].try_into().expect("8 bytes"));
+                (word(0), word(8))
             }
             _ => return Err(DropReason::Malformed),
         };
@@ -727,10 +732,20 @@ impl Receiver {
         if self.retired_sessions.contains(&seal::kid_session(kid)) {
             return Err(DropReason::OtherSession);
         }
-        self.challenge(now_us, kid);
         let session = seal::kid_session(kid);
+        let renew = self
+            .challenges
+            .iter()
+            .find(|c| c.session == session)
+            .is_some_and(|c| c.fresh.is_none() && c.hello_id.is_some_and(|h| h != id));
+        if renew {
+            self.give_nonce(session, kid);
+        } else {
+            self.challenge(now_us, kid);
+        }
         if let Some(c) = self.challenges.iter_mut().find(|c| c.session == session) {
             c.hello_us.get_or_insert(now_us);
+            c.hello_id = Some(id);
         }
         self.stats.packets_accepted += 1;
         Ok(())
@@ -764,9 +779,11 @@ impl Receiver {
             kid,
             sent_us: [0; SENDS_KEPT],
             sends: 0,
+            first_sent_us: None,
             due: true,
             fresh: None,
             hello_us: None,
+            hello_id: None,
         });
     }
 
@@ -780,11 +797,17 @@ impl Receiver {
         let Some(c) = self.challenges.iter_mut().find(|c| c.session == session) else {
             return false;
         };
-        let fresh = *c.fresh.get_or_insert_with(|| {
-            c.sent_us[..c.sends.min(SENDS_KEPT)]
-                .iter()
-                .any(|&t| t < first_arrived_us && first_arrived_us - t <= FIRST_PACKET_WITHIN_US)
-        });
+        let sent = &c.sent_us[..c.sends.min(SENDS_KEPT)];
+        let first = c.fresh.is_none();
+        let fresh = *c.fresh.get_or_insert(
+            sent.iter().any(|&t| t < first_arrived_us && first_arrived_us - t <= FIRST_PACKET_WITHIN_US),
+        );
+        // A first round trip, before any repair measures one: from the first message carrying
+        // the nonce to the first packet under it (an upper bound: the camera answers the
+        // first message it gets, and later ones are repeats of it).
+        if let (true, true, Some(t)) = (first, fresh, c.first_sent_us.filter(|&t| t < first_arrived_us)) {
+            self.nack.seed_rtt(first_arrived_us - t);
+        }
         if !fresh && c.last_sent().is_none_or(|t| now_us >= t + RECHALLENGE_US) {
             self.give_nonce(session, kid);
         }
@@ -1117,6 +1140,7 @@ impl Receiver {
             c.due = false;
             c.sent_us[c.sends % SENDS_KEPT] = now_us;
             c.sends += 1;
+            c.first_sent_us.get_or_insert(now_us);
             self.stats.hub_nonces_sent += 1;
         }
         if self.feedback.is_empty() {

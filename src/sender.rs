@@ -216,6 +216,10 @@ const TWCC_HISTORY: usize = 4096;
 const HELLO_INTERVAL_US: u64 = 100_000;
 /// Hub nonces a sender remembers having used, never to use again.
 const USED_HUB_NONCES: usize = 64;
+/// A hub nonce not used for any frame this long after it came is given back, and a fresh
+/// one asked for: the hub judges a session's first packet by the nonce's age (a camera that
+/// connects and streams later, such as on motion, costs one round trip then).
+const UNUSED_NONCE_US: u64 = 1_000_000;
 
 /// What happened to a pushed frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,6 +373,13 @@ pub struct Sender {
     /// Hub nonces used in this life, newest last.
     used_nonces: VecDeque<seal::HubNonce>,
     next_hello_us: u64,
+    /// Names the current request for a nonce (hellos of one request repeat it, so the hub
+    /// tells a retry from a new request).
+    hello_id: u64,
+    /// When the hub nonce came, and whether a frame has been queued under it.
+    nonce_at_us: u64,
+    nonce_used: bool,
+    rng: fastrand::Rng,
 }
 
 impl Sender {
@@ -449,6 +460,10 @@ impl Sender {
             hub_nonce: None,
             used_nonces: VecDeque::with_capacity(USED_HUB_NONCES),
             next_hello_us: 0,
+            hello_id: rng.u64(..),
+            nonce_at_us: 0,
+            nonce_used: false,
+            rng,
             cfg,
         })
     }
@@ -574,7 +589,7 @@ impl Sender {
     /// secret, and the nonce must not have been used in this life. From the next frame on, frames are sealed under it (a new key,
     /// its counter still moving forward), the first a keyframe; what was queued under the
     /// previous nonce is dropped, since the hub that chose the new one cannot open it.
-    fn take_hub_nonce(&mut self, kid: u64, nonce: &seal::HubNonce, mac: &[u8]) -> Result<()> {
+    fn take_hub_nonce(&mut self, now_us: u64, kid: u64, nonce: &seal::HubNonce, mac: &[u8]) -> Result<()> {
         if kid != self.key.kid() {
             // For another session (an earlier life, or KIDs an attacker made up): not ours.
             self.stats.hub_nonces_refused += 1;
@@ -609,6 +624,8 @@ impl Sender {
         }
         self.used_nonces.push_back(*nonce);
         self.hub_nonce = Some(*nonce);
+        self.nonce_at_us = now_us;
+        self.nonce_used = false;
         self.stats.hub_nonces_accepted += 1;
         self.drop_unsent();
         self.request_keyframe();
@@ -662,6 +679,12 @@ impl Sender {
     pub fn push_frame(&mut self, now_us: u64, frame: &CaptureFrame<'_>) -> Result<FrameOutcome> {
         frame.validate()?;
         self.stats.frames_pushed += 1;
+        if self.hub_nonce.is_some() && !self.nonce_used && now_us >= self.nonce_at_us + UNUSED_NONCE_US {
+            // Too old to be a first packet's: ask for a fresh one.
+            self.hub_nonce = None;
+            self.hello_id = self.rng.u64(..);
+            self.next_hello_us = now_us;
+        }
         if self.awaiting_hub() {
             self.stats.frames_awaiting_hub += 1;
             return Ok(FrameOutcome::AwaitingHub);
@@ -676,6 +699,14 @@ impl Sender {
                 if divisor > 1 && self.stats.frames_pushed % divisor != 0 {
                     return Ok(FrameOutcome::DroppedFrameRate);
                 }
+            }
+        }
+        // Without feedback the target falls to a safe rate, window or not: encoder and pacer
+        // follow it (feedback restores the rate before).
+        if let Some(t) = self.abr.as_ref().filter(|a| a.in_feedback_timeout()).map(|a| a.target_bps()) {
+            let current = self.encoder.rates().bitrate_bps;
+            if (t as f64 - current as f64).abs() > 0.02 * current as f64 {
+                self.set_target_bitrate(t)?;
             }
         }
         let limit_us = self.cfg.max_queue_delay_ms as u64 * 1000;
@@ -791,6 +822,7 @@ impl Sender {
             self.keyframe_end_seq = Some(self.next_seq - 1);
         }
         self.stats.frames_sent += 1;
+        self.nonce_used = true;
         Ok(FrameOutcome::Queued { frame_id, keyframe: info.keyframe, encoded_bytes: self.bitstream.len(), packets })
     }
 
@@ -801,7 +833,9 @@ impl Sender {
         for fb in rtcp::parse(datagram) {
             match fb {
                 Ok(rtcp::Feedback::Nack { media_ssrc, items }) if media_ssrc == self.cfg.ssrc => {
-                    let max_age = self.cfg.max_retransmit_age_ms as u64 * 1000;
+                    // A long path's repairs come late: three measured round trips at least.
+                    let rtt_us = self.abr.as_ref().map_or(0, |a| (a.rtt_ms() * 1000.0) as u64);
+                    let max_age = (self.cfg.max_retransmit_age_ms as u64 * 1000).max(3 * rtt_us);
                     let (history, rtx, stats) = (&self.history, &mut self.rtx_queue, &mut self.stats);
                     // On a path with steady non-congestive loss a retransmission is sent
                     // twice: losing both is p^2, so a repair rarely takes a second round trip.
@@ -859,7 +893,7 @@ impl Sender {
                     }
                 }
                 Ok(rtcp::Feedback::HubNonce { media_ssrc, kid, nonce, mac }) if media_ssrc == self.cfg.ssrc => {
-                    if let Err(e) = self.take_hub_nonce(kid, &nonce, &mac) {
+                    if let Err(e) = self.take_hub_nonce(now_us, kid, &nonce, &mac) {
                         first_err.get_or_insert(e);
                     }
                 }
@@ -993,7 +1027,7 @@ impl Sender {
     }
 
     /// A hello when one is due: an RTP packet of the stream with the hello descriptor bit
-    /// and this session's KID as its body. It uses no sequence number of the stream's (it
+    /// and this session's KID and the request's id as its body. It uses no sequence number of the stream's (it
     /// carries the one the first media packet will have) and no transport-wide one.
     fn poll_hello(&mut self, now_us: u64, buf: &mut [u8]) -> Result<Option<usize>> {
         if now_us < self.next_hello_us {
@@ -1008,7 +1042,10 @@ impl Sender {
             marker: false,
             descriptor: packet::DESC_HELLO,
         };
-        packet::write_packet(&fields, &self.key.kid().to_be_bytes(), &mut pkt);
+        let mut body = [0u8; 16];
+        body[..8].copy_from_slice(&self.key.kid().to_be_bytes());
+        body[8..].copy_from_slice(&self.hello_id.to_be_bytes());
+        packet::write_packet(&fields, &body, &mut pkt);
         let n = pkt.len();
         let r = if buf.len() < n {
             Err(Error::BufferTooSmall { needed: n })

@@ -255,3 +255,65 @@ fn adaptive_av1_follows_the_estimate_without_a_keyframe_loop() {
     // Eight seconds include the climb from the start rate.
     assert!(median(|r| r.utilization, &mut runs) >= 0.5);
 }
+
+/// The clean profile with both directions' one-way delay set and random media loss.
+fn long_path(delay_ms: u64, loss: f64, seconds: f64, seed: u64) -> Scenario {
+    let p = network("clean", seed).unwrap();
+    let mut sc = Scenario::from_profile(&p, MAX_BPS, seed);
+    sc.measure_psnr = false;
+    sc.seconds = seconds;
+    sc.forward.delay_us = delay_ms * 1000;
+    sc.feedback.delay_us = delay_ms * 1000;
+    sc.forward.loss = loss;
+    sc
+}
+
+#[test]
+fn a_long_path_gets_patience_that_follows_its_round_trip() {
+    // 300 ms one way (a 600 ms round trip): the repair wait, NACK age and playout hold follow
+    // the measured round trip (the first one from the hub nonce's exchange), so a repair
+    // arrives before its frame is given up and is held for instead of frozen on.
+    for seed in [1, 2] {
+        let r = run(&long_path(300, 0.01, 30.0, seed), 1);
+        eprintln!(
+            "300 ms one way, 1 % loss, seed {seed}: {} of {} shown, p95 {:.0} ms, {} freezes, {} PLIs",
+            r.frames_displayed, r.frames_captured, r.delay_ms_p95, r.freezes, r.plis_sent
+        );
+        assert!(r.frames_displayed * 100 >= r.frames_captured * 94, "{} of {}", r.frames_displayed, r.frames_captured);
+        assert_eq!(r.plis_sent, 0, "no chain broke");
+        assert!(r.freezes <= 2, "{:?}", r.freeze_list);
+        // One way + 1.5 round trips + 150 ms.
+        assert!(r.delay_ms_p95 <= 300.0 + 900.0 + 150.0, "p95 {:.0} ms", r.delay_ms_p95);
+    }
+}
+
+#[test]
+fn a_feedback_outage_is_not_congestion_video_keeps_flowing() {
+    let base = run(&long_path(50, 0.0, 30.0, 1), 1);
+    let mut sc = long_path(50, 0.0, 30.0, 1);
+    sc.feedback.blackouts.push((10_000_000, 15_000_000));
+    let outage = run(&sc, 1);
+    let mut sc = long_path(50, 0.0, 30.0, 1);
+    sc.feedback.blackouts.push((10_000_000, u64::MAX));
+    let gone = run(&sc, 1);
+    for (what, r) in [("no outage", &base), ("5 s outage", &outage), ("feedback gone from 10 s", &gone)] {
+        eprintln!(
+            "{what}: {} of {} shown, p95 {:.0} ms, {} freezes, mean target {:.0} kbit/s",
+            r.frames_displayed, r.frames_captured, r.delay_ms_p95, r.freezes, r.mean_target_kbps
+        );
+    }
+    // The window stays open at a safe rate: frames keep coming through the outage (the
+    // second before the first timeout cut can still cost one freeze).
+    assert!(outage.frames_displayed * 100 >= outage.frames_captured * 95);
+    assert!(outage.freezes <= 1, "{:?}", outage.freeze_list);
+    assert!(
+        outage.delay_ms_p95 <= 1.5 * base.delay_ms_p95,
+        "p95 {:.0} vs {:.0}",
+        outage.delay_ms_p95,
+        base.delay_ms_p95
+    );
+    // Gone for good: video goes on at the bounded rate, delay bounded by the sender's queue.
+    assert!(gone.frames_displayed * 100 >= gone.frames_captured * 95);
+    assert!(gone.delay_ms_p95 <= base.delay_ms_p95 + 150.0, "p95 {:.0} ms", gone.delay_ms_p95);
+    assert!(gone.mean_target_kbps < 0.6 * base.mean_target_kbps, "the rate falls to the safe rate");
+}

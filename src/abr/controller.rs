@@ -109,6 +109,11 @@ pub(crate) const STEADY_QUEUE_STALLING_MS: f64 = 60.0;
 
 /// Without feedback, a full window lets one packet through this often.
 pub(crate) const TRICKLE_INTERVAL_US: u64 = 200_000;
+/// Without feedback the target halves once per [`FEEDBACK_TIMEOUT_US`] down to this fraction
+/// of the rate before, and is sent at, window or not: the feedback path alone may be gone
+/// (a router dropping RTCP) while media still arrives, and video must keep flowing; a
+/// quarter of the rate bounds what a dead media path is offered.
+pub(crate) const SAFE_RATE_FRACTION: f64 = 0.25;
 
 /// Periodic probes need this long without an overuse.
 pub(crate) const QUIET_BEFORE_PROBE_US: u64 = 3_000_000;
@@ -397,9 +402,13 @@ impl RateController {
 
     /// Whether the bytes in flight fill the congestion window. After
     /// [`FEEDBACK_TIMEOUT_US`] without feedback a full window lets one packet through every
-    /// [`TRICKLE_INTERVAL_US`], so the path is still tried (an outage ends when one
-    /// arrives and feedback returns) without filling a dead link's queue.
+    /// [`TRICKLE_INTERVAL_US`] until the first timeout cut; from then on the window is open
+    /// and the target, falling to [`SAFE_RATE_FRACTION`] of the rate before, paces what is
+    /// sent (the feedback path alone may be gone).
     pub fn window_full(&self, now_us: u64) -> bool {
+        if self.in_feedback_timeout() {
+            return false; // the safe rate, paced
+        }
         self.in_flight_bytes() >= self.cwnd_bytes() && self.window_reopens_us().is_none_or(|t| now_us < t)
     }
 
@@ -660,8 +669,8 @@ impl RateController {
             && now_us >= self.last_timeout_cut_us + FEEDBACK_TIMEOUT_US
         {
             self.last_timeout_cut_us = now_us;
-            self.before_timeout_bps.get_or_insert(self.aimd.target_bps());
-            let half = self.aimd.target_bps() / 2.0;
+            let before = *self.before_timeout_bps.get_or_insert(self.aimd.target_bps());
+            let half = (self.aimd.target_bps() / 2.0).max(SAFE_RATE_FRACTION * before);
             self.aimd.set_target(now_us, half);
             self.recompute();
         }

@@ -22,6 +22,9 @@ pub(crate) const MAX_REORDER_WAIT_US: u64 = 50_000;
 /// (RACK's `reo_wnd_persist`, RFC 8985 section 6.2, is 16 loss recoveries).
 pub(crate) const REORDER_PERSIST_REPAIRS: u32 = 16;
 
+/// Longest wait between two NACKs of one packet while no round trip is measured.
+pub(crate) const UNKNOWN_RTT_RETRY_MAX_US: u64 = 1_000_000;
+
 /// The missing-packet list.
 #[derive(Debug)]
 pub struct NackTracker {
@@ -144,6 +147,12 @@ impl NackTracker {
         self.rtt_us
     }
 
+    /// How long a missing packet is asked for: the configured age, or three repair round
+    /// trips when that is longer (a long path gets as many tries as a short one).
+    pub fn max_age_us(&self) -> u64 {
+        self.max_age_us.max(self.rtt_us.map_or(0, |r| r * 3))
+    }
+
     /// The current retry interval.
     pub fn retry_us(&self) -> u64 {
         self.retry_interval_us.max(self.rtt_us.map_or(0, |r| r * 9 / 8))
@@ -179,15 +188,19 @@ impl NackTracker {
     }
 
     /// Appends the sequence numbers due for a NACK now to `out`, ascending, and marks them
-    /// sent. Entries past their age or send budget are dropped.
+    /// sent. Entries past their age are dropped; one that used its send budget is kept
+    /// until then without being asked for again, so that a late repair still measures the
+    /// round trip.
     pub fn due(&mut self, now_us: u64, out: &mut Vec<u16>) {
-        let (max_age, max_sends, retry) = (self.max_age_us, self.max_sends, self.retry_us());
-        self.missing.retain(|m| now_us.saturating_sub(m.first_seen_us) <= max_age && m.sends < max_sends);
-        for m in self.missing.iter_mut() {
+        let (max_age, max_sends) = (self.max_age_us(), self.max_sends);
+        self.missing.retain(|m| now_us.saturating_sub(m.first_seen_us) <= max_age);
+        for i in 0..self.missing.len() {
+            let m = self.missing[i];
             let due = match m.last_sent_us {
                 None => now_us >= m.first_seen_us + self.reorder_wait_us,
-                Some(t) => now_us >= t + retry,
+                Some(t) => m.sends < max_sends && now_us >= t + self.retry_after_us(m.sends),
             };
+            let m = &mut self.missing[i];
             if due {
                 m.last_sent_us = Some(now_us);
                 m.first_sent_us.get_or_insert(now_us);
@@ -201,8 +214,26 @@ impl NackTracker {
     pub fn next_due_us(&self) -> Option<u64> {
         self.missing
             .iter()
-            .map(|m| m.last_sent_us.map_or(m.first_seen_us + self.reorder_wait_us, |t| t + self.retry_us()))
+            .filter(|m| m.sends < self.max_sends)
+            .map(|m| {
+                m.last_sent_us.map_or(m.first_seen_us + self.reorder_wait_us, |t| t + self.retry_after_us(m.sends))
+            })
             .min()
+    }
+
+    /// The wait before the next NACK of a packet already asked for `sends` times: the retry
+    /// interval; before any round trip is measured it doubles with each send (up to
+    /// [`UNKNOWN_RTT_RETRY_MAX_US`]), so a long path is not asked eight times per loss.
+    fn retry_after_us(&self, sends: u32) -> u64 {
+        match self.rtt_us {
+            Some(_) => self.retry_us(),
+            None => (self.retry_interval_us << sends.saturating_sub(1).min(8)).min(UNKNOWN_RTT_RETRY_MAX_US),
+        }
+    }
+
+    /// Takes a round trip measured another way (the hub nonce's), while none is known.
+    pub fn seed_rtt(&mut self, rtt_us: u64) {
+        self.rtt_us.get_or_insert(rtt_us);
     }
 
     #[cfg(test)]
@@ -237,8 +268,32 @@ mod tests {
         t.due(100, &mut out);
         assert_eq!(out, [9]);
         out.clear();
+        // Its two sends spent, 9 is not asked for again, but kept until its age runs out
+        // so a late repair still measures the round trip.
         t.due(300, &mut out);
+        assert!(out.is_empty() && !t.is_empty());
+        t.due(10_001, &mut out);
         assert!(out.is_empty() && t.is_empty());
+    }
+
+    #[test]
+    fn before_a_round_trip_is_known_retries_back_off() {
+        let mut t = NackTracker::new(8, 60_000, 8, 10_000_000);
+        t.reorder_wait_us = 0;
+        t.on_packet(2, Some(0), 0, None);
+        let mut sent_at = Vec::new();
+        let mut out = Vec::new();
+        for now in (0..2_000_000).step_by(10_000) {
+            out.clear();
+            t.due(now, &mut out);
+            if !out.is_empty() {
+                sent_at.push(now / 1000);
+            }
+        }
+        assert_eq!(sent_at, [0, 60, 180, 420, 900, 1860]);
+        // The repair 1.9 s after the first NACK still measures it.
+        t.on_packet(1, Some(2), 1_900_000, Some(false));
+        assert_eq!(t.rtt_us(), Some(1_900_000));
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! packet that starts an SFrame, `E` the one that ends it, `T` = 0 says the SFrame covers a
 //! whole encoded frame (per-frame mode, the only mode sealcam sends); the other bits are 0.
 //! One bit of sealcam's own, `H`, marks a hello: a sender session asking the hub for its
-//! nonce before it sends media; its body is the session's 8-byte KID, and it uses no
-//! sequence number of the stream's.
+//! nonce before it sends media; its body is the session's 8-byte KID and an 8-byte request
+//! id, and it uses no sequence number of the stream's.
 
 use crate::error::{Error, Result};
 

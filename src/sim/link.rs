@@ -255,6 +255,9 @@ pub struct LinkConfig {
     pub reorder: f64,
     /// Probability that a packet is delivered twice.
     pub duplicate: f64,
+    /// Spans `[from, to)` in which every packet sent is lost (an outage of this direction
+    /// alone, such as a router dropping RTCP).
+    pub blackouts: Vec<(u64, u64)>,
 }
 
 impl LinkConfig {
@@ -271,6 +274,7 @@ impl LinkConfig {
             jitter_us: 0,
             reorder: 0.0,
             duplicate: 0.0,
+            blackouts: Vec::new(),
         }
     }
 }
@@ -286,7 +290,7 @@ pub struct LinkStats {
     pub bytes_out: u64,
     /// Packets dropped by the queue limit.
     pub dropped_queue: u64,
-    /// Packets dropped at random (including burst loss).
+    /// Packets dropped at random (including burst loss and blackouts).
     pub dropped_random: u64,
     /// Extra copies delivered.
     pub duplicated: u64,
@@ -398,7 +402,7 @@ impl Link {
     /// Offers a packet at `now_us`. Returns whether it was accepted (not dropped).
     pub fn send(&mut self, now_us: u64, packet: &[u8]) -> bool {
         self.stats.packets_in += 1;
-        if self.lost_at_random() {
+        if self.cfg.blackouts.iter().any(|&(from, to)| (from..to).contains(&now_us)) || self.lost_at_random() {
             self.stats.dropped_random += 1;
             return false;
         }
