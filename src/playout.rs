@@ -116,6 +116,7 @@ pub struct Playout {
     window_start_us: u64,
     last_render_us: u64,
     last_lateness_us: u64,
+    path_rtt_us: Option<u64>,
 }
 
 impl Playout {
@@ -130,6 +131,7 @@ impl Playout {
             window_start_us: 0,
             last_render_us: 0,
             last_lateness_us: 0,
+            path_rtt_us: None,
         }
     }
 
@@ -138,14 +140,20 @@ impl Playout {
         self.repairs.record(now_us, REPAIR_EVENT_GAP_US);
     }
 
-    /// The longest hold with this repair round trip: the configured one, or 1.25 round trips
-    /// when that is longer (one repair must fit in the hold, however long the path), at most
-    /// [`MAX_HOLD_US`]; 0 stays 0 (never hold).
-    pub fn max_hold_for(&self, repair_rtt_us: Option<u64>) -> u64 {
+    /// The path's own round trip, without queueing (the least repair round trip lately).
+    pub fn set_path_rtt(&mut self, rtt_us: Option<u64>) {
+        self.path_rtt_us = rtt_us;
+    }
+
+    /// The longest repair hold: the configured one, or 1.25 of the path's own round trip when
+    /// that is longer (one repair must fit in the hold, however long the path; queueing is
+    /// the rate controller's to remove, not the hold's to absorb), at most [`MAX_HOLD_US`];
+    /// 0 stays 0 (never hold).
+    pub fn max_hold(&self) -> u64 {
         if self.max_hold_us == 0 {
             return 0;
         }
-        let rtt_hold = repair_rtt_us.map_or(0, |r| r * 5 / 4);
+        let rtt_hold = self.path_rtt_us.map_or(0, |r| r * 5 / 4);
         self.max_hold_us.max(rtt_hold.min(MAX_HOLD_US))
     }
 
@@ -154,12 +162,13 @@ impl Playout {
         self.max_hold_us > 0 && self.repairs.frequent(now_us, REPAIR_WINDOW_US)
     }
 
-    /// Whether frames are held for repairs at `now_us` on a path with this repair round
-    /// trip: while repairs are frequent, or on a long path after any repair in the last
+    /// Whether frames are held for repairs at `now_us`: while repairs are frequent, or on a
+    /// path whose own round trip is long after any repair in the last
     /// [`SPARSE_REPAIR_WINDOW_US`] (there a single repair outlasts a frame gap).
-    fn holding_for(&self, now_us: u64, repair_rtt_us: u64) -> bool {
+    fn holding_for_repairs(&self, now_us: u64) -> bool {
         let recent = self.repairs.last_us.is_some_and(|t| now_us.saturating_sub(t) < SPARSE_REPAIR_WINDOW_US);
-        self.holding(now_us) || (self.max_hold_us > 0 && repair_rtt_us >= LONG_PATH_RTT_US && recent)
+        let long = self.path_rtt_us.is_some_and(|r| r >= LONG_PATH_RTT_US);
+        self.holding(now_us) || (self.max_hold_us > 0 && long && recent)
     }
 
     /// Whether frames are held for delay spikes at `now_us`.
@@ -208,10 +217,10 @@ impl Playout {
         if transit.saturating_sub(base) > SPIKE_US as i64 {
             self.spikes.record(now_us, SPIKE_EVENT_GAP_US);
         }
-        let repair_hold = repair_rtt_us.filter(|&r| self.holding_for(now_us, r)).unwrap_or(0);
+        let repair_hold = repair_rtt_us.filter(|_| self.holding_for_repairs(now_us)).unwrap_or(0);
         let spike_hold = if self.holding_for_spikes(now_us) { SPIKE_HOLD_US } else { 0 };
         // A repair hold may stretch to fit one repair; the spike hold keeps the configured cap.
-        let hold = repair_hold.min(self.max_hold_for(repair_rtt_us)).max(spike_hold.min(self.max_hold_us)) as i64;
+        let hold = repair_hold.min(self.max_hold()).max(spike_hold.min(self.max_hold_us)) as i64;
         // Wanted: transit `base + hold`; this frame's is `transit`.
         let wait = base.saturating_add(hold).saturating_sub(transit).max(0) as u64;
         let render = now_us.saturating_add(wait).max(self.last_render_us);
@@ -373,6 +382,7 @@ mod tests {
     #[test]
     fn the_hold_stretches_to_one_round_trip_is_capped_and_render_times_never_go_back() {
         let mut p = Playout::new(150 * MS);
+        p.set_path_rtt(Some(400 * MS));
         for k in 0..8 {
             p.on_repair(k * 100 * MS);
         }
@@ -380,8 +390,13 @@ mod tests {
         // repair fits and frames are held the full round trip above the fastest transit.
         let out = frames(&mut p, 800 * MS, 10, 0, 400 * MS, |_| 50 * MS);
         assert_eq!(out[5].1, 800 * MS + 5 * 33 * MS + 450 * MS);
-        // A 3 s round trip is capped at 2 s.
-        assert_eq!(p.max_hold_for(Some(3_000 * MS)), MAX_HOLD_US);
+        // A 3 s round trip is capped at 2 s; queueing alone (a short path's own round trip)
+        // does not stretch it.
+        p.set_path_rtt(Some(3_000 * MS));
+        assert_eq!(p.max_hold(), MAX_HOLD_US);
+        p.set_path_rtt(Some(100 * MS));
+        assert_eq!(p.max_hold(), 150 * MS);
+        p.set_path_rtt(Some(400 * MS));
         // On so long a path the hold lasts 10 s after the last repair; then frames come out
         // sooner but never render before the last one.
         let held = frames(&mut p, 9_000 * MS, 5, 0, 400 * MS, |_| 50 * MS);
@@ -390,6 +405,7 @@ mod tests {
         assert!(later.iter().all(|&(o, r)| r == o));
         // A short path is not held after sparse repairs.
         let mut s = Playout::new(150 * MS);
+        s.set_path_rtt(Some(100 * MS));
         s.on_repair(0);
         let short = frames(&mut s, 100 * MS, 5, 0, 100 * MS, |_| 50 * MS);
         assert!(short.iter().all(|&(o, r)| r == o));
@@ -398,7 +414,8 @@ mod tests {
             q.on_repair(k * 100 * MS);
         }
         assert!(!q.holding(800 * MS));
-        assert_eq!(q.max_hold_for(Some(400 * MS)), 0);
+        q.set_path_rtt(Some(400 * MS));
+        assert_eq!(q.max_hold(), 0);
         let last = p.render_at(20_000 * MS, 19_990 * MS, Some(100 * MS));
         assert!(p.render_at(20_001 * MS, 19_000 * MS, Some(100 * MS)) >= last);
     }

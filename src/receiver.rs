@@ -937,6 +937,7 @@ impl Receiver {
             };
             self.last_output = Some(info.frame_id);
             let late = if self.bufs[i].teaches_playout {
+                self.playout.set_path_rtt(self.nack.min_rtt_us());
                 self.bufs[i].render_us = self.playout.render_at(now_us, info.capture_time_us, self.nack.rtt_us());
                 let bound = (self.cfg.max_frame_age_ms as u64 + self.cfg.max_playout_hold_ms as u64) * 1000;
                 self.playout.last_lateness_us() > bound

@@ -22,6 +22,11 @@ pub(crate) const MAX_REORDER_WAIT_US: u64 = 50_000;
 /// (RACK's `reo_wnd_persist`, RFC 8985 section 6.2, is 16 loss recoveries).
 pub(crate) const REORDER_PERSIST_REPAIRS: u32 = 16;
 
+/// Repairs measured before [`NackTracker::min_rtt_us`] answers.
+pub(crate) const MIN_RTT_SAMPLES: u32 = 4;
+/// The window of [`NackTracker::min_rtt_us`] (a current and a previous one).
+pub(crate) const MIN_RTT_WINDOW_US: u64 = 10_000_000;
+
 /// Longest wait between two NACKs of one packet while no round trip is measured.
 pub(crate) const UNKNOWN_RTT_RETRY_MAX_US: u64 = 1_000_000;
 
@@ -35,6 +40,11 @@ pub struct NackTracker {
     pub retry_interval_us: u64,
     /// Smoothed time from a NACK to the repaired packet's arrival (RFC 6298-style EWMA).
     rtt_us: Option<u64>,
+    /// The least round-trip sample of the current and the previous [`MIN_RTT_WINDOW_US`]
+    /// (the path's own, without queueing), and when the current window began.
+    min_rtt: (Option<u64>, Option<u64>, u64),
+    /// Round-trip samples taken (the path's own round trip needs a few).
+    rtt_samples: u32,
     /// NACKs sent for one packet before giving up.
     pub max_sends: u32,
     /// Age after which a missing packet is no longer asked for.
@@ -58,6 +68,8 @@ impl NackTracker {
             capacity,
             retry_interval_us,
             rtt_us: None,
+            min_rtt: (None, None, 0),
+            rtt_samples: 0,
             reorder_wait_us: 0,
             reorder_persist: REORDER_PERSIST_REPAIRS,
             max_sends,
@@ -89,6 +101,11 @@ impl NackTracker {
             }
             _ => {
                 if let Some(m) = self.take(ext) {
+                    if m.sends >= self.max_sends && self.rtt_us.is_some() {
+                        // Asked for to the end of its budget: its arrival measures the round
+                        // trip only while none is known (a long path's first repair).
+                        return false;
+                    }
                     // Since the first NACK: an upper bound when retries were sent, which errs
                     // towards fewer duplicate retransmissions. Overtaken by packets sent after
                     // it, it is the packet itself, late. Without a send order to go by, no
@@ -101,7 +118,7 @@ impl NackTracker {
                         (Some(t), Some(false) | None)
                             if overtaken.is_some() || self.rtt_us.is_none_or(|rtt| t >= rtt / 2) =>
                         {
-                            self.on_repaired(t);
+                            self.on_repaired(now_us, t);
                             return true;
                         }
                         // A later copy (probe padding) before any NACK: says nothing.
@@ -123,8 +140,9 @@ impl NackTracker {
 
     /// A NACKed packet was repaired `since_nack_us` after the first NACK: a round-trip
     /// sample, and one repair more without reordering.
-    fn on_repaired(&mut self, since_nack_us: u64) {
+    fn on_repaired(&mut self, now_us: u64, since_nack_us: u64) {
         self.rtt_us = Some(self.rtt_us.map_or(since_nack_us, |r| (7 * r + since_nack_us) / 8));
+        self.sample_min_rtt(now_us, since_nack_us);
         self.reorder_persist -= 1;
         if self.reorder_persist == 0 {
             self.reorder_wait_us = 0;
@@ -232,8 +250,32 @@ impl NackTracker {
     }
 
     /// Takes a round trip measured another way (the hub nonce's), while none is known.
+    /// It is an upper bound (the camera's first frame is in it), so it teaches the path's own
+    /// round trip ([`NackTracker::min_rtt_us`]) nothing.
     pub fn seed_rtt(&mut self, rtt_us: u64) {
         self.rtt_us.get_or_insert(rtt_us);
+    }
+
+    fn sample_min_rtt(&mut self, now_us: u64, rtt_us: u64) {
+        self.rtt_samples = self.rtt_samples.saturating_add(1);
+        let (cur, prev, start) = &mut self.min_rtt;
+        if now_us.saturating_sub(*start) >= MIN_RTT_WINDOW_US {
+            *prev = cur.take();
+            *start = now_us;
+        }
+        *cur = Some(cur.map_or(rtt_us, |c| c.min(rtt_us)));
+    }
+
+    /// The path's round trip without queueing: the least sample of the last 10-20 s, once
+    /// [`MIN_RTT_SAMPLES`] were taken (a start-up keyframe's repairs come late).
+    pub fn min_rtt_us(&self) -> Option<u64> {
+        if self.rtt_samples < MIN_RTT_SAMPLES {
+            return None;
+        }
+        match self.min_rtt {
+            (Some(c), Some(p), _) => Some(c.min(p)),
+            (c, p, _) => c.or(p),
+        }
     }
 
     #[cfg(test)]
