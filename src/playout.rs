@@ -187,12 +187,15 @@ impl Playout {
     /// here at `now_us` took (`None` before any frame taught the playout).
     pub fn lateness_us(&self, now_us: u64, capture_us: u64) -> Option<u64> {
         let transit = now_us.wrapping_sub(capture_us) as i64;
-        let base = match (self.base_cur, self.base_prev) {
-            (Some(c), Some(p)) => c.min(p),
-            (Some(b), None) | (None, Some(b)) => b,
-            (None, None) => return None,
-        };
-        Some(transit.saturating_sub(base).max(0) as u64)
+        Some(transit.saturating_sub(self.base()?).max(0) as u64)
+    }
+
+    /// The fastest transit of the current and the previous base window.
+    fn base(&self) -> Option<i64> {
+        match (self.base_cur, self.base_prev) {
+            (Some(c), Some(p)) => Some(c.min(p)),
+            (c, p) => c.or(p),
+        }
     }
 
     /// How much longer than the fastest transit the frame of the last [`Playout::render_at`]
@@ -210,9 +213,8 @@ impl Playout {
             self.base_prev = self.base_cur.take();
             self.window_start_us = now_us;
         }
-        let cur = self.base_cur.map_or(transit, |b| b.min(transit));
-        self.base_cur = Some(cur);
-        let base = self.base_prev.map_or(cur, |p| p.min(cur));
+        self.base_cur = Some(self.base_cur.map_or(transit, |b| b.min(transit)));
+        let base = self.base().expect("the current window has a transit");
         self.last_lateness_us = transit.saturating_sub(base).max(0) as u64;
         if transit.saturating_sub(base) > SPIKE_US as i64 {
             self.spikes.record(now_us, SPIKE_EVENT_GAP_US);

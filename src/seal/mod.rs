@@ -123,14 +123,10 @@ pub fn stream_base_key(
     session: u64,
     hub_nonce: Option<&HubNonce>,
 ) -> Result<Zeroizing<[u8; 32]>> {
-    check_stream_id(stream_id)?;
-    if base_secret.len() < MIN_SECRET_BYTES {
-        return Err(invalid!("base secret has {} bytes; at least {MIN_SECRET_BYTES} are required", base_secret.len()));
-    }
+    let hk = secret_hkdf(base_secret, stream_id)?;
     if epoch > MAX_EPOCH || session > MAX_SESSION {
         return Err(invalid!("key epoch {epoch} is over {MAX_EPOCH}, or session {session:#x} over 48 bits"));
     }
-    let hk = Hkdf::<Sha256>::new(Some(b"sealcam stream key salt v1"), base_secret);
     let mut info = Vec::with_capacity(36 + stream_id.len());
     info.extend_from_slice(b"sealcam stream v1");
     info.push(stream_id.len() as u8);
@@ -145,6 +141,16 @@ pub fn stream_base_key(
     let mut out = Zeroizing::new([0u8; 32]);
     hk.expand(&info, out.as_mut()).map_err(|_| invalid!("HKDF output length"))?;
     Ok(out)
+}
+
+/// HKDF-SHA256 over a stream's base secret (salt `"sealcam stream key salt v1"`), once the
+/// secret's length and the stream id are checked: what stream keys and feedback keys expand.
+fn secret_hkdf(base_secret: &[u8], stream_id: &[u8]) -> Result<Hkdf<Sha256>> {
+    check_stream_id(stream_id)?;
+    if base_secret.len() < MIN_SECRET_BYTES {
+        return Err(invalid!("base secret has {} bytes; at least {MIN_SECRET_BYTES} are required", base_secret.len()));
+    }
+    Ok(Hkdf::<Sha256>::new(Some(b"sealcam stream key salt v1"), base_secret))
 }
 
 /// Bytes of the MAC on a hub-nonce message.
@@ -163,11 +169,7 @@ pub fn hub_nonce_mac(
     hub_nonce: &HubNonce,
 ) -> Result<[u8; HUB_NONCE_MAC_BYTES]> {
     use hmac::{Hmac, Mac};
-    check_stream_id(stream_id)?;
-    if base_secret.len() < MIN_SECRET_BYTES {
-        return Err(invalid!("base secret has {} bytes; at least {MIN_SECRET_BYTES} are required", base_secret.len()));
-    }
-    let hk = Hkdf::<Sha256>::new(Some(b"sealcam stream key salt v1"), base_secret);
+    let hk = secret_hkdf(base_secret, stream_id)?;
     let mut info = Vec::with_capacity(28 + stream_id.len());
     info.extend_from_slice(b"sealcam feedback v1");
     info.push(stream_id.len() as u8);
