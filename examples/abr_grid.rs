@@ -125,11 +125,13 @@ fn main() {
     let results: Vec<(usize, Result<Report, String>)> =
         jobs.par_iter().map(|&(i, seed)| (i, run(cells[i], a.seconds, seed))).collect();
     println!(
-        "{} s per run, median of {} seeds; shown = frames shown / captured; freezes per minute",
+        "{} s per run, median of {} seeds; shown = frames output / captured, of which marked stale (not shown live); freezes per minute",
         a.seconds, a.seeds
     );
-    println!("| capacity | one way | loss | jitter | feedback loss | shown | p95 delay | freezes/min | utilization |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| capacity | one way | loss | jitter | feedback loss | shown | marked stale | first frame | p95 delay | freezes/min | utilization |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let mut failed = false;
     for (i, c) in cells.iter().enumerate() {
         let mut rs = Vec::new();
@@ -149,14 +151,18 @@ fn main() {
         let p95 = median(rs.iter().map(|r| r.delay_ms_p95).collect());
         let freezes = median(rs.iter().map(|r| r.freezes as f64 * 60.0 / a.seconds).collect());
         let util = median(rs.iter().map(|r| r.utilization).collect());
+        let first = median(rs.iter().map(|r| r.first_frame_ms.unwrap_or(f64::INFINITY)).collect());
+        let stale = median(rs.iter().map(|r| r.frames_marked_stale as f64 / r.frames_captured.max(1) as f64).collect());
         println!(
-            "| {} kbit/s | {} ms | {:.1} % | {} ms | {:.0} % | {:.1} % | {:.0} ms | {:.1} | {:.2} |",
+            "| {} kbit/s | {} ms | {:.1} % | {} ms | {:.0} % | {:.1} % | {:.1} % | {:.0} ms | {:.0} ms | {:.1} | {:.2} |",
             c.capacity_kbps,
             c.delay_ms,
             c.loss * 100.0,
             c.jitter_ms,
             c.feedback_loss * 100.0,
             shown * 100.0,
+            stale * 100.0,
+            first,
             p95,
             freezes,
             util

@@ -42,6 +42,8 @@ USAGE: camera_to_hub [FLAGS]
   --trace-from S        start S seconds into the trace, to the ms (default 0; what came before
                         follows its end), to replay other windows of a long trace
   --abr on|off          adaptive bitrate (default on); off = fixed --bitrate-kbps
+  --fec on|off          FlexFEC repair packets where the path needs them (default on: a
+                        round trip of 150 ms or more with 0.5% loss or more; needs --abr on)
   --max-kbps K          the camera's ceiling with --abr on (default 2500)
   --start-kbps K        the rate the camera starts at with --abr on (default 500)
   --plot FILE.svg       draw capacity, target, sent rate and frame delay over time
@@ -83,6 +85,7 @@ struct Args {
     trace: Option<PathBuf>,
     trace_from_s: f64,
     abr: bool,
+    fec: bool,
     max_kbps: u32,
     start_kbps: u32,
     plot: Option<PathBuf>,
@@ -117,6 +120,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         trace: None,
         trace_from_s: 0.0,
         abr: true,
+        fec: true,
         max_kbps: 2500,
         start_kbps: 500,
         plot: None,
@@ -168,6 +172,13 @@ fn parse_args() -> Result<Option<Args>, String> {
                     "on" => true,
                     "off" => false,
                     other => return Err(format!("--abr: '{other}' is neither on nor off")),
+                }
+            }
+            "--fec" => {
+                a.fec = match value()?.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    other => return Err(format!("--fec: '{other}' is neither on nor off")),
                 }
             }
             "--max-kbps" => a.max_kbps = num(&flag, value()?)?,
@@ -454,6 +465,8 @@ fn report_json(r: &Report) -> serde_json::Value {
             "injected_foreign_metadata": r.attacks.injected_foreign_metadata,
         },
         "retransmissions": r.retransmissions,
+        "repair_packets_sent": r.repair_packets_sent,
+        "packets_recovered": r.packets_recovered,
         "plis_sent": r.plis_sent,
         "post_repair_loss": r.post_repair_loss,
         "flow_kbps": r.flow_kbps,
@@ -463,6 +476,7 @@ fn report_json(r: &Report) -> serde_json::Value {
         "probe_padding_packets": r.probe_padding_packets,
         "mean_target_kbps": r.mean_target_kbps,
         "frames_awaiting_hub": r.frames_awaiting_hub,
+        "first_frame_ms": r.first_frame_ms,
         "stale_frames_displayed": r.stale_frames_displayed,
         "frames_marked_stale": r.frames_marked_stale,
         "replayed_packets": r.replayed_packets,
@@ -527,6 +541,7 @@ fn run(a: Args) -> Result<(), String> {
         return Err(format!("AV1 needs even frame sizes; the input is {w}x{h}"));
     }
     sc.adaptive = a.abr;
+    sc.fec = a.fec;
     sc.bitrate_bps = if a.abr { a.max_kbps * 1000 } else { a.bitrate_kbps * 1000 };
     sc.start_bitrate_bps = a.start_kbps * 1000;
     sc.attack = a.attack;
@@ -600,13 +615,14 @@ fn run(a: Args) -> Result<(), String> {
         sc.forward.loss * 100.0,
     );
     println!(
-        "frames: {} captured, {} sent, {} displayed ({} dropped at camera, {} never shown), {} keyframes",
+        "frames: {} captured, {} sent, {} displayed ({} dropped at camera, {} never shown), {} keyframes; first shown after {}",
         r.frames_captured,
         r.frames_sent,
         r.frames_displayed,
         r.frames_dropped_sender,
         r.frames_dropped_receiver,
-        r.keyframes_sent
+        r.keyframes_sent,
+        r.first_frame_ms.map_or("never".to_string(), |m| format!("{m:.0} ms"))
     );
     println!(
         "delay: p50 {:.0} ms, p95 {:.0} ms; freezes: {} ({} if shown when output, without the playout hold); PSNR {:.2} dB; utilization {:.0}%; link loss {:.2}%",
@@ -625,8 +641,10 @@ fn run(a: Args) -> Result<(), String> {
         );
     }
     println!(
-        "repair: {} retransmissions, {} PLIs; hub rejected {} packets; wrong-stream frames {}, corrupt frames shown {}",
+        "repair: {} retransmissions, {} FEC repairs ({} packets recovered), {} PLIs; hub rejected {} packets; wrong-stream frames {}, corrupt frames shown {}",
         r.retransmissions,
+        r.repair_packets_sent,
+        r.packets_recovered,
         r.plis_sent,
         r.rejected.values().sum::<u64>(),
         r.wrong_stream_frames,

@@ -210,6 +210,22 @@ int main(void) {
     CHECK_OK(sealcam_receiver_new(&prc, &prx));
     sealcam_receiver_free(prx);
 
+    /* FEC: on by default where the path needs it, payload type 97 on both sides; a flag is
+       0 or 1, and the FEC payload type must differ from the media one. */
+    CHECK(sc.fec == 1 && sc.fec_payload_type == 97 && sc.fec_ssrc == 0 && prc.fec_payload_type == 97);
+    {
+        sealcam_sender_config bad_fec = sc;
+        sealcam_sender *ftx = NULL;
+        bad_fec.fec = 2;
+        CHECK(sealcam_sender_new(&bad_fec, &ftx) == SEALCAM_INVALID_INPUT && ftx == NULL);
+        bad_fec.fec = 1;
+        bad_fec.fec_payload_type = bad_fec.payload_type;
+        CHECK(sealcam_sender_new(&bad_fec, &ftx) == SEALCAM_INVALID_INPUT && ftx == NULL);
+        sealcam_receiver_config bad_rc = prc;
+        bad_rc.fec_payload_type = bad_rc.payload_type;
+        CHECK(sealcam_receiver_new(&bad_rc, &prx) == SEALCAM_INVALID_INPUT);
+    }
+
     /* One-way streams (a relay with no feedback path) are chosen on both sides; a flag is 0
        or 1, and a frame age bound of 0 means the default. */
     CHECK(prc.one_way == 0 && prc.max_frame_age_ms == 500 && sc.one_way == 0);

@@ -366,6 +366,10 @@ typedef struct sealcam_receiver_config {
    * 0 (the default): frames open only under the nonce this hub gave. New in 0.2.
    */
   uint8_t one_way;
+  /**
+   * RTP payload type of the stream's FEC repair packets (0: 97). New in 0.2.
+   */
+  uint8_t fec_payload_type;
 } sealcam_receiver_config;
 
 /**
@@ -534,6 +538,14 @@ typedef struct sealcam_receiver_stats {
    * Frames output with `stale` set. New in 0.2.
    */
   uint64_t frames_stale;
+  /**
+   * FEC repair packets of this stream that parsed. New in 0.2.
+   */
+  uint64_t repair_packets_received;
+  /**
+   * Media packets rebuilt from FEC repairs (not in `packets_accepted`). New in 0.2.
+   */
+  uint64_t packets_recovered;
 } sealcam_receiver_stats;
 
 /**
@@ -681,6 +693,20 @@ typedef struct sealcam_sender_config {
    * back, and frames pushed before it are not encoded. New in 0.2.
    */
   uint8_t one_way;
+  /**
+   * 1 (the default): FlexFEC repair packets (RFC 8627) where the path needs them, with
+   * `adaptive_bitrate`: a path round trip of 150 ms or more and 0.5 % loss or more, their
+   * share taken from the encoder's bitrate. 0: never (what older callers get). New in 0.2.
+   */
+  uint8_t fec;
+  /**
+   * RTP payload type of the repair packets (0: 97). New in 0.2.
+   */
+  uint8_t fec_payload_type;
+  /**
+   * SSRC of the repair stream (0: derived from `ssrc`). New in 0.2.
+   */
+  uint32_t fec_ssrc;
 } sealcam_sender_config;
 
 /**
@@ -775,6 +801,10 @@ typedef struct sealcam_sender_stats {
    * Frames not encoded because no hub nonce had come yet. New in 0.2.
    */
   uint64_t frames_awaiting_hub;
+  /**
+   * FEC repair packets sent (also in `bytes_sent`). New in 0.2.
+   */
+  uint64_t repair_packets_sent;
 } sealcam_sender_stats;
 
 /**

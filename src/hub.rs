@@ -147,7 +147,10 @@ impl Hub {
     /// Routes one RTP datagram to its stream. Returns the SSRC it was routed to, or why it
     /// was dropped (counted in the hub's or the stream's stats).
     pub fn handle_packet(&mut self, now_us: u64, datagram: &[u8]) -> std::result::Result<u32, DropReason> {
-        let Some(&i) = RtpView::peek_ssrc(datagram).and_then(|s| self.by_ssrc.get(&s)) else {
+        // A FEC repair packet names the stream it protects in its CSRC (RFC 8627 4.2.1);
+        // sealcam's media packets carry none.
+        let route = crate::rtp::fec::protected_ssrc(datagram).or_else(|| RtpView::peek_ssrc(datagram));
+        let Some(&i) = route.and_then(|s| self.by_ssrc.get(&s)) else {
             self.stats.unknown_stream += 1;
             return Err(DropReason::UnknownStream);
         };

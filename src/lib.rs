@@ -105,7 +105,7 @@ pub mod rate {
 /// sealcam sends (transport-wide CC, NACK, PLI), for hub SDKs with their own RTP stack.
 pub mod wire {
     pub use crate::rtp::packet::{self, PacketFields, RtpView, PACKET_OVERHEAD_BYTES};
-    pub use crate::rtp::{max_fragment_bytes, packetize, rtcp, twcc, MIN_MTU_BYTES};
+    pub use crate::rtp::{fec, max_fragment_bytes, packetize, rtcp, twcc, MIN_MTU_BYTES};
 }
 
 /// The crate version, as in Cargo.toml.

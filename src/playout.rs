@@ -117,6 +117,8 @@ pub struct Playout {
     last_render_us: u64,
     last_lateness_us: u64,
     path_rtt_us: Option<u64>,
+    /// When a packet was last rebuilt from FEC.
+    last_recovered_us: Option<u64>,
 }
 
 impl Playout {
@@ -132,12 +134,19 @@ impl Playout {
             last_render_us: 0,
             last_lateness_us: 0,
             path_rtt_us: None,
+            last_recovered_us: None,
         }
     }
 
     /// Records a packet repaired by retransmission at `now_us`.
     pub fn on_repair(&mut self, now_us: u64) {
         self.repairs.record(now_us, REPAIR_EVENT_GAP_US);
+    }
+
+    /// Records a packet rebuilt from FEC at `now_us`: the path loses packets, and the one
+    /// loss FEC cannot rebuild will need a round trip.
+    pub fn on_recovered(&mut self, now_us: u64) {
+        self.last_recovered_us = Some(now_us);
     }
 
     /// The path's own round trip, without queueing (the least repair round trip lately).
@@ -163,10 +172,11 @@ impl Playout {
     }
 
     /// Whether frames are held for repairs at `now_us`: while repairs are frequent, or on a
-    /// path whose own round trip is long after any repair in the last
+    /// path whose own round trip is long after any repair or FEC recovery in the last
     /// [`SPARSE_REPAIR_WINDOW_US`] (there a single repair outlasts a frame gap).
     fn holding_for_repairs(&self, now_us: u64) -> bool {
-        let recent = self.repairs.last_us.is_some_and(|t| now_us.saturating_sub(t) < SPARSE_REPAIR_WINDOW_US);
+        let within = |t: Option<u64>| t.is_some_and(|t| now_us.saturating_sub(t) < SPARSE_REPAIR_WINDOW_US);
+        let recent = within(self.repairs.last_us) || within(self.last_recovered_us);
         let long = self.path_rtt_us.is_some_and(|r| r >= LONG_PATH_RTT_US);
         self.holding(now_us) || (self.max_hold_us > 0 && long && recent)
     }

@@ -25,6 +25,7 @@ use zeroize::Zeroizing;
 use crate::codec::Codec;
 use crate::error::{invalid, Error, Result};
 use crate::playout::Playout;
+use crate::rtp::fec::{self, FecDecoder};
 use crate::rtp::nack::NackTracker;
 use crate::rtp::packet::SeqUnwrapper;
 use crate::rtp::reassembly::{Inserted, Reassembler, Refusal};
@@ -114,6 +115,9 @@ pub struct ReceiverConfig {
     pub codec: Codec,
     /// RTP payload type expected.
     pub payload_type: u8,
+    /// RTP payload type of the stream's FEC repair packets (the sender's
+    /// [`crate::SenderConfig::fec_payload_type`]).
+    pub fec_payload_type: u8,
     /// SSRC this hub writes into its RTCP feedback.
     pub feedback_ssrc: u32,
     /// Packet slots in the reassembly ring.
@@ -143,8 +147,9 @@ pub struct ReceiverConfig {
     /// Longest a frame's render time is held back while repairs or delay spikes are
     /// frequent (see [`crate::playout`]); 0: every frame renders when it is output.
     pub max_playout_hold_ms: u32,
-    /// A frame that took longer than the fastest transit by more than this plus
-    /// `max_playout_hold_ms` is output marked stale ([`ReceivedFrame::stale`]).
+    /// A frame that took longer than the fastest transit by more than this plus the playout
+    /// hold's ceiling (`max_playout_hold_ms`, or 1.25 of the path's own round trip when that
+    /// is longer, at most 2 s) is output marked stale ([`ReceivedFrame::stale`]).
     pub max_frame_age_ms: u32,
     /// A one-way stream (the sender's [`crate::SenderConfig::one_way`]): no hub nonce is
     /// given, and frames of sessions bound to none are opened. Such a hub cannot tell a
@@ -166,6 +171,7 @@ impl ReceiverConfig {
             suite: CipherSuite::AesGcm128Sha256,
             codec: Codec::H264,
             payload_type: 96,
+            fec_payload_type: 97,
             feedback_ssrc: ssrc ^ 0xffff_ffff,
             slots: 1024,
             max_packet_bytes: 1500,
@@ -204,16 +210,24 @@ impl ReceiverConfig {
         if !(50..=60_000).contains(&self.max_frame_age_ms) {
             return Err(invalid!("a frame age bound of {} ms is outside 50 to 60000 ms", self.max_frame_age_ms));
         }
+        if self.payload_type > 127 || self.fec_payload_type > 127 || self.fec_payload_type == self.payload_type {
+            return Err(invalid!(
+                "payload types {} (media) and {} (FEC) must differ and be at most 127",
+                self.payload_type,
+                self.fec_payload_type
+            ));
+        }
         Ok(())
     }
 
     /// The most memory a receiver with this config can hold, in bytes: packet slots (each
-    /// with room for a second candidate body), frame buffers and the three per-frame working
-    /// buffers.
+    /// with room for a second candidate body), frame buffers, the three per-frame working
+    /// buffers and the FEC window (held once repair packets arrive).
     pub fn memory_bound_bytes(&self) -> usize {
         2 * self.slots * self.max_packet_bytes
             + (self.frame_buffers + 3) * self.max_frame_bytes
             + self.slots / 2 * 32
+            + FecDecoder::memory_bound_bytes(self.max_packet_bytes)
             + 4096
     }
 }
@@ -309,7 +323,7 @@ pub struct ReceiverStats {
     /// Packets accepted into reassembly.
     pub packets_accepted: u64,
     /// Packets refused before reassembly (each also counted under its reason); so
-    /// `packets_received == packets_accepted + packets_refused`.
+    /// `packets_received == packets_accepted + packets_refused + repair_packets_received`.
     pub packets_refused: u64,
     /// Packets dropped, by reason.
     pub rejected: RejectCounts,
@@ -335,6 +349,12 @@ pub struct ReceiverStats {
     pub hub_nonces_sent: u64,
     /// Frames output marked stale.
     pub frames_stale: u64,
+    /// FEC repair packets of this stream that parsed (never accepted into reassembly
+    /// themselves).
+    pub repair_packets_received: u64,
+    /// Media packets rebuilt from FEC repairs and taken into reassembly (not counted in
+    /// `packets_accepted`).
+    pub packets_recovered: u64,
 }
 
 /// A frame ready for the decoder, borrowed until the next `poll_frame`.
@@ -429,6 +449,10 @@ pub struct Receiver {
     rng: fastrand::Rng,
     /// Hub nonces given, one per recent session (the keyring holds the nonces).
     challenges: Vec<Challenge>,
+    /// Recent packets and kept repairs, for FEC recovery.
+    fec: FecDecoder,
+    /// When the last repair packet came.
+    last_repair_us: Option<u64>,
     stats: ReceiverStats,
 }
 
@@ -493,6 +517,8 @@ impl Receiver {
             twcc_count: 0,
             rng: fastrand::Rng::with_seed(seed),
             challenges: Vec::with_capacity(HUB_NONCE_SESSIONS),
+            fec: FecDecoder::new(cfg.max_packet_bytes),
+            last_repair_us: None,
             stats: ReceiverStats::default(),
             cfg,
         })
@@ -555,9 +581,13 @@ impl Receiver {
     /// Handles one RTP datagram. A dropped packet is counted and its reason returned.
     pub fn handle_packet(&mut self, now_us: u64, datagram: &[u8]) -> std::result::Result<(), DropReason> {
         self.stats.packets_received += 1;
-        let accepted_before = self.stats.packets_accepted;
-        let r = self.handle_packet_inner(now_us, datagram);
-        if self.stats.packets_accepted == accepted_before {
+        let (accepted_before, repairs_before) = (self.stats.packets_accepted, self.stats.repair_packets_received);
+        let r = self.handle_packet_inner(now_us, datagram, false);
+        if self.fec.has_pending() && r.is_ok() {
+            // Only repairs' own faults are errors there, and none is passed.
+            let _ = self.recover(now_us, None);
+        }
+        if self.stats.packets_accepted == accepted_before && self.stats.repair_packets_received == repairs_before {
             self.stats.packets_refused += 1;
         }
         if let Err((reason, n)) = r {
@@ -570,22 +600,54 @@ impl Receiver {
         Ok(())
     }
 
-    fn handle_packet_inner(&mut self, now_us: u64, datagram: &[u8]) -> std::result::Result<(), (DropReason, u64)> {
+    /// Media packets rebuilt from FEC: from the repair `datagram`, or (`None`) from kept
+    /// repairs that a newly arrived packet completed. Each goes through the packet path
+    /// as if received, but its transport-wide arrival is not reported (the network lost it).
+    fn recover(&mut self, now_us: u64, datagram: Option<&[u8]>) -> std::result::Result<(), (DropReason, u64)> {
+        let mut rebuilt: Vec<Vec<u8>> = Vec::new();
+        let ssrc = self.cfg.ssrc;
+        match datagram {
+            Some(d) => {
+                self.fec.on_repair(d, ssrc, |p| rebuilt.push(p.to_vec())).map_err(|_| (DropReason::Malformed, 1))?;
+                self.stats.repair_packets_received += 1;
+            }
+            None => self.fec.retry(ssrc, |p| rebuilt.push(p.to_vec())),
+        }
+        for p in rebuilt {
+            // Reported lost to congestion control, as it was; its own refusal (a copy that
+            // came meanwhile) is not the repair's.
+            if self.handle_packet_inner(now_us, &p, true).is_ok() {
+                self.stats.packets_recovered += 1;
+                self.playout.on_recovered(now_us);
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_packet_inner(
+        &mut self,
+        now_us: u64,
+        datagram: &[u8],
+        recovered: bool,
+    ) -> std::result::Result<(), (DropReason, u64)> {
         self.last_progress_us.get_or_insert(now_us);
         let p = RtpView::parse(datagram).map_err(|_| (DropReason::Malformed, 1))?;
-        if p.ssrc != self.cfg.ssrc {
+        let repair = !recovered
+            && p.payload_type == self.cfg.fec_payload_type
+            && fec::protected_ssrc(datagram) == Some(self.cfg.ssrc);
+        if p.ssrc != self.cfg.ssrc && !repair {
             return Err((DropReason::UnknownStream, 1));
         }
-        if p.payload_type != self.cfg.payload_type {
+        if p.payload_type != self.cfg.payload_type && !repair {
             return Err((DropReason::Malformed, 1));
         }
-        if p.payload.first().is_some_and(|d| d & packet::DESC_HELLO != 0) {
+        if p.payload.first().is_some_and(|d| d & packet::DESC_HELLO != 0) && !repair {
             return self.on_hello(now_us, p.payload).map_err(|r| (r, 1));
         }
         // Every packet of this stream that reached the hub counts for congestion control,
-        // whatever becomes of it below.
+        // whatever becomes of it below (a packet rebuilt from FEC did not reach it).
         let mut overtaken = None;
-        if let Some(tw) = p.twcc_seq {
+        if let Some(tw) = p.twcc_seq.filter(|_| !recovered) {
             let ext = self.twcc_unwrap.peek(tw);
             overtaken = Some(self.twcc_unwrap.last().is_some_and(|l| ext < l));
             self.twcc_unwrap.advance(ext);
@@ -593,6 +655,13 @@ impl Receiver {
                 self.twcc_arrivals.push((ext, now_us));
             }
         }
+        if repair {
+            self.last_repair_us = Some(now_us);
+            return self.recover(now_us, Some(datagram));
+        }
+        let fec_on = self.last_repair_us.is_some_and(|t| now_us < t + fec::FEC_ACTIVE_US);
+        self.nack.fec_wait_us = if fec_on { fec::FEC_NACK_WAIT_US } else { 0 };
+        self.fec.on_media(datagram);
         if let Some(kid) = start_kid(&p) {
             let s = seal::kid_session(kid);
             let unproven = self.challenges.iter().find(|c| c.session == s).is_none_or(|c| c.fresh.is_none());
@@ -633,8 +702,12 @@ impl Receiver {
             };
             (reason, 1)
         })?;
-        self.stats.packets_accepted += 1;
-        if self.nack.on_packet(ext, highest, now_us, overtaken) {
+        if !recovered {
+            self.stats.packets_accepted += 1;
+        }
+        if recovered {
+            self.nack.on_recovered(ext, highest, now_us);
+        } else if self.nack.on_packet(ext, highest, now_us, overtaken) {
             self.playout.on_repair(now_us);
         }
         match inserted {
@@ -937,9 +1010,11 @@ impl Receiver {
             };
             self.last_output = Some(info.frame_id);
             let late = if self.bufs[i].teaches_playout {
-                self.playout.set_path_rtt(self.nack.min_rtt_us());
+                self.playout.set_path_rtt(self.nack.path_rtt_us());
                 self.bufs[i].render_us = self.playout.render_at(now_us, info.capture_time_us, self.nack.rtt_us());
-                let bound = (self.cfg.max_frame_age_ms as u64 + self.cfg.max_playout_hold_ms as u64) * 1000;
+                // The hold that follows the path's round trip (at most 2 s): a frame repaired
+                // once on a long path is as late as the path explains, not held back.
+                let bound = self.cfg.max_frame_age_ms as u64 * 1000 + self.playout.max_hold();
                 self.playout.last_lateness_us() > bound
             } else {
                 self.bufs[i].render_us = self.playout.render_untaught(now_us);

@@ -30,6 +30,7 @@ use crate::codec::{Codec, RateSettings, VideoEncoder};
 use crate::error::{invalid, Error, Result};
 use crate::frame::{CaptureFrame, ColorMatrix, I420Buffer};
 use crate::kernels;
+use crate::rtp::fec::{self, FecEncoder};
 use crate::rtp::{self, packet, rtcp, twcc, PacketFields};
 use crate::seal::{self, CipherSuite, FrameInfo, SealKey};
 
@@ -57,6 +58,15 @@ pub struct SenderConfig {
     pub mtu_bytes: usize,
     /// RTP payload type.
     pub payload_type: u8,
+    /// Send FlexFEC repair packets (RFC 8627) where the path needs them: with
+    /// `adaptive_bitrate`, a path round trip of 150 ms or more and background loss of 0.5 %
+    /// or more ([`crate::rtp::fec::group_size`]); their share comes out of the encoder's
+    /// bitrate. On by default; off on a short or clean path whatever this says.
+    pub fec: bool,
+    /// RTP payload type of the repair packets (the hub's `fec_payload_type`).
+    pub fec_payload_type: u8,
+    /// SSRC of the repair stream (its CSRC names the media SSRC).
+    pub fec_ssrc: u32,
     /// Pacing rate as a multiple of the target bitrate.
     pub pacing_factor: f32,
     /// Longest the send queue may grow, in milliseconds at the pacing rate.
@@ -131,6 +141,9 @@ impl SenderConfig {
             bitrate_bps: 1_000_000,
             mtu_bytes: 1200,
             payload_type: 96,
+            fec: true,
+            fec_payload_type: 97,
+            fec_ssrc: ssrc ^ 0x0fec_0fec,
             pacing_factor: DEFAULT_PACING_FACTOR,
             max_queue_delay_ms: 500,
             history_packets: 2048,
@@ -156,8 +169,15 @@ impl SenderConfig {
         if self.mtu_bytes < rtp::MIN_MTU_BYTES || self.mtu_bytes > 9000 {
             return Err(invalid!("MTU {} is outside {} to 9000 bytes", self.mtu_bytes, rtp::MIN_MTU_BYTES));
         }
-        if self.payload_type > 127 {
-            return Err(invalid!("payload type {} is above 127", self.payload_type));
+        if self.payload_type > 127 || self.fec_payload_type > 127 || self.fec_payload_type == self.payload_type {
+            return Err(invalid!(
+                "payload types {} (media) and {} (FEC) must differ and be at most 127",
+                self.payload_type,
+                self.fec_payload_type
+            ));
+        }
+        if self.fec_ssrc == self.ssrc {
+            return Err(invalid!("the FEC SSRC must differ from the media SSRC {}", self.ssrc));
         }
         if !(self.pacing_factor >= 1.0 && self.pacing_factor <= 10.0) {
             return Err(invalid!("pacing factor {} is outside 1 to 10", self.pacing_factor));
@@ -296,6 +316,8 @@ pub struct SenderStats {
     pub hub_nonces_refused: u64,
     /// Frames not encoded because no hub nonce had come yet.
     pub frames_awaiting_hub: u64,
+    /// FEC repair packets sent (also in `bytes_sent`).
+    pub repair_packets_sent: u64,
 }
 
 /// One sent packet, remembered for matching transport-wide feedback.
@@ -380,6 +402,11 @@ pub struct Sender {
     nonce_at_us: u64,
     nonce_used: bool,
     rng: fastrand::Rng,
+    /// The open FEC group, and media packets per repair while FEC is on.
+    fec: FecEncoder,
+    fec_group: Option<usize>,
+    /// A repair packet waiting to go (sent before anything else), when not empty.
+    fec_packet: Vec<u8>,
 }
 
 impl Sender {
@@ -463,6 +490,9 @@ impl Sender {
             hello_id: rng.u64(..),
             nonce_at_us: 0,
             nonce_used: false,
+            fec: FecEncoder::new(rng.u16(..)),
+            fec_group: None,
+            fec_packet: Vec::with_capacity(cfg.mtu_bytes),
             rng,
             cfg,
         })
@@ -543,7 +573,12 @@ impl Sender {
         // An outage (no feedback) says nothing about the picture size the path can afford.
         let outage = abr.in_feedback_timeout();
         let current = self.encoder.rates().bitrate_bps;
-        if (estimate as f64) < COLLAPSE_RATIO * self.last_estimate_bps as f64 {
+        let fec_group = abr
+            .min_rtt_ms()
+            .and_then(|rtt| fec::group_size(abr.background_loss(), rtt))
+            .filter(|_| self.cfg.fec && !outage);
+        let collapsed = (estimate as f64) < COLLAPSE_RATIO * self.last_estimate_bps as f64;
+        if collapsed {
             // The path lost most of its capacity: what is queued and in flight was sized for
             // a rate it no longer has, and much of it is being dropped in the network.
             // Repairing it would take longer than starting over: drop the unsent packets
@@ -553,12 +588,31 @@ impl Sender {
             self.stats.collapses += 1;
         }
         self.last_estimate_bps = estimate;
-        if (target as f64 - current as f64).abs() > 0.02 * current as f64 {
-            self.set_target_bitrate(target)?;
+        // FEC where a repair round trip is long and the path loses packets by itself; its
+        // repairs come out of the encoder's share of the target.
+
+        self.fec_group = fec_group;
+        let media = match self.fec_group {
+            Some(n) => (target as f64 * n as f64 / (n + 1) as f64) as u32,
+            None => target,
+        }
+        .max(crate::codec::MIN_BITRATE_BPS);
+        if (media as f64 - current as f64).abs() > 0.02 * current as f64 {
+            let mut r = self.encoder.rates();
+            r.bitrate_bps = media;
+            self.encoder.set_rates(r)?;
+            if self.probe.is_none() {
+                self.pacer.set_rate((target as f64 * self.cfg.pacing_factor as f64) as u64);
+            }
         }
         if let (Some(ladder), true, false) = (self.ladder.as_mut(), self.cfg.resolution_ladder, outage) {
             // The ladder follows the path estimate, not the short dips that drain a queue.
-            if let Some(c) = ladder.update(now_us, estimate as f64) {
+            let choice = if collapsed {
+                ladder.update_collapsed(now_us, estimate as f64)
+            } else {
+                ladder.update(now_us, estimate as f64)
+            };
+            if let Some(c) = choice {
                 self.stats.ladder_switches += 1;
                 self.cfg.encode_size = Some((c.width, c.height));
                 let mut r = self.encoder.rates();
@@ -802,7 +856,11 @@ impl Sender {
         let (history, queue, next_seq, queued) =
             (&mut self.history, &mut self.queue, &mut self.next_seq, &mut self.queued_bytes);
         let n = history.len();
-        rtp::packetize(&self.sealed, rtp::max_fragment_bytes(self.cfg.mtu_bytes), |descriptor, marker, chunk| {
+        // Room for a repair packet's own headers when FEC is on: a repair is as long as the
+        // longest packet it protects plus those.
+        let fragment = rtp::max_fragment_bytes(self.cfg.mtu_bytes)
+            - if self.fec_group.is_some() { fec::REPAIR_EXTRA_BYTES } else { 0 };
+        rtp::packetize(&self.sealed, fragment, |descriptor, marker, chunk| {
             let seq = *next_seq;
             *next_seq = seq + 1;
             let slot = &mut history[seq as usize % n];
@@ -951,6 +1009,26 @@ impl Sender {
         if self.probe.is_none() && self.abr.as_ref().is_some_and(|a| a.window_full(now_us)) {
             return Ok(None);
         }
+        // A repair goes out as soon as its group is complete, or has waited long enough, or
+        // FEC was turned off with a group open.
+        if self.fec_packet.is_empty() && self.fec.deadline_us().is_some_and(|t| now_us >= t || self.fec_group.is_none())
+        {
+            self.fec.finish(self.cfg.fec_payload_type, self.cfg.fec_ssrc, self.cfg.ssrc, &mut self.fec_packet);
+        }
+        if !self.fec_packet.is_empty() {
+            let len = self.fec_packet.len();
+            if buf.len() < len {
+                return Err(Error::BufferTooSmall { needed: len });
+            }
+            let twcc = self.next_twcc;
+            packet::set_twcc_seq(&mut self.fec_packet, twcc);
+            self.next_twcc = twcc.wrapping_add(1);
+            buf[..len].copy_from_slice(&self.fec_packet);
+            self.fec_packet.clear();
+            self.stats.repair_packets_sent += 1;
+            self.account_sent(now_us, twcc, len, false);
+            return Ok(Some(len));
+        }
         let n = self.history.len();
         let (seq, kind) = loop {
             if let Some((seq, copies)) = self.rtx_queue.pop_front() {
@@ -1004,8 +1082,38 @@ impl Sender {
             Kind::Media => {
                 slot.first_sent_us = Some(now_us);
                 self.stats.packets_sent += 1;
+                if let Some(group) = self.fec_group {
+                    self.protect(now_us, group, &buf[..len]);
+                }
             }
         }
+        self.account_sent(now_us, twcc, len, kind == Kind::Media);
+        Ok(Some(len))
+    }
+
+    /// Adds a first transmission to the open FEC group (closing the group first when its
+    /// mask cannot name the packet) and closes the group once it holds `group` packets.
+    fn protect(&mut self, now_us: u64, group: usize, packet: &[u8]) {
+        let (pt, ssrc, media) = (self.cfg.fec_payload_type, self.cfg.fec_ssrc, self.cfg.ssrc);
+        let seq = u16::from_be_bytes([packet[2], packet[3]]);
+        // Queued before FEC came on, at full size: its repair would not fit the MTU.
+        if packet.len() + fec::REPAIR_EXTRA_BYTES > self.cfg.mtu_bytes - rtp::IP_UDP_OVERHEAD_BYTES {
+            return;
+        }
+        if !self.fec.fits(seq) && self.fec_packet.is_empty() {
+            self.fec.finish(pt, ssrc, media, &mut self.fec_packet);
+        }
+        if self.fec.fits(seq) {
+            self.fec.add(now_us, packet);
+        }
+        if self.fec.count() >= group && self.fec_packet.is_empty() {
+            self.fec.finish(pt, ssrc, media, &mut self.fec_packet);
+        }
+    }
+
+    /// Books a packet of `len` bytes sent now under transport-wide sequence `twcc`: byte
+    /// counts, the feedback record, the pacer, the rate controller and an active probe.
+    fn account_sent(&mut self, now_us: u64, twcc: u16, len: usize, media: bool) {
         self.stats.bytes_sent += len as u64;
         self.bytes_cumulative += len as u64;
         let cluster = self.probe.map_or(0, |p| p.cluster.id);
@@ -1013,7 +1121,7 @@ impl Sender {
             SentRecord { seq: twcc, sent_us: now_us, size: len as u16, cluster, cumulative: self.bytes_cumulative };
         self.pacer.on_sent(now_us, len);
         if let Some(abr) = self.abr.as_mut() {
-            abr.on_sent(now_us, len, self.bytes_cumulative, kind == Kind::Media);
+            abr.on_sent(now_us, len, self.bytes_cumulative, media);
             if let Some(p) = self.probe.as_mut() {
                 abr.on_probe_sent(p.cluster.id, now_us, len);
                 p.bytes += len;
@@ -1023,7 +1131,6 @@ impl Sender {
                 }
             }
         }
-        Ok(Some(len))
     }
 
     /// A hello when one is due: an RTP packet of the stream with the hello descriptor bit
@@ -1077,11 +1184,15 @@ impl Sender {
         if self.awaiting_hub() {
             return Some(self.next_hello_us);
         }
-        let waiting = !self.queue.is_empty() || !self.rtx_queue.is_empty() || self.probe.is_some();
-        if !waiting {
-            return None;
-        }
-        let next = self.pacer.next_send_us();
+        let waiting =
+            !self.queue.is_empty() || !self.rtx_queue.is_empty() || self.probe.is_some() || !self.fec_packet.is_empty();
+        // An open FEC group closes at its deadline (sooner when FEC was turned off).
+        let group = self.fec.deadline_us().map(|t| if self.fec_group.is_none() { 0 } else { t });
+        let next = match (waiting, group) {
+            (true, _) => self.pacer.next_send_us(),
+            (false, Some(t)) => self.pacer.next_send_us().max(t),
+            (false, None) => return None,
+        };
         match self.abr.as_ref() {
             // A full window waits for feedback, or for the feedback timeout.
             Some(a) if self.probe.is_none() && a.window_full(next) => a.window_reopens_us().map(|t| t.max(next)),

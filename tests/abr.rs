@@ -288,6 +288,92 @@ fn a_long_path_gets_patience_that_follows_its_round_trip() {
 }
 
 #[test]
+fn fec_repairs_a_long_lossy_path_without_a_round_trip_and_stays_off_where_nack_suffices() {
+    // 300 ms one way, 2 % loss: FlexFEC rebuilds lost packets in place of most
+    // retransmissions (each a 600 ms round trip), inside the rate budget.
+    let mut with = Vec::new();
+    for seed in [1, 2] {
+        let on = run(&long_path(300, 0.02, 30.0, seed), 1);
+        let mut sc = long_path(300, 0.02, 30.0, seed);
+        sc.fec = false;
+        let off = run(&sc, 1);
+        for (what, r) in [("FEC", &on), ("NACK only", &off)] {
+            eprintln!(
+                "300 ms, 2 % loss, seed {seed}, {what}: {} of {} shown, p95 {:.0} ms, {} freezes at output, {} \
+                 retransmissions, {} repairs, {} recovered, mean target {:.0} kbit/s",
+                r.frames_displayed,
+                r.frames_captured,
+                r.delay_ms_p95,
+                r.freezes_at_output,
+                r.retransmissions,
+                r.repair_packets_sent,
+                r.packets_recovered,
+                r.mean_target_kbps
+            );
+            assert_eq!(r.corrupt_frames_displayed + r.wrong_stream_frames, 0);
+        }
+        assert_eq!(off.repair_packets_sent + off.packets_recovered, 0);
+        assert!(on.packets_recovered > 50, "{} recovered", on.packets_recovered);
+        assert!(on.retransmissions * 2 < off.retransmissions, "{} vs {}", on.retransmissions, off.retransmissions);
+        // Repairs take at most a quarter of what is sent (2 % loss: one per five packets).
+        assert!(on.repair_packets_sent * 4 <= on.bytes_sent / 1000, "{} repairs", on.repair_packets_sent);
+        assert!(on.frames_displayed * 100 >= on.frames_captured * 95);
+        with.push((on.freezes_at_output, off.freezes_at_output));
+    }
+    // Frames complete without waiting a round trip for a retransmission: far fewer would
+    // freeze if shown as output (the playout hold covers the rest either way).
+    let (on, off) = with.iter().fold((0, 0), |(a, b), &(x, y)| (a + x, b + y));
+    assert!(on * 3 <= off, "freezes at output {with:?}");
+    // A short path repairs by NACK in time, a clean long one needs nothing: no FEC.
+    for sc in [long_path(50, 0.05, 15.0, 1), long_path(300, 0.0, 15.0, 1)] {
+        let r = run(&sc, 1);
+        assert_eq!(r.repair_packets_sent, 0, "{} ms, {} loss", sc.forward.delay_us / 1000, sc.forward.loss);
+    }
+}
+
+#[test]
+fn a_100_kbit_link_starts_within_two_seconds_from_the_default_start_rate() {
+    // Five times the link at the start (500 kbit/s); the 300 ms queue holds 3750 bytes, less
+    // than the first keyframe. The rate comes down, the ladder goes to the rung the rate fits
+    // at once, and video flows.
+    for seed in [1, 2] {
+        let mut sc = long_path(50, 0.0, 60.0, seed);
+        sc.forward.capacity = Capacity::Fixed(100_000);
+        sc.forward.jitter_us = 1000;
+        let r = run(&sc, 1);
+        let max_target = r.series.iter().filter(|p| p.t_ms > 3000).map(|p| p.target_bps).max().unwrap_or(0);
+        eprintln!(
+            "100 kbit/s, seed {seed}: first frame {:?} ms, {} of {} shown, p95 {:.0} ms, {} ladder switches, \
+             target at most {max_target} bit/s after 3 s",
+            r.first_frame_ms, r.frames_displayed, r.frames_captured, r.delay_ms_p95, r.ladder_switches
+        );
+        assert!(r.first_frame_ms.is_some_and(|t| t <= 2000.0), "{:?}", r.first_frame_ms);
+        assert!(r.frames_displayed * 100 >= r.frames_captured * 80);
+        assert!(r.delay_ms_p95 <= 600.0);
+        assert!(r.ladder_switches >= 1);
+        // Probing and recovery stay near the link, never ten times it.
+        assert!(max_target <= 300_000, "{max_target}");
+    }
+}
+
+#[test]
+fn random_jitter_of_100_ms_is_not_taken_for_congestion() {
+    // Every packet delayed by 0-100 ms at random (so reordered): the queue-free delay floor
+    // still shows the link is not congested, and the playout absorbs the jitter.
+    let mut sc = long_path(50, 0.0, 60.0, 1);
+    sc.forward.jitter_us = 100_000;
+    let r = run(&sc, 1);
+    eprintln!(
+        "100 ms jitter: utilization {:.2}, {} of {} shown, p95 {:.0} ms, {} freezes, {} retransmissions",
+        r.utilization, r.frames_displayed, r.frames_captured, r.delay_ms_p95, r.freezes, r.retransmissions
+    );
+    assert!(r.utilization >= 0.7, "{:.2}", r.utilization);
+    assert!(r.freezes <= 4, "{:?}", r.freeze_list);
+    // Reordering is waited for, not asked for: at most a few needless retransmissions.
+    assert!(r.retransmissions <= 100, "{}", r.retransmissions);
+}
+
+#[test]
 fn a_feedback_outage_is_not_congestion_video_keeps_flowing() {
     let base = run(&long_path(50, 0.0, 30.0, 1), 1);
     let mut sc = long_path(50, 0.0, 30.0, 1);
@@ -305,7 +391,7 @@ fn a_feedback_outage_is_not_congestion_video_keeps_flowing() {
     // The window stays open at a safe rate: frames keep coming through the outage (the
     // second before the first timeout cut can still cost one freeze).
     assert!(outage.frames_displayed * 100 >= outage.frames_captured * 95);
-    assert!(outage.freezes <= 1, "{:?}", outage.freeze_list);
+    assert_eq!(outage.freezes, 0, "{:?}", outage.freeze_list);
     assert!(
         outage.delay_ms_p95 <= 1.5 * base.delay_ms_p95,
         "p95 {:.0} vs {:.0}",

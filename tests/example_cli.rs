@@ -41,6 +41,39 @@ fn have(tool: &str) -> bool {
 }
 
 #[test]
+fn fec_repair_packets_dissect_as_rtp_naming_their_stream() {
+    if !have("tshark") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sealcam-fec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("fec.pcap");
+    // A long lossy path: FEC comes on once the loss and the round trip are measured.
+    let st = Command::new(example())
+        .args(["--seconds", "8", "--delay-ms", "300", "--loss", "0.02", "--pcap"])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let o = Command::new("tshark")
+        .args(["-r"])
+        .arg(&pcap)
+        .args(["-d", "udp.port==5004,rtp", "-d", "udp.port==5005,rtcp", "-T", "fields"])
+        .args(["-e", "rtp.p_type", "-e", "rtp.csrc.item", "-e", "_ws.malformed"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = String::from_utf8_lossy(&o.stdout);
+    let repairs = s.lines().filter(|l| l.starts_with("97\t")).collect::<Vec<_>>();
+    let media = s.lines().filter(|l| l.starts_with("96\t")).count();
+    assert!(repairs.len() > 20 && media > 500, "{} repairs, {media} media packets", repairs.len());
+    // Each names camera 0's media SSRC (0x5ea10000) as its CSRC (RFC 8627 section 4.2.1).
+    assert!(repairs.iter().all(|l| l.split('\t').nth(1) == Some("0x5ea10000")), "{repairs:?}");
+    assert!(!s.lines().any(|l| l.split('\t').nth(2).is_some_and(|m| !m.is_empty())), "malformed: {s}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn example_writes_report_bitstream_and_pcap_that_tools_accept() {
     let dir = std::env::temp_dir().join(format!("sealcam-example-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

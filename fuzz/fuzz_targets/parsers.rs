@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealcam::wire::{rtcp, twcc, RtpView};
+use sealcam::wire::{fec, rtcp, twcc, RtpView};
 use sealcam::sframe::{FrameInfo, Header, FRAME_INFO_BYTES, MAX_HEADER_BYTES};
 
 fuzz_target!(|data: &[u8]| {
@@ -30,6 +30,19 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = twcc::parse_feedback(data, |_| {});
+    // A FEC repair naming stream 0x5ea10000 over arbitrary bytes: whatever it rebuilds is a
+    // packet of that stream no longer than the decoder's limit.
+    let mut dec = fec::FecDecoder::new(1500);
+    let mut check = |p: &[u8]| {
+        assert!(p.len() <= 1500 && RtpView::peek_ssrc(p) == Some(0x5ea1_0000));
+    };
+    if dec.on_repair(data, 0x5ea1_0000, &mut check).is_ok() {
+        // Feed the data back as media packets too: rebuilt packets may follow.
+        for chunk in data.chunks(97) {
+            dec.on_media(chunk);
+        }
+        dec.retry(0x5ea1_0000, &mut check);
+    }
     if let Ok((h, len)) = Header::decode(data) {
         assert!(len <= MAX_HEADER_BYTES && len <= data.len());
         let mut out = Vec::new();

@@ -106,6 +106,13 @@ impl DelayDetector {
         self.usage
     }
 
+    /// Arrival time the trend line's window spans, once it holds its [`TREND_WINDOW`]
+    /// points (how fast the detector can react at the current packet rate).
+    pub fn window_span_ms(&self) -> Option<f64> {
+        let (first, last) = (self.window.front()?, self.window.back()?);
+        (self.window.len() == TREND_WINDOW).then_some(last.0 - first.0)
+    }
+
     /// Feeds one received packet, in send order: its send time on the sender's clock and
     /// its arrival on the receiver's. Returns the usage after it.
     pub fn on_packet(&mut self, sent_us: i64, arrival_us: i64) -> Usage {

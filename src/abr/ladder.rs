@@ -31,6 +31,14 @@ pub(crate) const DOWN_HOLD_US: u64 = 2_000_000;
 pub(crate) const UP_HOLD_US: u64 = 4_000_000;
 /// Least time between two switches.
 pub(crate) const MIN_SWITCH_INTERVAL_US: u64 = 6_000_000;
+/// Below this fraction of `DOWN_BPP` the rung is far too large (a start rate far above the
+/// link, a collapse): the ladder goes at once to the largest rung the target fits ...
+pub(crate) const FAR_DOWN_FRACTION: f64 = 0.5;
+/// ... once that holds this long ...
+pub(crate) const FAR_DOWN_HOLD_US: u64 = 500_000;
+/// ... and this long after the last switch: every frame of a rung that large waits in a
+/// queue it overflows, so the keyframe of the switch costs less than staying.
+pub(crate) const FAR_DOWN_INTERVAL_US: u64 = 1_000_000;
 /// Smoothing of the quantizer per frame.
 const QP_ALPHA: f64 = 0.1;
 
@@ -54,6 +62,7 @@ pub struct Ladder {
     divisor: u32,
     qp: Option<f64>,
     down_since: Option<u64>,
+    far_down_since: Option<u64>,
     up_since: Option<u64>,
     last_switch_us: Option<u64>,
     /// The capture size may be smaller than some rungs would round to; those are skipped.
@@ -80,6 +89,7 @@ impl Ladder {
             divisor: 1,
             qp: None,
             down_since: None,
+            far_down_since: None,
             up_since: None,
             last_switch_us: None,
             switches: 0,
@@ -117,6 +127,17 @@ impl Ladder {
 
     /// Updates with the current target; returns the new choice when it changed.
     pub fn update(&mut self, now_us: u64, target_bps: f64) -> Option<LadderChoice> {
+        self.update_after(now_us, target_bps, false)
+    }
+
+    /// [`Ladder::update`] after the path estimate collapsed (the sender drops its queue
+    /// and sends a keyframe anyway): a rung far too large is left at once, without the
+    /// hold, so that keyframe is already of the rung the target fits.
+    pub fn update_collapsed(&mut self, now_us: u64, target_bps: f64) -> Option<LadderChoice> {
+        self.update_after(now_us, target_bps, true)
+    }
+
+    fn update_after(&mut self, now_us: u64, target_bps: f64, collapsed: bool) -> Option<LadderChoice> {
         let qp = self.qp.unwrap_or(QP_LOW);
         let last = self.rung == RUNGS.len() - 1;
         let can_go_down = !last || self.divisor == 1;
@@ -126,14 +147,20 @@ impl Ladder {
         let up_bpp = self.bpp(target_bps, up_target.0, up_target.1);
         let up =
             can_go_up && ((up_bpp > UP_BPP && qp < QP_LOW + 4.0) || (up_bpp > UNDERSHOOT_UP_BPP && qp < QP_UNDERSHOOT));
+        let far_down = !last && self.bpp(target_bps, self.rung, self.divisor) < FAR_DOWN_FRACTION * DOWN_BPP;
         self.down_since = if down { Some(self.down_since.unwrap_or(now_us)) } else { None };
+        self.far_down_since = if far_down { Some(self.far_down_since.unwrap_or(now_us)) } else { None };
         self.up_since = if up { Some(self.up_since.unwrap_or(now_us)) } else { None };
-        let settled = self.last_switch_us.is_none_or(|t| now_us >= t + MIN_SWITCH_INTERVAL_US);
-        if !settled {
-            return None;
-        }
+        let since_switch = |interval| self.last_switch_us.is_none_or(|t| now_us >= t + interval);
         let before = self.choice();
-        if self.down_since.is_some_and(|t| now_us >= t + DOWN_HOLD_US) {
+        let far_held = collapsed || self.far_down_since.is_some_and(|t| now_us >= t + FAR_DOWN_HOLD_US);
+        if far_down && (collapsed || since_switch(FAR_DOWN_INTERVAL_US)) && far_held {
+            // The largest rung the target fits (or the smallest).
+            let fits = (self.rung + 1..RUNGS.len()).find(|&r| self.bpp(target_bps, r, 1) >= DOWN_BPP);
+            self.rung = fits.unwrap_or(RUNGS.len() - 1);
+        } else if !since_switch(MIN_SWITCH_INTERVAL_US) {
+            return None;
+        } else if self.down_since.is_some_and(|t| now_us >= t + DOWN_HOLD_US) {
             if last {
                 self.divisor = 2;
             } else {
@@ -149,6 +176,7 @@ impl Ladder {
             return None;
         }
         self.down_since = None;
+        self.far_down_since = None;
         self.up_since = None;
         self.qp = None;
         self.last_switch_us = Some(now_us);
@@ -185,6 +213,36 @@ mod tests {
         assert_eq!(step(&mut l, 350_000.0, 20), None);
         // 0.5 Mbit/s: 0.096 bpp at 480x360: up.
         assert_eq!(step(&mut l, 500_000.0, 10).map(|c| (c.width, c.height)), Some((480, 360)));
+    }
+
+    #[test]
+    fn a_rate_far_below_the_rung_goes_to_the_rung_it_fits_at_once() {
+        let mut l = Ladder::new((640, 480), 30.0);
+        let mut t = 0;
+        let mut switches = vec![];
+        // 60 kbit/s: 0.0065 bpp at 640x480, 0.10 at 160x120 (0.026 at 320x240: too low).
+        for _ in 0..20 {
+            t += 100_000;
+            l.on_qp(30);
+            if let Some(c) = l.update(t, 60_000.0) {
+                switches.push((t, c));
+            }
+        }
+        assert_eq!(switches.len(), 1, "{switches:?}");
+        assert_eq!((switches[0].1.width, switches[0].1.height, switches[0].1.frame_divisor), (160, 120, 1));
+        assert!(switches[0].0 <= 700_000, "after {} us", switches[0].0);
+        // 250 kbit/s: 0.027 bpp at 480x360 (below DOWN_BPP but not far): 320x240, by the
+        // one-step rule only.
+        let mut l = Ladder::new((640, 480), 30.0);
+        let mut t = 0;
+        let mut first = None;
+        while first.is_none() {
+            t += 100_000;
+            l.on_qp(30);
+            first = l.update(t, 250_000.0);
+        }
+        assert_eq!(first.map(|c| (c.width, c.height)), Some((480, 360)));
+        assert!(t >= DOWN_HOLD_US);
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub struct sealcam_receiver_config {
     /// of an earlier session replayed after this hub restarts is not told from a live one.
     /// 0 (the default): frames open only under the nonce this hub gave. New in 0.2.
     pub one_way: u8,
+    /// RTP payload type of the stream's FEC repair packets (0: 97). New in 0.2.
+    pub fec_payload_type: u8,
 }
 
 // SAFETY: repr(C), starts with struct_size, integers and pointers only.
@@ -178,6 +180,10 @@ pub struct sealcam_receiver_stats {
     pub hub_nonces_sent: u64,
     /// Frames output with `stale` set. New in 0.2.
     pub frames_stale: u64,
+    /// FEC repair packets of this stream that parsed. New in 0.2.
+    pub repair_packets_received: u64,
+    /// Media packets rebuilt from FEC repairs (not in `packets_accepted`). New in 0.2.
+    pub packets_recovered: u64,
 }
 
 // SAFETY: repr(C), starts with struct_size, integers only.
@@ -212,6 +218,8 @@ impl From<ReceiverStats> for sealcam_receiver_stats {
             hellos_received: s.hellos_received,
             hub_nonces_sent: s.hub_nonces_sent,
             frames_stale: s.frames_stale,
+            repair_packets_received: s.repair_packets_received,
+            packets_recovered: s.packets_recovered,
         }
     }
 }
@@ -245,6 +253,9 @@ pub(crate) unsafe fn receiver_config_from_c(c: &sealcam_receiver_config) -> Resu
         return Err(SEALCAM_INVALID_INPUT);
     }
     r.one_way = c.one_way == 1;
+    if c.fec_payload_type != 0 {
+        r.fec_payload_type = c.fec_payload_type;
+    }
     Ok(r)
 }
 
@@ -277,6 +288,7 @@ pub unsafe extern "C" fn sealcam_receiver_config_default(cfg: *mut sealcam_recei
             max_playout_hold_ms: d.max_playout_hold_ms,
             max_frame_age_ms: d.max_frame_age_ms,
             one_way: d.one_way as u8,
+            fec_payload_type: d.fec_payload_type,
         };
         unsafe { write_growable(cfg, &c) }
     })

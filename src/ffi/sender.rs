@@ -95,6 +95,14 @@ pub struct sealcam_sender_config {
     /// restarts). 0 (the default): hellos go out every 100 ms until the hub's nonce comes
     /// back, and frames pushed before it are not encoded. New in 0.2.
     pub one_way: u8,
+    /// 1 (the default): FlexFEC repair packets (RFC 8627) where the path needs them, with
+    /// `adaptive_bitrate`: a path round trip of 150 ms or more and 0.5 % loss or more, their
+    /// share taken from the encoder's bitrate. 0: never (what older callers get). New in 0.2.
+    pub fec: u8,
+    /// RTP payload type of the repair packets (0: 97). New in 0.2.
+    pub fec_payload_type: u8,
+    /// SSRC of the repair stream (0: derived from `ssrc`). New in 0.2.
+    pub fec_ssrc: u32,
 }
 
 // SAFETY: repr(C), starts with struct_size, integers, floats and pointers only.
@@ -150,6 +158,8 @@ pub struct sealcam_sender_stats {
     pub hub_nonces_refused: u64,
     /// Frames not encoded because no hub nonce had come yet. New in 0.2.
     pub frames_awaiting_hub: u64,
+    /// FEC repair packets sent (also in `bytes_sent`). New in 0.2.
+    pub repair_packets_sent: u64,
 }
 
 // SAFETY: repr(C), starts with struct_size, integers only.
@@ -182,6 +192,7 @@ impl From<SenderStats> for sealcam_sender_stats {
             hub_nonces_accepted: s.hub_nonces_accepted,
             hub_nonces_refused: s.hub_nonces_refused,
             frames_awaiting_hub: s.frames_awaiting_hub,
+            repair_packets_sent: s.repair_packets_sent,
         }
     }
 }
@@ -245,7 +256,7 @@ pub struct sealcam_sender {
 unsafe fn sender_config_from_c(c: &sealcam_sender_config) -> Result<SenderConfig, sealcam_result> {
     let stream_id = unsafe { bytes(c.stream_id, c.stream_id_len) }?;
     let secret = unsafe { bytes(c.base_secret, c.base_secret_len) }?;
-    if c.adaptive_bitrate > 1 || c.parallel_conversion > 1 || c.one_way > 1 {
+    if c.adaptive_bitrate > 1 || c.parallel_conversion > 1 || c.one_way > 1 || c.fec > 1 {
         return Err(SEALCAM_INVALID_INPUT);
     }
     let mut s = SenderConfig::new(stream_id, c.ssrc, secret);
@@ -266,6 +277,13 @@ unsafe fn sender_config_from_c(c: &sealcam_sender_config) -> Result<SenderConfig
     s.color_matrix = matrix_of(c.color_matrix)?;
     s.encode_size = encode_size_of(c.encode_width, c.encode_height)?;
     s.one_way = c.one_way == 1;
+    s.fec = c.fec == 1;
+    if c.fec_payload_type != 0 {
+        s.fec_payload_type = c.fec_payload_type;
+    }
+    if c.fec_ssrc != 0 {
+        s.fec_ssrc = c.fec_ssrc;
+    }
     Ok(s)
 }
 
@@ -313,6 +331,9 @@ pub unsafe extern "C" fn sealcam_sender_config_default(cfg: *mut sealcam_sender_
             encode_width: 0,
             encode_height: 0,
             one_way: d.one_way as u8,
+            fec: d.fec as u8,
+            fec_payload_type: d.fec_payload_type,
+            fec_ssrc: 0,
         };
         unsafe { write_growable(cfg, &c) }
     })

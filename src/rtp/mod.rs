@@ -6,7 +6,9 @@
 //! - [`reassembly`]: the hub's bounded ring that turns packets back into SFrames.
 //! - [`nack`]: the hub's bounded list of missing packets.
 //! - [`rtcp`]: NACK and PLI messages.
+//! - [`fec`]: FlexFEC repair packets (RFC 8627) over the sealed packets, and recovery.
 
+pub mod fec;
 pub mod nack;
 pub mod packet;
 pub mod reassembly;

@@ -15,8 +15,10 @@ struct Missing {
 
 /// Longest wait before the first NACK of a gap, however far the path reorders: a packet
 /// later than this costs one needless retransmission, which is cheaper than holding every
-/// repair (and every frame behind it) longer.
-pub(crate) const MAX_REORDER_WAIT_US: u64 = 50_000;
+/// repair (and every frame behind it) longer. 150 ms (was 50): 100 ms of random jitter on
+/// 2 Mbit/s (reordering every packet by up to 100 ms) drew 3371 needless retransmissions a
+/// minute at 50 ms, a quarter of the link.
+pub(crate) const MAX_REORDER_WAIT_US: u64 = 150_000;
 
 /// Repairs without any reordering seen after which the reordering window closes again
 /// (RACK's `reo_wnd_persist`, RFC 8985 section 6.2, is 16 loss recoveries).
@@ -58,6 +60,11 @@ pub struct NackTracker {
     pub reorder_wait_us: u64,
     /// Repairs left before the window closes.
     reorder_persist: u32,
+    /// Least wait before the first NACK of a gap while the stream sends FEC (its repair
+    /// may rebuild the packet without a round trip); 0 without FEC.
+    pub fec_wait_us: u64,
+    /// The round trip the hub-nonce exchange measured, if any.
+    seed_us: Option<u64>,
 }
 
 impl NackTracker {
@@ -72,6 +79,8 @@ impl NackTracker {
             rtt_samples: 0,
             reorder_wait_us: 0,
             reorder_persist: REORDER_PERSIST_REPAIRS,
+            fec_wait_us: 0,
+            seed_us: None,
             max_sends,
             max_age_us,
         }
@@ -84,21 +93,7 @@ impl NackTracker {
     /// whether the packet was taken for a repair.
     pub fn on_packet(&mut self, ext: u64, highest: Option<u64>, now_us: u64, overtaken: Option<bool>) -> bool {
         match highest {
-            Some(h) if ext > h + 1 => {
-                let from = (h + 1).max(ext.saturating_sub(self.capacity as u64));
-                for e in from..ext {
-                    if self.missing.len() == self.capacity {
-                        self.missing.pop_front();
-                    }
-                    self.missing.push_back(Missing {
-                        ext: e,
-                        first_seen_us: now_us,
-                        first_sent_us: None,
-                        last_sent_us: None,
-                        sends: 0,
-                    });
-                }
-            }
+            Some(h) if ext > h + 1 => self.add_gap(h, ext, now_us),
             _ => {
                 if let Some(m) = self.take(ext) {
                     if m.sends >= self.max_sends && self.rtt_us.is_some() {
@@ -129,6 +124,34 @@ impl NackTracker {
             }
         }
         false
+    }
+
+    /// The packets between `highest` and `ext` (both excluded) are missing.
+    fn add_gap(&mut self, highest: u64, ext: u64, now_us: u64) {
+        let from = (highest + 1).max(ext.saturating_sub(self.capacity as u64));
+        for e in from..ext {
+            if self.missing.len() == self.capacity {
+                self.missing.pop_front();
+            }
+            self.missing.push_back(Missing {
+                ext: e,
+                first_seen_us: now_us,
+                first_sent_us: None,
+                last_sent_us: None,
+                sends: 0,
+            });
+        }
+    }
+
+    /// Records `ext` rebuilt from FEC when the newest before it was `highest`: no longer
+    /// missing, and neither a round-trip sample nor a sign of reordering.
+    pub fn on_recovered(&mut self, ext: u64, highest: Option<u64>, now_us: u64) {
+        match highest {
+            Some(h) if ext > h + 1 => self.add_gap(h, ext, now_us),
+            _ => {
+                self.take(ext);
+            }
+        }
     }
 
     /// A gap's packet came back by itself, `late_us` after the gap was seen: the path
@@ -215,7 +238,7 @@ impl NackTracker {
         for i in 0..self.missing.len() {
             let m = self.missing[i];
             let due = match m.last_sent_us {
-                None => now_us >= m.first_seen_us + self.reorder_wait_us,
+                None => now_us >= m.first_seen_us + self.first_wait_us(),
                 Some(t) => m.sends < max_sends && now_us >= t + self.retry_after_us(m.sends),
             };
             let m = &mut self.missing[i];
@@ -234,9 +257,14 @@ impl NackTracker {
             .iter()
             .filter(|m| m.sends < self.max_sends)
             .map(|m| {
-                m.last_sent_us.map_or(m.first_seen_us + self.reorder_wait_us, |t| t + self.retry_after_us(m.sends))
+                m.last_sent_us.map_or(m.first_seen_us + self.first_wait_us(), |t| t + self.retry_after_us(m.sends))
             })
             .min()
+    }
+
+    /// The wait before the first NACK of a gap: the reordering window, or FEC's.
+    fn first_wait_us(&self) -> u64 {
+        self.reorder_wait_us.max(self.fec_wait_us)
     }
 
     /// The wait before the next NACK of a packet already asked for `sends` times: the retry
@@ -254,6 +282,13 @@ impl NackTracker {
     /// round trip ([`NackTracker::min_rtt_us`]) nothing.
     pub fn seed_rtt(&mut self, rtt_us: u64) {
         self.rtt_us.get_or_insert(rtt_us);
+        self.seed_us.get_or_insert(rtt_us);
+    }
+
+    /// The path's own round trip ([`NackTracker::min_rtt_us`]), or until that is known the
+    /// hub-nonce exchange's (an upper bound by one capture interval and one encode).
+    pub fn path_rtt_us(&self) -> Option<u64> {
+        self.min_rtt_us().or(self.seed_us)
     }
 
     fn sample_min_rtt(&mut self, now_us: u64, rtt_us: u64) {
@@ -402,12 +437,12 @@ mod tests {
         };
         // Without the send order, 100 ms is under half the 300 ms estimate: both repairs are
         // taken for late originals, the estimate never comes down and the window opens.
-        assert_eq!(run([None; 3]), (Some(300_000), 50_000));
+        assert_eq!(run([None; 3]), (Some(300_000), MAX_REORDER_WAIT_US));
         // Sent after everything that had arrived: repairs, and the estimate follows them.
         let (rtt, window) = run([Some(false); 3]);
         assert_eq!((rtt, window), (Some((7 * ((7 * 300_000 + 100_000) / 8) + 100_000) / 8), 0));
         // Overtaken by later packets: the original, late, even after a NACK.
-        assert_eq!(run([Some(false), Some(true), Some(true)]).1, 50_000);
+        assert_eq!(run([Some(false), Some(true), Some(true)]).1, MAX_REORDER_WAIT_US);
     }
 
     #[test]

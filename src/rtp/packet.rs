@@ -181,9 +181,11 @@ pub fn write_packet(f: &PacketFields, payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(payload);
 }
 
-/// Sets the transport-wide sequence number of a packet built by [`write_packet`].
+/// Sets the transport-wide sequence number of a packet built by [`write_packet`] (or a
+/// FEC repair packet, whose CSRC comes before the extension).
 pub fn set_twcc_seq(packet: &mut [u8], seq: u16) {
-    packet[TWCC_OFFSET..TWCC_OFFSET + 2].copy_from_slice(&seq.to_be_bytes());
+    let at = TWCC_OFFSET + 4 * (packet[0] & 0x0f) as usize;
+    packet[at..at + 2].copy_from_slice(&seq.to_be_bytes());
 }
 
 /// Unwraps 16-bit sequence numbers to 64 bits, relative to the last value it returned.

@@ -94,6 +94,8 @@ pub struct Scenario {
     /// The adversary records what reaches the hub before `record_until_us` and plays it to
     /// the hub again from `replay_at_us`, as recorded.
     pub replay_session: Option<ReplaySession>,
+    /// FEC where the path needs it (the sender's `fec`; on by default).
+    pub fec: bool,
 }
 
 /// A recording of the start of every stream, replayed later ([`Scenario::replay_session`]).
@@ -151,6 +153,7 @@ impl Scenario {
             restart_camera_at_us: None,
             restart_hub_at_us: None,
             replay_session: None,
+            fec: true,
         }
     }
 }
@@ -268,6 +271,10 @@ pub struct Report {
     pub psnr_db_mean: f64,
     /// Retransmitted packets.
     pub retransmissions: u64,
+    /// FEC repair packets sent.
+    pub repair_packets_sent: u64,
+    /// Media packets the hub rebuilt from FEC repairs.
+    pub packets_recovered: u64,
     /// PLIs the hub sent.
     pub plis_sent: u64,
     /// Cameras streamed.
@@ -312,6 +319,8 @@ pub struct Report {
     pub replayed_packets: u64,
     /// Each restart, in time order.
     pub restarts: Vec<RestartOutcome>,
+    /// From the start of the run to the first frame shown (the slowest camera's), if any.
+    pub first_frame_ms: Option<f64>,
 }
 
 /// Jain's fairness index of `x`: `(sum x)^2 / (n * sum x^2)`; 1 when all are equal.
@@ -448,6 +457,7 @@ impl Scenario {
         scfg.rng_seed = Some(self.seed ^ 0x5e55_0000 ^ (i as u64) << 40 ^ life << 56);
         scfg.bitrate_bps = self.bitrate_bps;
         scfg.framerate_fps = fps as f32;
+        scfg.fec = self.fec;
         if self.adaptive {
             scfg.adaptive_bitrate = true;
             scfg.max_bitrate_bps = self.bitrate_bps;
@@ -784,6 +794,7 @@ impl Scenario {
             rep.collapses += s.collapses;
             rep.bytes_sent += s.bytes_sent;
             rep.retransmissions += s.packets_retransmitted;
+            rep.repair_packets_sent += s.repair_packets_sent;
             rep.frames_dropped_congestion += s.frames_dropped_congestion;
             rep.ladder_switches += s.ladder_switches;
             rep.probe_padding_packets += s.probe_padding_packets;
@@ -793,7 +804,9 @@ impl Scenario {
             for (r, k) in rs.rejected.iter() {
                 *rep.rejected.entry(r.name()).or_insert(0) += k;
             }
-            rep.uncounted_packets += rs.packets_received - rs.packets_accepted - rs.packets_refused;
+            rep.uncounted_packets +=
+                rs.packets_received - rs.packets_accepted - rs.packets_refused - rs.repair_packets_received;
+            rep.packets_recovered += rs.packets_recovered;
         }
         for (i, c) in cams.iter().enumerate() {
             let ss = c.sender.stats();
@@ -805,12 +818,15 @@ impl Scenario {
             rep.collapses_undone += c.sender.abr_state().map_or(0, |a| a.collapses_undone as u64);
             rep.bytes_sent += ss.bytes_sent;
             rep.retransmissions += ss.packets_retransmitted;
+            rep.repair_packets_sent += ss.repair_packets_sent;
             let rs = hub.stream_stats(ssrc(i)).expect("stream served");
+            rep.packets_recovered += rs.packets_recovered;
             rep.plis_sent += rs.plis_sent;
             for (r, k) in rs.rejected.iter() {
                 *rep.rejected.entry(r.name()).or_insert(0) += k;
             }
-            rep.uncounted_packets += rs.packets_received - rs.packets_accepted - rs.packets_refused;
+            rep.uncounted_packets +=
+                rs.packets_received - rs.packets_accepted - rs.packets_refused - rs.repair_packets_received;
             let f = freezes(&display_us[i]);
             rep.freezes += f.len() as u64;
             rep.freeze_list.extend(f.iter().map(|&(t, len)| (i, t / 1000, len / 1000)));
@@ -829,6 +845,7 @@ impl Scenario {
         rep.uncounted_packets += rep.packets_at_hub - received - unknown;
         *rep.rejected.entry(DropReason::UnknownStream.name()).or_insert(0) += unknown;
         rep.restarts = restarts.iter().map(|&(side, at)| restart_outcome(&cams, side, at)).collect();
+        rep.first_frame_ms = restart_outcome(&cams, "hub", 0).first_frame_ms;
         rep.frames_dropped_receiver = rep.frames_sent.saturating_sub(rep.frames_displayed);
         rep.auth_failures = rep.rejected.get("auth").copied().unwrap_or(0);
         rep.replays_rejected = rep.rejected.get("replay").copied().unwrap_or(0);
