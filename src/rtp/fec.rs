@@ -279,18 +279,20 @@ pub struct FecDecoder {
     slots: Vec<(u16, bool, Vec<u8>)>,
     pending: VecDeque<Repair>,
     max_packet: usize,
+    /// The XOR being taken, and the packet it rebuilds (both reused).
+    acc: Vec<u8>,
     scratch: Vec<u8>,
 }
 
 impl FecDecoder {
     /// A decoder for media packets of at most `max_packet` bytes.
     pub fn new(max_packet: usize) -> Self {
-        FecDecoder { slots: Vec::new(), pending: VecDeque::new(), max_packet, scratch: Vec::new() }
+        FecDecoder { slots: Vec::new(), pending: VecDeque::new(), max_packet, acc: Vec::new(), scratch: Vec::new() }
     }
 
     /// The most memory it holds.
     pub fn memory_bound_bytes(max_packet: usize) -> usize {
-        (FEC_WINDOW_PACKETS + FEC_PENDING_REPAIRS + 1) * (max_packet + RECOVERY_BYTES + 32)
+        (FEC_WINDOW_PACKETS + FEC_PENDING_REPAIRS + 2) * (max_packet + RECOVERY_BYTES + 32)
     }
 
     /// Whether repairs wait for more of their packets.
@@ -397,7 +399,7 @@ impl FecDecoder {
 
     /// XORs the repair with the packets it names but `seq`, into `self.scratch` as a packet.
     fn rebuild(&mut self, r: &Repair, seq: u16, media_ssrc: u32) -> bool {
-        let mut acc = std::mem::take(&mut self.scratch);
+        let mut acc = std::mem::take(&mut self.acc);
         acc.clear();
         acc.extend_from_slice(&r.bits);
         for off in (0..MAX_MASK_BITS).filter(|&o| r.offsets >> o & 1 != 0) {
@@ -410,16 +412,18 @@ impl FecDecoder {
         }
         let len = u16::from_be_bytes([acc[2], acc[3]]) as usize;
         if RECOVERY_BYTES + len > acc.len() || RTP_HEADER_BYTES + len > self.max_packet {
-            self.scratch = acc;
+            self.acc = acc;
             return false;
         }
-        let mut pkt = Vec::with_capacity(RTP_HEADER_BYTES + len);
+        let mut pkt = std::mem::take(&mut self.scratch);
+        pkt.clear();
         pkt.push(0x80 | (acc[0] & 0x3f));
         pkt.push(acc[1]);
         pkt.extend_from_slice(&seq.to_be_bytes());
         pkt.extend_from_slice(&acc[4..8]);
         pkt.extend_from_slice(&media_ssrc.to_be_bytes());
         pkt.extend_from_slice(&acc[RECOVERY_BYTES..RECOVERY_BYTES + len]);
+        self.acc = acc;
         self.scratch = pkt;
         true
     }
